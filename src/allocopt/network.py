@@ -1,0 +1,273 @@
+"""Road graph from line layers, edge travel times from speeds, vectorized snapping.
+
+The network's primary form is a directed CSR matrix of edge travel minutes over road nodes;
+`to_networkx()` materializes a `networkx.DiGraph` on request (it is costly beyond ~10^5 nodes). Nodes are line
+endpoints and vertices shared by several lines (or met twice by one line); lines that cross without a shared
+vertex (bridges, un-noded data) stay unconnected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pyproj
+import shapely
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from allocopt.errors import DataError, NetworkError
+from allocopt.schema import ROAD_CLASSES
+
+DEFAULT_SPEEDS_KMH: Mapping[str, float] = MappingProxyType(
+    {
+        "expressway": 80.0,
+        "national": 60.0,
+        "provincial": 50.0,
+        "county": 40.0,
+        "township": 30.0,
+        "village": 20.0,
+    }
+)
+"""Default travel speed per road class, km/h, used where a road's `speed_kmh` is empty.
+
+Basis: design speeds of China's Technical Standard of Highway Engineering (JTG B01-2014) for the highway
+grade each administrative class is usually built to (expressway 80-120, grade I 60-100, grade II 60-80,
+grade III 30-40, grade IV 20-30 km/h), taken at or below the low end of each range because county road
+networks run largely through hilly and mountain terrain, where the standard allows the lower design speeds.
+These are defaults: a region overrides them per class in `region.toml` (`[network.speeds_kmh]`) and per road
+in the `speed_kmh` column.
+"""
+
+NODE_PRECISION_M = 0.01
+"""Vertices closer than this grid (metres) are merged into one node."""
+
+
+@dataclass(frozen=True, eq=False)
+class RoadNetwork:
+    """A directed road graph in CSR form.
+
+    `minutes_csr[u, v]` is the travel time of the fastest edge from node u to node v; `edge_length_m` and
+    `edge_road_class` are aligned with `minutes_csr.data`. `component` labels weakly connected components.
+    """
+
+    crs: pyproj.CRS
+    node_xy: NDArray[np.float64]
+    minutes_csr: csr_matrix
+    edge_length_m: NDArray[np.float64]
+    edge_road_class: NDArray[np.str_]
+    component: NDArray[np.int32]
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of road nodes."""
+        return int(self.node_xy.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges (a two-way road segment counts twice)."""
+        return int(self.minutes_csr.nnz)
+
+    def edge_endpoints(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Source and target node of every edge, aligned with `minutes_csr.data`."""
+        counts = np.diff(self.minutes_csr.indptr)
+        source = np.repeat(np.arange(self.n_nodes, dtype=np.int64), counts)
+        return source, self.minutes_csr.indices.astype(np.int64)
+
+    def to_networkx(self) -> nx.DiGraph:
+        """The network as a `networkx.DiGraph`: node attributes x, y; edge attributes length_m, minutes,
+        road_class. Built on each call, for inspection and cross-checks on small and medium networks."""
+        graph = nx.DiGraph(crs=self.crs)
+        graph.add_nodes_from(
+            (i, {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(self.node_xy.tolist())
+        )
+        source, target = self.edge_endpoints()
+        graph.add_edges_from(
+            (int(u), int(v), {"length_m": float(length), "minutes": float(minutes), "road_class": str(cls)})
+            for u, v, length, minutes, cls in zip(
+                source, target, self.edge_length_m, self.minutes_csr.data, self.edge_road_class, strict=True
+            )
+        )
+        return graph
+
+
+@dataclass(frozen=True, eq=False)
+class Snapped:
+    """Points attached to their nearest road node, with the off-road leg to reach it."""
+
+    node: NDArray[np.int64]
+    access_m: NDArray[np.float64]
+    access_minutes: NDArray[np.float64]
+
+
+def build_network(roads: gpd.GeoDataFrame, *, speeds_kmh: Mapping[str, float] | None = None) -> RoadNetwork:
+    """Build the road network from a validated roads layer in a metric CRS.
+
+    Each line is split at its nodes; an edge's travel minutes are its length at the line's speed (`speed_kmh`,
+    or the class speed from `speeds_kmh` over `DEFAULT_SPEEDS_KMH` when empty). `oneway` lines run only in
+    their drawing direction. Of parallel edges between the same two nodes the fastest is kept.
+    """
+    crs = _metric_crs(roads.crs, what="roads layer")
+    if len(roads) == 0:
+        raise NetworkError("roads layer is empty; the region needs at least one road line for travel times")
+    line_speed_kmh = _line_speeds_kmh(roads, _class_speeds_kmh(speeds_kmh))
+    node_xy, u, v, row, length_m = _split_at_nodes(np.asarray(roads.geometry.values))
+
+    two_way = ~roads["oneway"].to_numpy(dtype=bool)[row]
+    source, target = np.r_[u, v[two_way]], np.r_[v, u[two_way]]
+    row, length_m = np.r_[row, row[two_way]], np.r_[length_m, length_m[two_way]]
+    minutes = length_m / 1000.0 / line_speed_kmh[row] * 60.0
+
+    # Drop self-loops, sort by (source, target, minutes) and keep the first, fastest, edge of each pair.
+    pick = np.flatnonzero(source != target)
+    pick = pick[np.lexsort((minutes[pick], target[pick], source[pick]))]
+    first = np.ones(len(pick), dtype=bool)
+    first[1:] = (np.diff(source[pick]) != 0) | (np.diff(target[pick]) != 0)
+    pick = pick[first]
+
+    n_nodes = len(node_xy)
+    indptr = np.r_[0, np.cumsum(np.bincount(source[pick], minlength=n_nodes))]
+    matrix = csr_matrix((minutes[pick], target[pick], indptr), shape=(n_nodes, n_nodes))
+    _, component = connected_components(matrix, directed=True, connection="weak")
+    return RoadNetwork(
+        crs=crs,
+        node_xy=node_xy,
+        minutes_csr=matrix,
+        edge_length_m=length_m[pick],
+        edge_road_class=roads["road_class"].to_numpy(dtype=str)[row[pick]],
+        component=component.astype(np.int32),
+    )
+
+
+def nearest_nodes(
+    network: RoadNetwork, points: gpd.GeoSeries, *, layer: str = "points"
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Nearest road node of each point and the straight-line distance to it in metres (k-d tree query)."""
+    if points.crs is None or pyproj.CRS.from_user_input(points.crs) != network.crs:
+        found = "no CRS" if points.crs is None else f"CRS {pyproj.CRS.from_user_input(points.crs).name!r}"
+        raise DataError(
+            f"{layer}: points have {found} but the road network is in {network.crs.name!r} "
+            f"({network.crs.to_string()}); reproject the layer with to_crs() before snapping"
+        )
+    geoms = np.asarray(points.values)
+    bad = ~(shapely.get_type_id(geoms) == shapely.GeometryType.POINT) | shapely.is_empty(geoms)
+    if bad.any():
+        label = points.index[int(np.argmax(bad))]
+        raise DataError(f"{layer}: row {label!r} is not a non-empty Point; fix or drop that row's geometry")
+    distance_m, node = cKDTree(network.node_xy).query(shapely.get_coordinates(geoms))
+    return node.astype(np.int64), distance_m.astype(np.float64)
+
+
+def snap(
+    network: RoadNetwork, points: gpd.GeoSeries, *, access_speed_kmh: float, layer: str = "points"
+) -> Snapped:
+    """Attach each point to its nearest road node; the off-road leg is covered at `access_speed_kmh`
+    (walking or a farm track), so remote villages pay for their distance from the road."""
+    speed_kmh = _positive_kmh(access_speed_kmh, key="[network] access_speed_kmh")
+    node, access_m = nearest_nodes(network, points, layer=layer)
+    return Snapped(node=node, access_m=access_m, access_minutes=access_m / 1000.0 / speed_kmh * 60.0)
+
+
+def _metric_crs(crs: object, *, what: str) -> pyproj.CRS:
+    """The CRS as pyproj.CRS if it is projected in metres; DataError otherwise."""
+    if crs is None:
+        raise DataError(f"{what} has no CRS; set the region's metric CRS (region.toml [region] crs)")
+    crs = pyproj.CRS.from_user_input(crs)
+    units = {axis.unit_name for axis in crs.axis_info}
+    if not crs.is_projected or not units <= {"metre", "meter"}:
+        raise DataError(
+            f"{what} is in {crs.name!r} ({crs.to_string()}), not a projected CRS in metres; "
+            "reproject it to the region's metric CRS (e.g. a UTM zone) before building the network"
+        )
+    return crs
+
+
+def _class_speeds_kmh(overrides: Mapping[str, float] | None) -> dict[str, float]:
+    """Road-class speeds: the defaults with the region's overrides applied, each checked."""
+    speeds = dict(DEFAULT_SPEEDS_KMH)
+    for road_class, speed in (overrides or {}).items():
+        if road_class not in ROAD_CLASSES:
+            raise DataError(
+                f"[network.speeds_kmh] {road_class!r} is not a road class; "
+                f"use one of {', '.join(ROAD_CLASSES)}"
+            )
+        speeds[road_class] = _positive_kmh(speed, key=f"[network.speeds_kmh] {road_class}")
+    return speeds
+
+
+def _positive_kmh(value: object, *, key: str) -> float:
+    """`value` as a positive finite speed in km/h; DataError naming the region.toml `key` otherwise."""
+    try:
+        speed = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        speed = math.nan
+    if not (math.isfinite(speed) and speed > 0):
+        raise DataError(f"region.toml {key} = {value!r}; give a positive speed in km/h")
+    return speed
+
+
+def _line_speeds_kmh(roads: gpd.GeoDataFrame, class_speeds_kmh: Mapping[str, float]) -> NDArray[np.float64]:
+    """Speed of each road line: its own `speed_kmh`, or its class speed where that is empty."""
+    road_class = roads["road_class"].to_numpy(dtype=str)
+    unknown = ~np.isin(road_class, list(class_speeds_kmh))
+    if unknown.any():
+        i = int(np.argmax(unknown))
+        raise DataError(
+            f"roads: row {roads.index[i]!r} has road_class {road_class[i]!r}; "
+            f"use one of {', '.join(ROAD_CLASSES)}"
+        )
+    own = roads["speed_kmh"].to_numpy(dtype=np.float64)
+    invalid = ~np.isnan(own) & ~(np.isfinite(own) & (own > 0))
+    if invalid.any():
+        i = int(np.argmax(invalid))
+        raise DataError(
+            f"roads: row {roads.index[i]!r} has speed_kmh {float(own[i])!r}; give a positive speed in km/h, "
+            "or leave it empty for the road-class default"
+        )
+    default = roads["road_class"].map(class_speeds_kmh).to_numpy(dtype=np.float64)
+    return np.where(np.isnan(own), default, own)
+
+
+def _split_at_nodes(
+    geometries: NDArray[np.object_],
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Nodes of the line geometries and the undirected edges between them, in drawing direction.
+
+    Returns node coordinates (n, 2) and, per edge, its first node, last node, the row of the line it belongs
+    to and its length in metres along the line (intermediate shape vertices included).
+    """
+    parts, row_of_part = shapely.get_parts(geometries, return_index=True)
+    xy, part_of_vertex = shapely.get_coordinates(parts, return_index=True)
+    if len(xy) == 0:
+        raise NetworkError("roads layer has only empty geometries; the region needs at least one road line")
+    starts = np.r_[True, part_of_vertex[1:] != part_of_vertex[:-1]]
+    ends = np.r_[starts[1:], True]
+    keys = np.round(xy / NODE_PRECISION_M).astype(np.int64)
+    unique_keys, key_of_vertex, key_counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    key_of_vertex = key_of_vertex.ravel()
+    is_node_key = key_counts > 1
+    is_node_key[key_of_vertex[starts | ends]] = True
+    node_of_key = np.cumsum(is_node_key) - 1
+    node_xy = unique_keys[is_node_key].astype(np.float64) * NODE_PRECISION_M
+
+    segment_m = np.hypot(*np.diff(xy, axis=0).T)
+    segment_m[starts[1:]] = 0.0
+    along_m = np.r_[0.0, np.cumsum(segment_m)]
+    node_vertex = np.flatnonzero(is_node_key[key_of_vertex])
+    a, b = node_vertex[:-1], node_vertex[1:]
+    same_part = part_of_vertex[a] == part_of_vertex[b]
+    a, b = a[same_part], b[same_part]
+    return (
+        node_xy,
+        node_of_key[key_of_vertex[a]],
+        node_of_key[key_of_vertex[b]],
+        row_of_part[part_of_vertex[a]],
+        along_m[b] - along_m[a],
+    )

@@ -1,10 +1,19 @@
-"""Column specifications of every region layer: name, dtype, unit, default and meaning, kept in one table."""
+"""Column specifications of every region layer (name, dtype, unit, default, meaning) and their validation."""
 
 from __future__ import annotations
 
+import difflib
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from allocopt.services import CENTERS, EQUIPMENT, center_column
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from allocopt.errors import DataError
+from allocopt.services import CENTERS, EQUIPMENT, LEVELS, center_column
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ LAYERS: dict[str, LayerSpec] = {
             ColumnSpec("name", "str", "", "facility name"),
             ColumnSpec(
                 "level", "str", "", "facility level",
-                allowed=("village_clinic", "township_hc", "community_hc", "county_hospital", "tertiary_hospital"),
+                allowed=LEVELS,
             ),
             ColumnSpec("gps", "int", "GPs", "general practitioners on staff", default=0, minimum=0),
             ColumnSpec("beds", "int", "beds", "inpatient beds", default=0, minimum=0),
@@ -102,7 +111,7 @@ LAYERS: dict[str, LayerSpec] = {
             ColumnSpec("open_cost_yuan", "float", "yuan", "one-off cost of opening the site", minimum=0),
             ColumnSpec(
                 "level", "str", "", "level the site has once opened", default="township_hc",
-                allowed=("village_clinic", "township_hc", "community_hc", "county_hospital", "tertiary_hospital"),
+                allowed=LEVELS,
             ),
         ),
         required=False,
@@ -118,4 +127,217 @@ LAYERS: dict[str, LayerSpec] = {
             ColumnSpec("oneway", "bool", "", "traffic only in the line's drawing direction", default=False),
         ),
     ),
+}
+
+GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
+    "polygon": ("Polygon", "MultiPolygon"),
+    "point": ("Point",),
+    "line": ("LineString", "MultiLineString"),
+}
+"""Shapely geometry types each layer geometry kind accepts."""
+
+BOOL_WORDS: dict[str, bool] = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+"""Spellings a bool column accepts (case-insensitive)."""
+
+
+def row_labels(frame: pd.DataFrame, id_column: str | None = None) -> list[str]:
+    """Names of the rows in error messages: the 1-based row number, with the id when the row has one."""
+    labels = [f"row {number}" for number in range(1, len(frame) + 1)]
+    if id_column is None or id_column not in frame:
+        return labels
+    ids = [_to_text(value) for value in frame[id_column]]
+    return [f"{label} (id '{value}')" if value else label for label, value in zip(labels, ids, strict=True)]
+
+
+def describe_rows(labels: Sequence[str], mask: np.ndarray) -> str:
+    """The first row where `mask` is set, plus how many more rows share the problem."""
+    positions = np.flatnonzero(mask)
+    more = len(positions) - 1
+    return labels[positions[0]] + (f" (and {more} more row{'s' if more > 1 else ''})" if more else "")
+
+
+def check_geometry(frame: gpd.GeoDataFrame, kind: str, *, where: str, labels: Sequence[str]) -> None:
+    """Raise DataError at the first row whose geometry is missing, empty, of the wrong kind or invalid.
+
+    `kind` is a key of GEOMETRY_TYPES; `where` names the file and layer; `labels` name the rows.
+    """
+    geometry = frame.geometry
+    empty = geometry.isna().to_numpy() | geometry.is_empty.to_numpy()
+    if empty.any():
+        raise DataError(
+            f"{where}, {describe_rows(labels, empty)}: the geometry is empty; draw the feature or delete the row."
+        )
+    types = geometry.geom_type.to_numpy()
+    wrong = ~np.isin(types, GEOMETRY_TYPES[kind])
+    if wrong.any():
+        found = types[np.flatnonzero(wrong)[0]]
+        raise DataError(
+            f"{where}, {describe_rows(labels, wrong)}: the geometry is a {found}, but this layer holds {kind}s "
+            f"({' or '.join(GEOMETRY_TYPES[kind])}); export the layer with the right geometry type."
+        )
+    reasons = geometry.is_valid_reason().to_numpy()
+    invalid = reasons != "Valid Geometry"
+    if invalid.any():
+        reason = reasons[np.flatnonzero(invalid)[0]]
+        raise DataError(
+            f"{where}, {describe_rows(labels, invalid)}: the geometry is invalid ({reason}); repair it, e.g. with "
+            "QGIS 'Fix geometries' or the make_valid function."
+        )
+
+
+def validate(gdf: gpd.GeoDataFrame, layer: str, *, source: str) -> gpd.GeoDataFrame:
+    """Check `gdf` against `LAYERS[layer]` and return a new, clean frame; `gdf` itself is left unchanged.
+
+    The result holds the spec columns in spec order with coerced dtypes (ids and other text as str, so an id read
+    as 101 or 101.0 becomes "101"), then any extra columns, then `geometry`, on a fresh 0..n-1 index. Optional
+    columns that are absent, and blank cells of optional columns, take the column default. Bool columns accept
+    true/false, 1/0 and yes/no. Every problem a planner can fix in the file raises DataError naming `source`, the
+    layer, the row (1-based number and id) and the field: missing required columns, non-numbers, blanks in required
+    fields, values below the minimum, infinities, fractions in whole-number columns, empty or duplicate ids, values
+    outside the allowed list, and missing, wrong-kind or invalid geometries.
+    """
+    spec = LAYERS[layer]
+    where = f"{source}, layer '{layer}'"
+    try:
+        geometry = gdf.geometry
+    except AttributeError as exc:
+        raise DataError(f"{where}: the layer has no geometry column; export it from a GIS with its geometry.") from exc
+    frame = gdf.reset_index(drop=True)
+    present = [str(column) for column in frame.columns if column != geometry.name]
+    _check_required_columns(spec, present, where=where)
+    blank = pd.Series(np.full(len(frame), np.nan, dtype=object))
+    columns: dict[str, pd.Series] = {}
+    labels = row_labels(frame)
+    # The id column is coerced first, so that messages about later columns name each row by its id.
+    for column in sorted(spec.columns, key=lambda c: c.name != spec.id_column):
+        raw = frame.get(column.name, blank)
+        columns[column.name] = _COERCERS[column.dtype](raw, column, _Rows(where, labels))
+        if column.name == spec.id_column:
+            _check_ids(columns[column.name], column.name, _Rows(where, labels))
+            labels = row_labels(pd.DataFrame({column.name: columns[column.name]}), column.name)
+    check_geometry(frame, spec.geometry, where=where, labels=labels)
+    ordered = {column.name: columns[column.name] for column in spec.columns}
+    extras = {name: frame[name] for name in present if name not in ordered and name != "geometry"}
+    return gpd.GeoDataFrame({**ordered, **extras}, geometry=geometry.reset_index(drop=True).rename("geometry"))
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Where a layer's rows come from, for error messages."""
+
+    where: str
+    labels: list[str]
+
+    def error(self, mask: np.ndarray | pd.Series, field: str, problem: str) -> DataError:
+        """A DataError at the first masked row and `field`."""
+        return DataError(f"{self.where}, {describe_rows(self.labels, np.asarray(mask))}, field '{field}': {problem}")
+
+
+def _check_required_columns(spec: LayerSpec, present: list[str], *, where: str) -> None:
+    """Raise DataError for the first required column that is missing, listing the columns present."""
+    for column in spec.columns:
+        if column.default is None and column.name not in present:
+            close = difflib.get_close_matches(column.name, present, n=1)
+            hint = f" Is '{close[0]}' meant? Rename it." if close else ""
+            raise DataError(
+                f"{where}: required column '{column.name}' ({column.description}) is missing; columns present: "
+                f"{', '.join(present) or 'none'}.{hint} Add the column, or map a column to it with `rename` in "
+                "region.toml."
+            )
+
+
+def _to_text(value: object) -> str:
+    """A cell as text: blanks become "", whole floats lose their ".0", surrounding spaces go."""
+    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _coerce_text(raw: pd.Series, column: ColumnSpec, rows: _Rows) -> pd.Series:
+    """Text column: fill blanks with the default and check the allowed values."""
+    text = pd.Series([_to_text(value) for value in raw], dtype=object)
+    if column.default is not None:
+        text = text.mask(text == "", str(column.default))
+    if column.allowed is not None:
+        bad = ~text.isin(column.allowed)
+        if bad.any():
+            value = text[bad].iloc[0]
+            raise rows.error(
+                bad, column.name,
+                f"'{value}' is not an allowed {column.name}; use one of: {', '.join(column.allowed)}.",
+            )
+    return text.astype(str)
+
+
+def _check_ids(ids: pd.Series, field: str, rows: _Rows) -> None:
+    """Raise DataError for an empty id or for two rows sharing one id (naming both rows)."""
+    empty = (ids == "").to_numpy()
+    if empty.any():
+        raise rows.error(empty, field, "the id is empty; give every row a unique id.")
+    duplicated = ids.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        value = ids.iloc[np.flatnonzero(duplicated)[0]]
+        first, second = np.flatnonzero((ids == value).to_numpy())[:2]
+        raise DataError(
+            f"{rows.where}, field '{field}': rows {first + 1} and {second + 1} both have id '{value}'; ids must be "
+            "unique."
+        )
+
+
+def _coerce_number(raw: pd.Series, column: ColumnSpec, rows: _Rows, *, whole: bool) -> pd.Series:
+    """Numeric column: reject text, infinities, required blanks, values below the minimum and (if whole) fractions."""
+    cells = pd.Series([_to_text(value) if isinstance(value, str) else value for value in raw], dtype=object)
+    cells = cells.mask(cells == "", np.nan)
+    numbers = pd.to_numeric(cells, errors="coerce").astype(float)
+    unit = f" ({column.unit})" if column.unit else ""
+    kind = "whole number" if whole else "number"
+    not_numbers = cells.notna() & numbers.isna()
+    if not_numbers.any():
+        value = cells[not_numbers].iloc[0]
+        raise rows.error(not_numbers, column.name, f"'{value}' is not a number; enter a {kind}{unit}.")
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        raise rows.error(infinite, column.name, f"the value is infinite; enter a finite {kind}{unit}.")
+    blanks = numbers.isna()
+    if blanks.any():
+        if column.default is None:
+            raise rows.error(
+                blanks, column.name, f"the value is empty, but the field is required; enter a {kind}{unit}."
+            )
+        numbers = numbers.fillna(float(cast(float, column.default)))
+    if column.minimum is not None:
+        low = numbers < column.minimum
+        if low.any():
+            value = numbers[low].iloc[0]
+            raise rows.error(
+                low, column.name, f"{value:g} is below the minimum {column.minimum:g}{unit}; correct the value."
+            )
+    if whole:
+        fractional = (numbers % 1) != 0
+        if fractional.any():
+            value = numbers[fractional].iloc[0]
+            raise rows.error(fractional, column.name, f"{value:g} is not a whole number; enter a {kind}{unit}.")
+        return numbers.astype("int64")
+    return numbers
+
+
+def _coerce_bool(raw: pd.Series, column: ColumnSpec, rows: _Rows) -> pd.Series:
+    """Bool column: accept the spellings of BOOL_WORDS, fill blanks with the default."""
+    words = [_to_text(value).lower() for value in raw]
+    if column.default is not None:
+        words = [word or str(column.default).lower() for word in words]
+    bad = np.array([word not in BOOL_WORDS for word in words], dtype=bool)
+    if bad.any():
+        value = words[np.flatnonzero(bad)[0]] or "(empty)"
+        raise rows.error(bad, column.name, f"'{value}' is not a yes/no value; use one of: {', '.join(BOOL_WORDS)}.")
+    return pd.Series([BOOL_WORDS[word] for word in words], dtype=bool)
+
+
+_COERCERS: dict[str, Callable[[pd.Series, ColumnSpec, _Rows], pd.Series]] = {
+    "str": _coerce_text,
+    "int": lambda raw, column, rows: _coerce_number(raw, column, rows, whole=True),
+    "float": lambda raw, column, rows: _coerce_number(raw, column, rows, whole=False),
+    "bool": _coerce_bool,
 }

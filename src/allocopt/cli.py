@@ -1,0 +1,162 @@
+"""Command-line interface: thin click adapters over the library; errors become messages and exit codes.
+
+Exit codes: 0 success; 1 bad input (file, layer, scenario); 2 usage error; 3 infeasible scenario; 4 solver failure;
+5 results could not be written; 6 a limit stopped the solver before optimality was proven (the plan found is
+written, marked with its gap); 130 interrupted (Ctrl-C). Earlier results are never overwritten by partial ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pandas as pd
+
+from allocopt import workflow
+from allocopt.errors import AllocoptError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_INTERRUPTED = 130
+
+
+def _handle_errors(command: F) -> F:
+    """Turn library errors into one clear message on stderr and the error's exit code, with no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AllocoptError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: nothing was written over earlier results.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _region_argument(command: F) -> F:
+    return click.argument("region", default=workflow.DEFAULT_REGION, required=False)(command)
+
+
+def _scenario_option(command: F) -> F:
+    return click.option(
+        "--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Scenario TOML file (default: the region's scenario.toml, else the built-in defaults).",
+    )(command)
+
+
+def _cache_option(command: F) -> F:
+    return click.option(
+        "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Where travel-time matrices are cached (default: $ALLOCOPT_CACHE_DIR or ~/.cache/allocopt).",
+    )(command)
+
+
+def _echo_table(table: pd.DataFrame) -> None:
+    with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 160):
+        click.echo(table.to_string(index=False))
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="allocopt")
+def main() -> None:
+    """Place GPs, equipment and specialty centers so that people reach care in time, within a budget.
+
+    Start with `allocopt access` to see today's gaps in the embedded default region, then `allocopt optimize`.
+    """
+
+
+@main.command("regions")
+@_handle_errors
+def regions_command() -> None:
+    """List the embedded regions.
+
+    Example: allocopt regions
+    """
+    from allocopt.regions import list_regions
+
+    rows = [
+        {"name": info.name, "synthetic": info.synthetic, "description": info.description}
+        for info in list_regions()
+    ]
+    _echo_table(pd.DataFrame(rows, columns=["name", "synthetic", "description"]))
+
+
+@main.command("validate")
+@_region_argument
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_handle_errors
+def validate_command(region: str, output_format: str) -> None:
+    """Check a region bundle: layers, columns, CRS, IDs, and how demand and sites connect to the roads.
+
+    REGION is an embedded region name or a bundle directory (default: valley-county).
+
+    Example: allocopt validate data/regions/valley-county
+    """
+    check = workflow.check_region(region)
+    facts = check.to_dict()
+    if output_format == "json":
+        _echo_json(facts)
+        return
+    click.echo(f"Region {facts['region']} is valid{' (synthetic data)' if facts['synthetic'] else ''}.")
+    for key in ("crs", "townships", "demand_points", "facilities", "candidates", "roads", "road_nodes",
+                "road_components", "population"):
+        click.echo(f"  {key.replace('_', ' ')}: {facts[key]:,}" if key != "crs" else f"  crs: {facts[key]}")
+    for key in ("demand_off_main_network", "sites_off_main_network"):
+        if facts[key]:
+            click.echo(f"  Warning: {len(facts[key])} {key.split('_')[0]} points lie off the main road network "
+                       f"and reach only their own road fragment: {', '.join(facts[key][:10])}")
+
+
+@main.command("access")
+@_region_argument
+@_scenario_option
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="How to print the per-service figures.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write access.json, services.csv, townships.csv and demand.csv to this directory.")
+@_cache_option
+@_handle_errors
+def access_command(region: str, scenario_path: Path | None, output_format: str, out_dir: Path | None,
+                   cache_dir: Path | None) -> None:
+    """Today's access gaps: travel time to each service, population within its threshold, GPs per 10,000.
+
+    REGION is an embedded region name or a bundle directory (default: valley-county).
+
+    Example: allocopt access valley-county --format json
+    """
+    prepared = workflow.prepare(region, scenario_path=scenario_path,
+                                cache_dir=cache_dir or workflow.default_cache_dir())
+    report = workflow.access(prepared)
+    if out_dir is not None:
+        workflow.write_access(report, out_dir)
+    services = report.services.reset_index(drop=True)
+    if output_format == "json":
+        _echo_json(report.to_dict())
+    elif output_format == "csv":
+        click.echo(services.to_csv(index=False), nl=False)
+    else:
+        click.echo(f"Region {report.region}: {report.population:,.0f} residents, {report.gp_per_10k:.2f} GPs per "
+                   f"10,000 (target {report.gp_target_per_10k:g}); worst-served township: {report.worst_township}")
+        _echo_table(services[["service", "threshold_minutes", "covered_population", "covered_share",
+                              "unserved_population", "mean_minutes", "worst_township"]].round(3))
+    unreachable = prepared.matrix.unreachable_origins
+    if unreachable:
+        click.echo(f"Warning: {len(unreachable)} demand points reach no site by road: "
+                   f"{', '.join(unreachable[:10])}", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""CLI commands through click's CliRunner: exit codes, outputs, and clean errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from allocopt.cli import main
+from allocopt.services import SERVICES
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
+    for name, command in main.commands.items():
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example:" in (command.help or ""), f"{name} --help lacks an example"
+
+
+def test_regions_lists_the_default_region(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["regions"])
+    assert result.exit_code == 0
+    assert "valley-county" in result.output
+
+
+def test_validate_tiny_region(runner: CliRunner, tiny_region_path: Path) -> None:
+    result = runner.invoke(main, ["validate", str(tiny_region_path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)
+    assert facts["townships"] == 3
+    assert facts["candidates"] == 2
+
+
+def test_access_json_adds_up(runner: CliRunner, tiny_region_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "access"
+    result = runner.invoke(
+        main, ["access", str(tiny_region_path), "--format", "json", "--out", str(out), "--cache-dir",
+               str(tmp_path / "cache")],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert set(summary["services"]) == set(SERVICES)
+    for figures in summary["services"].values():
+        assert {"threshold_minutes", "covered_population", "covered_share"} <= set(figures)
+        covered, unserved = figures["covered_population"], figures["unserved_population"]
+        assert covered + unserved == pytest.approx(summary["population"])
+    assert json.loads((out / "access.json").read_text(encoding="utf-8")) == summary
+    townships = pd.read_csv(out / "townships.csv", encoding="utf-8-sig")
+    assert townships["population"].sum() == pytest.approx(summary["population"])
+
+
+def test_bad_bundle_exits_1_naming_the_field(runner: CliRunner, tiny_region_path: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_region_path, broken)
+    facilities = (broken / "facilities.csv").read_text(encoding="utf-8")
+    header, first, *rest = facilities.splitlines()
+    columns = header.split(",")
+    cells = first.split(",")
+    cells[columns.index("level")] = "clinic"
+    (broken / "facilities.csv").write_text("\n".join([header, ",".join(cells), *rest]) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["access", str(broken), "--out", str(out), "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "facilities.csv" in result.output and "level" in result.output and "clinic" in result.output
+    assert not out.exists()
+
+
+def test_unknown_region_names_the_embedded_ones(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["validate", "no-such-region"])
+    assert result.exit_code == 1
+    assert "valley-county" in result.output

@@ -60,3 +60,10 @@ def test_unwritable_parent_is_an_output_error(tmp_path: Path) -> None:
     blocker.write_text("x", encoding="utf-8")
     with pytest.raises(OutputError, match="writable"), atomic_output_dir(blocker / "out"):
         pass
+
+
+def test_written_files_are_not_private(tmp_path: Path) -> None:
+    with atomic_output_dir(tmp_path / "out") as staging:
+        write_csv(pd.DataFrame({"a": [1]}), staging / "a.csv")
+    assert (tmp_path / "out").stat().st_mode & 0o044 == 0o044
+    assert (tmp_path / "out" / "a.csv").stat().st_mode & 0o044 == 0o044

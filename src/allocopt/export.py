@@ -25,6 +25,17 @@ CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark: Excel then opens Chinese text correctly."""
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _open_permissions(path: Path, *, directory: bool) -> None:
+    """Give a staged file or directory the permissions a plain create would (tempfile makes them private)."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_current_umask())
+
+
 def _output_error(target: Path, exc: OSError) -> OutputError:
     reason = exc.strerror or str(exc)
     return OutputError(
@@ -44,6 +55,7 @@ def atomic_output_dir(out_dir: str | Path) -> Iterator[Path]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        _open_permissions(staging, directory=True)
     except OSError as exc:
         raise _output_error(target, exc) from exc
     try:
@@ -80,6 +92,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=f".{target.stem}.partial-", suffix=target.suffix, dir=target.parent)
         os.close(handle)
+        _open_permissions(Path(name), directory=False)
     except OSError as exc:
         raise _output_error(target, exc) from exc
     staging = Path(name)

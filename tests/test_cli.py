@@ -79,3 +79,16 @@ def test_unknown_region_names_the_embedded_ones(runner: CliRunner) -> None:
     result = runner.invoke(main, ["validate", "no-such-region"])
     assert result.exit_code == 1
     assert "valley-county" in result.output
+
+
+def test_generate_region_writes_a_loadable_bundle(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "county"
+    args = ["generate-region", "--townships", "3", "--villages", "20", "--seed", "7", str(out)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    check = runner.invoke(main, ["validate", str(out), "--format", "json"])
+    assert check.exit_code == 0, check.output
+    facts = json.loads(check.output)
+    assert facts["townships"] == 3 and facts["demand_points"] == 20
+    again = runner.invoke(main, args)
+    assert again.exit_code != 0 and "overwrite" in again.output

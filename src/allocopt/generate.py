@@ -1,0 +1,706 @@
+"""Seeded synthetic regions: a mountainous county (or a city of several valleys) with villages, roads and facilities.
+
+Geometry, names, roads and facilities are invented. Only the scale is calibrated on real figures (by default those
+of 泸水市 Lushui, Yunnan), which each bundle lists in its region.toml `calibration` text.
+
+Layout: the region is one or more parallel valley strips running north-south, side by side. In the "valley frame"
+(u along the valley, v across it) every strip is a rectangle and every township a band of it; the map is the frame
+sheared by a smooth meander x += f(u), which keeps areas and shared edges exact. Each valley has a trunk road along
+its river, branch roads up side valleys, and a village road from every village to one of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from numpy.typing import NDArray
+
+from allocopt.errors import DataError, OutputError
+from allocopt.export import atomic_output_dir, write_geopackage
+from allocopt.schema import LAYERS
+
+CRS = "EPSG:32647"
+"""UTM zone 47N: the metric CRS of generated regions (it covers western Yunnan)."""
+
+CENTRE_LONLAT = (98.85, 25.85)
+"""Where generated regions are placed: about the real Lushui county (synthetic geometry, real neighbourhood)."""
+
+LUSHUI_POPULATION = 203_977
+LUSHUI_65PLUS = 16_928
+LUSHUI_URBAN_CORE = 73_750
+LUSHUI_TOWNSHIPS = 10
+LUSHUI_AREA_KM2 = 3_100.0
+
+_CALIBRATION_SOURCES = (
+    "Defaults are calibrated on 泸水市 (Lushui), Yunnan. "
+    f"Resident population {LUSHUI_POPULATION:,}, residents aged 65+ {LUSHUI_65PLUS:,} (8.30%, sum of the 65+ "
+    f"age bands) and urban-core (城区) population {LUSHUI_URBAN_CORE:,}: 2020 census, 《中国人口普查分县资料2020》, "
+    "via github.com/leiii/census (MIT), row 533301 of census2020_targets.csv. "
+    f"{LUSHUI_TOWNSHIPS} township-level units: NBS 统计用区划代码 2023 via "
+    "github.com/modood/Administrative-divisions-of-China (MIT). "
+    f"Area about {LUSHUI_AREA_KM2:,.0f} km² and the layout (a long north-south valley of the Nu river with one trunk "
+    "road and steep branch roads up side valleys): approximate public geography, rounded. "
+    "Everything else (township polygons, village locations and populations, roads, facilities, staff, equipment, "
+    "candidate sites, all names) is synthetic."
+)
+
+_VALLEY_ASPECT = 7.0  # length / width of one valley strip (Lushui: about 150 km by 21 km)
+_TOWNSHIPS_PER_VALLEY = 10
+_GRID_M = 1_000.0  # spacing of the vertices that bend edges and trunk roads along the meander
+_FLOOR_SHARE = 0.35  # share of non-seat villages on the valley floor (the rest up side valleys)
+_VILLAGES_PER_BRANCH = 3
+_MAX_TOWNSHIP_HC_GPS = 4
+_REMOTE_SHARE = 0.3  # share of townships, the farthest from the county seat, whose health center has no GP
+
+_FIRST = "石岩河龙松白青金马黑新高上下大小东西南北红云平双三五茶竹桃麻"
+_SECOND = "门脚口塘坪沙山水坝江河寨岭沟湾田桥坡箐洼树街场头林溪石地凹"
+_REAL_NAMES = ("大练地", "六库", "鲁掌", "片马", "上江", "老窝", "大兴地", "称杆", "古登", "洛本卓")
+"""Real Lushui township names: never given to synthetic townships or villages."""
+
+
+@dataclass(frozen=True, eq=False)
+class GeneratedRegion:
+    """A generated region: its layers (GeoDataFrames in `crs`) and the contents of region.toml and scenario.toml."""
+
+    name: str
+    crs: pyproj.CRS
+    meta: dict[str, Any]
+    scenario: dict[str, Any]
+    townships: gpd.GeoDataFrame
+    demand: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    roads: gpd.GeoDataFrame
+
+    def layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """The layers by name, in bundle order; `candidates` only when there are any."""
+        layers = {"townships": self.townships, "demand": self.demand, "facilities": self.facilities,
+                  "candidates": self.candidates, "roads": self.roads}
+        return {k: v for k, v in layers.items() if k != "candidates" or len(v) > 0}
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """The valley frame: `n` strips of width `width_m` and length `length_m`, sheared by a two-wave meander."""
+
+    n: int
+    width_m: float
+    length_m: float
+    origin: tuple[float, float]
+    waves: tuple[tuple[float, float, float], ...]  # (amplitude m, wavelength m, phase)
+
+    def meander(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
+        """East-west offset of the frame at distance `u` along the valleys."""
+        return sum((a * np.sin(2 * np.pi * u / lam + ph) for a, lam, ph in self.waves), np.zeros_like(u))
+
+    def to_xy(self, uv: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Map coordinates of frame points (rows u, v)."""
+        x = self.origin[0] + uv[:, 1] - self.n * self.width_m / 2 + self.meander(uv[:, 0])
+        return np.column_stack([x, self.origin[1] + uv[:, 0] - self.length_m / 2])
+
+    def centre(self, valley: NDArray[np.int64] | int) -> NDArray[np.float64]:
+        """Frame v of the river (and trunk road) of each valley."""
+        return (np.asarray(valley, dtype=np.float64) + 0.5) * self.width_m
+
+
+class _Layout:
+    """The layout under construction, in frame coordinates: junction nodes (mapped once, so lines meeting there
+    share coordinates exactly), road lines between them, each valley's trunk junctions, and the villages."""
+
+    def __init__(self, valleys: int) -> None:
+        self.nodes: list[tuple[float, float]] = []
+        self.lines: list[tuple[int, NDArray[np.float64], int, str, float]] = []
+        self.trunk: list[list[tuple[float, int]]] = [[] for _ in range(valleys)]
+        self.villages: list[tuple[float, float, int, int]] = []  # u, v, township, kind (0 seat, 1 floor, 2 side)
+
+    def node(self, u: float, v: float) -> int:
+        self.nodes.append((float(u), float(v)))
+        return len(self.nodes) - 1
+
+    def trunk_node(self, valley: int, u: float, v: float) -> int:
+        node = self.node(u, v)
+        self.trunk[valley].append((float(u), node))
+        return node
+
+    def village(self, u: float, v: float, township: int, kind: int) -> int:
+        self.villages.append((float(u), float(v), township, kind))
+        return self.node(u, v)
+
+    def line(self, a: int, b: int, road_class: str, *, interior: NDArray[np.float64] | None = None,
+             speed_kmh: float = math.nan) -> int:
+        self.lines.append((a, np.empty((0, 2)) if interior is None else interior, b, road_class, speed_kmh))
+        return len(self.lines) - 1
+
+    def places(self) -> dict[str, NDArray[Any]]:
+        table = np.asarray(self.villages, dtype=np.float64)
+        kind = table[:, 3].astype(np.int64)
+        return {"uv": table[:, :2], "township": table[:, 2].astype(np.int64), "kind": kind, "is_seat": kind == 0}
+
+    def roads(self, frame: _Frame) -> gpd.GeoDataFrame:
+        node_xy = frame.to_xy(np.asarray(self.nodes, dtype=np.float64))
+        interior_xy = frame.to_xy(np.concatenate([line[1] for line in self.lines]))
+        sizes = np.array([len(line[1]) for line in self.lines])
+        starts = np.r_[0, np.cumsum(sizes)]
+        coords = np.concatenate([
+            np.vstack([node_xy[a], interior_xy[s:s + len(mid)], node_xy[b]])
+            for (a, mid, b, _, _), s in zip(self.lines, starts[:-1], strict=True)
+        ])
+        geometry = shapely.linestrings(np.round(coords, 2), indices=np.repeat(np.arange(len(sizes)), sizes + 2))
+        return _layer("roads", {"road_class": [line[3] for line in self.lines],
+                                "speed_kmh": [line[4] for line in self.lines],
+                                "oneway": np.zeros(len(self.lines), dtype=bool)}, geometry)
+
+
+def generate_region(
+    *,
+    townships: int,
+    villages: int,
+    seed: int,
+    name: str = "valley-county",
+    population: int = LUSHUI_POPULATION,
+    area_km2: float = LUSHUI_AREA_KM2,
+    candidates: int | None = None,
+    share_65plus: float = LUSHUI_65PLUS / LUSHUI_POPULATION,
+    urban_core_share: float = LUSHUI_URBAN_CORE / LUSHUI_POPULATION,
+    gp_per_10k: float = 1.5,
+    clinic_share: float = 0.5,
+    budget_yuan: float | None = None,
+) -> GeneratedRegion:
+    """Generate a synthetic region, the same for the same arguments (one seeded numpy Generator drives it all).
+
+    `townships` bands over valleys of about ten townships each; `villages` demand points whose integer
+    populations sum exactly to `population` (the county seat holds `urban_core_share` of it); `candidates` new
+    township health-center sites (default: 0.8 per township, as far as villages allow) in large villages far
+    from existing ones; `gp_per_10k` GPs per 10,000 residents in all (exact after rounding); village clinics in
+    `clinic_share` of the non-seat villages; the scenario budget `budget_yuan` defaults to 3 million yuan per
+    township.
+    """
+    args = {"townships": townships, "villages": villages, "seed": seed, "population": population,
+            "area_km2": float(area_km2), "candidates": candidates if candidates is not None
+            else min(round(0.8 * townships), max(villages - townships, 0)),
+            "share_65plus": share_65plus, "urban_core_share": urban_core_share, "gp_per_10k": gp_per_10k,
+            "clinic_share": clinic_share,
+            "budget_yuan": 3_000_000.0 * townships if budget_yuan is None else float(budget_yuan)}
+    _check_arguments(args)
+    rng = np.random.default_rng(seed)
+    frame = _make_frame(rng, townships=townships, area_km2=area_km2)
+    towns = _make_bands(rng, frame, townships)
+    names = _names(rng, frame.n + townships + villages)
+    county_names = names[:frame.n]
+    seat_township = _seat_townships(rng, towns)
+    layout, seat_node = _place_villages_and_roads(rng, frame, towns, villages, seat_township)
+    places = layout.places()
+    pop, pop65 = _village_population(rng, places, seat_township, population=population,
+                                     urban_core_share=urban_core_share,
+                                     total_65plus=round(population * share_65plus))
+    xy = np.round(frame.to_xy(places["uv"]), 2)
+    vill = pd.DataFrame({"id": _ids("V", villages), "stem": names[frame.n + townships:], "township": places["township"],
+                         "is_seat": places["is_seat"], "pop": pop, "pop65": pop65, "x": xy[:, 0], "y": xy[:, 1]})
+    towns["code"] = _ids("T", townships)
+    towns["population"] = np.bincount(vill["township"], weights=pop, minlength=townships)
+    towns["population_65plus"] = np.bincount(vill["township"], weights=pop65, minlength=townships)
+    suffix = np.where(towns["population"] >= towns["population"].median(), "镇", "乡").astype("U2")
+    suffix[seat_township[0]] = "街道"
+    towns["name"] = np.char.add(names[frame.n:frame.n + townships], suffix)
+    towns["seat_node"] = seat_node
+    towns["seat_village"] = np.flatnonzero(places["is_seat"])
+    towns["seat"] = np.isin(np.arange(townships), seat_township)
+    facilities = _facilities(rng, frame, towns, vill, layout, county_names=county_names,
+                             main=int(seat_township[0]), gp_total=round(population * gp_per_10k / 10_000),
+                             clinic_share=clinic_share)
+    health_centers = facilities["level"] == "township_hc"
+    return GeneratedRegion(
+        name=name,
+        crs=pyproj.CRS.from_user_input(CRS),
+        meta=_region_meta(name, county_names[0], frame.n, args),
+        scenario=_scenario(name, args["budget_yuan"]),
+        townships=_layer("townships", towns, _band_polygons(frame, towns)),
+        demand=_layer("demand", {"id": vill["id"], "township_code": towns["code"].to_numpy()[vill["township"]],
+                                 "population": pop, "population_65plus": pop65}, shapely.points(xy)),
+        facilities=facilities,
+        candidates=_candidates(rng, vill, shapely.get_coordinates(facilities.geometry.values[health_centers]),
+                               int(args["candidates"])),
+        roads=layout.roads(frame),
+    )
+
+
+def write_region(generated: GeneratedRegion, out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """Write `generated` as a region bundle (region.toml, region.gpkg, scenario.toml, README.md) into `out_dir`.
+
+    The bundle is built in a temporary directory beside `out_dir` and renamed into place; an existing non-empty
+    `out_dir` is replaced only with `overwrite=True`.
+    """
+    target = Path(out_dir)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
+        raise OutputError(f"{target}: already exists and is not empty; choose a new directory or pass overwrite")
+    with atomic_output_dir(target) as staging:
+        (staging / "region.toml").write_text(
+            _toml(generated.meta, header=f"Region bundle {generated.name}: SYNTHETIC geometry and facilities."),
+            encoding="utf-8")
+        (staging / "scenario.toml").write_text(
+            _toml(generated.scenario, header=f"Default scenario of the synthetic region {generated.name}.",
+                  comments=_SCENARIO_COMMENTS),
+            encoding="utf-8")
+        (staging / "README.md").write_text(_readme(generated), encoding="utf-8")
+        write_geopackage(generated.layers(), staging / "region.gpkg")
+    return target
+
+
+def _check_arguments(args: Mapping[str, Any]) -> None:
+    townships, villages = args["townships"], args["villages"]
+    checks = [
+        ("townships", townships >= 1, "at least 1"),
+        ("villages", villages >= townships, f"at least townships ({townships}): every township has a seat"),
+        ("population", args["population"] >= villages, f"at least villages ({villages})"),
+        ("area_km2", args["area_km2"] > 0, "positive"),
+        ("candidates", 0 <= args["candidates"] <= villages - townships,
+         f"between 0 and villages - townships ({villages - townships}): candidates sit in non-seat villages"),
+        *((key, 0 <= args[key] < 1, "in [0, 1)") for key in ("share_65plus", "urban_core_share", "clinic_share")),
+        ("gp_per_10k", args["gp_per_10k"] >= 0, "at least 0"),
+        ("budget_yuan", args["budget_yuan"] >= 0, "at least 0"),
+    ]
+    for key, ok, rule in checks:
+        if not ok:
+            raise DataError(f"generator argument {key} must be {rule}, got {args[key]!r}")
+
+
+def _make_frame(rng: np.random.Generator, *, townships: int, area_km2: float) -> _Frame:
+    n = max(1, round(townships / _TOWNSHIPS_PER_VALLEY))
+    width = math.sqrt(area_km2 * 1e6 / n / _VALLEY_ASPECT)
+    length = width * _VALLEY_ASPECT
+    phases = rng.uniform(0, 2 * np.pi, 2)
+    waves = ((0.25 * width, length * rng.uniform(0.8, 1.2), phases[0]),
+             (0.08 * width, length / rng.uniform(3.0, 5.0), phases[1]))
+    x0, y0 = pyproj.Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform(*CENTRE_LONLAT)
+    return _Frame(n=n, width_m=width, length_m=length, origin=(round(x0), round(y0)), waves=waves)
+
+
+def _make_bands(rng: np.random.Generator, frame: _Frame, townships: int) -> pd.DataFrame:
+    """Township bands: valley, u0, u1 (consecutive along the valley, lengths varying around the mean)."""
+    rows = []
+    for valley, count in enumerate(np.array_split(np.arange(townships), frame.n)):
+        share = 0.5 / len(count) + 0.5 * rng.dirichlet(np.full(len(count), 6.0))
+        bounds = np.r_[0.0, np.cumsum(share)] * frame.length_m
+        bounds[-1] = frame.length_m
+        rows += [(valley, bounds[i], bounds[i + 1]) for i in range(len(count))]
+    return pd.DataFrame(rows, columns=["valley", "u0", "u1"])
+
+
+def _seat_townships(rng: np.random.Generator, bands: pd.DataFrame) -> NDArray[np.int64]:
+    """Township holding each valley's county seat; the first is the region's seat (in the middle valley)."""
+    seats = []
+    for valley in range(int(bands["valley"].max()) + 1):
+        members = np.flatnonzero(bands["valley"].to_numpy() == valley)
+        inner = members[1:-1] if len(members) >= 3 else members
+        seats.append(int(rng.choice(inner)))
+    main = len(seats) // 2
+    return np.array([seats[main], *seats[:main], *seats[main + 1:]], dtype=np.int64)
+
+
+def _names(rng: np.random.Generator, count: int) -> NDArray[np.str_]:
+    """Distinct Chinese-style place-name stems from syllable lists, none of them a real Lushui township name."""
+    two = [a + b for a in _FIRST for b in _SECOND if a != b]
+    three = [a + b + c for a in _FIRST for b in _SECOND for c in _SECOND if len({a, b, c}) == 3]
+    pool = [n for n in (two if count <= len(two) // 2 else two + three) if n not in _REAL_NAMES]
+    return np.asarray(pool)[rng.permutation(len(pool))[:count]]
+
+
+def _ids(prefix: str, count: int) -> NDArray[np.str_]:
+    width = max(2, len(str(count)))
+    return np.asarray([f"{prefix}{i + 1:0{width}d}" for i in range(count)])
+
+
+def _largest_remainder(total: int, weights: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Integers proportional to `weights` summing exactly to `total` (largest-remainder rounding)."""
+    quota = total * weights / weights.sum()
+    counts = np.floor(quota).astype(np.int64)
+    order = np.argsort(-(quota - counts), kind="stable")
+    counts[order[: total - int(counts.sum())]] += 1
+    return counts
+
+
+def _band_polygons(frame: _Frame, bands: pd.DataFrame) -> NDArray[np.object_]:
+    """Township polygons: band rectangles bent along the meander, all on one set of u vertices (grid plus every
+    band boundary), so neighbours share edge vertices exactly and tile without gaps or overlaps."""
+    grid = np.arange(0.0, frame.length_m, _GRID_M)
+    us = np.unique(np.r_[grid, bands["u0"], bands["u1"]])
+    offset = frame.meander(us)
+    rings = []
+    for valley, u0, u1 in bands[["valley", "u0", "u1"]].itertuples(index=False):
+        keep = (us >= u0) & (us <= u1)
+        up, shift = us[keep], offset[keep]
+        west = frame.origin[0] + valley * frame.width_m - frame.n * frame.width_m / 2 + shift
+        y = frame.origin[1] + up - frame.length_m / 2
+        ring = np.r_[np.column_stack([west, y]), np.column_stack([west + frame.width_m, y])[::-1]]
+        rings.append(shapely.polygons(np.round(ring, 2)))
+    return np.asarray(rings, dtype=object)
+
+
+def _place_villages_and_roads(rng: np.random.Generator, frame: _Frame, bands: pd.DataFrame, villages: int,
+                              seat_township: NDArray[np.int64]) -> tuple[_Layout, NDArray[np.int64]]:
+    """Villages (each seat and some others on the valley floor, the rest up side valleys) and all roads but the
+    hospitals'; returns the layout and the trunk node of each township seat."""
+    layout = _Layout(frame.n)
+    per_township = 1 + _largest_remainder(villages - len(bands), (bands["u1"] - bands["u0"]).to_numpy())
+    seat_node = np.zeros(len(bands), dtype=np.int64)
+    deepest: list[tuple[float, list[int]]] = [(-1.0, [])] * frame.n
+    for t, (valley, u0, u1) in enumerate(bands.itertuples(index=False)):
+        c, span, w = float(frame.centre(valley)), u1 - u0, frame.width_m
+        lo, hi, step = u0 + 0.12 * span, u1 - 0.12 * span, min(0.04 * w, 0.04 * span)
+        u_seat = u0 + span * rng.uniform(0.35, 0.65)
+        seat_node[t] = layout.trunk_node(valley, u_seat, c)
+        seat = layout.village(u_seat + step * rng.uniform(-1, 1), c + w * rng.uniform(0.01, 0.03) * _sign(rng), t, 0)
+        layout.line(seat, int(seat_node[t]), "township")
+        floor = rng.random(int(per_township[t]) - 1) < _FLOOR_SHARE
+        for u in rng.uniform(lo, hi, int(floor.sum())):
+            village = layout.village(u, c + w * rng.uniform(0.03, 0.12) * _sign(rng), t, 1)
+            layout.line(village, layout.trunk_node(valley, u, c), "village")
+        n_side = int((~floor).sum())
+        n_branches = math.ceil(n_side / _VILLAGES_PER_BRANCH)
+        sizes = np.bincount(np.arange(n_side) % max(n_branches, 1), minlength=n_branches)
+        for b, size in enumerate(sizes):
+            depth = w / 2 * rng.uniform(0.55, 0.9)
+            root = np.array([rng.uniform(lo, hi), c])
+            end = np.array([np.clip(root[0] + depth * rng.uniform(-0.3, 0.3), lo, hi), c + _sign(rng) * depth])
+            lines = _side_valley(rng, layout, t, valley, root, end, size=int(size), offset_m=step,
+                                 road_class="county" if b == 0 else "township")
+            if depth > deepest[valley][0]:
+                deepest[valley] = (depth, lines)
+    for _, lines in deepest:  # the deepest side valley of each valley leads to a pass
+        for index in lines:
+            a, mid, b, _, speed = layout.lines[index]
+            layout.lines[index] = (a, mid, b, "provincial", speed)
+    _cross_links(rng, frame, bands, layout, seat_node)
+    _trunks(frame, layout, seat_u=layout.nodes[seat_node[seat_township[0]]][0],
+            main_valley=int(bands["valley"].iloc[seat_township[0]]))
+    return layout, seat_node
+
+
+def _sign(rng: np.random.Generator) -> float:
+    return float(rng.choice([-1.0, 1.0]))
+
+
+def _side_valley(rng: np.random.Generator, layout: _Layout, township: int, valley: int, root: NDArray[np.float64],
+                 end: NDArray[np.float64], *, size: int, offset_m: float, road_class: str) -> list[int]:
+    """A branch road from the trunk at `root` up to `end` with `size` villages beside it, each on its own village
+    road; 30% of branches climb steep hairpins (explicit 15 km/h). Returns the branch's line indices."""
+    along = np.sort(np.r_[rng.uniform(0.25, 1.0, size - 1), 1.0])
+    feet = root + along[:, None] * (end - root)
+    direction = (end - root) / np.hypot(*(end - root))
+    sideways = np.array([-direction[1], direction[0]]) * offset_m
+    points = feet + sideways * (rng.uniform(0.5, 1.0, size) * rng.choice([-1, 1], size))[:, None]
+    speed = 15.0 if rng.random() < 0.3 else math.nan
+    previous = layout.trunk_node(valley, float(root[0]), float(root[1]))
+    lines = []
+    for foot, point in zip(feet, points, strict=True):
+        foot_node = layout.node(*foot)
+        wiggle = _wiggle(rng, np.array(layout.nodes[previous]), foot, amount=0.08)
+        lines.append(layout.line(previous, foot_node, road_class, interior=wiggle, speed_kmh=speed))
+        layout.line(layout.village(point[0], point[1], township, 2), foot_node, "village")
+        previous = foot_node
+    return lines
+
+
+def _wiggle(rng: np.random.Generator, a: NDArray[np.float64], b: NDArray[np.float64], *,
+            amount: float) -> NDArray[np.float64]:
+    """Two interior vertices between frame points a and b, pushed sideways by up to `amount` of the length."""
+    d = b - a
+    normal = np.array([-d[1], d[0]])
+    t = np.array([1 / 3, 2 / 3])
+    return a + t[:, None] * d + normal * rng.uniform(-amount, amount, 2)[:, None]
+
+
+def _cross_links(rng: np.random.Generator, frame: _Frame, bands: pd.DataFrame, layout: _Layout,
+                 seat_node: NDArray[np.int64]) -> None:
+    """Roads over the ridge from township seats of each valley to the next valley's trunk (at least one each)."""
+    valley_of = bands["valley"].to_numpy()
+    for valley in range(frame.n - 1):
+        members = np.flatnonzero(valley_of == valley)
+        chosen = rng.random(len(members)) < 0.4
+        chosen[rng.integers(len(members))] = True
+        for rank, t in enumerate(members[chosen]):
+            start = np.array(layout.nodes[seat_node[t]])
+            target = layout.trunk_node(valley + 1, start[0], float(frame.centre(valley + 1)))
+            wiggle = _wiggle(rng, start, np.array(layout.nodes[target]), amount=0.05)
+            layout.line(int(seat_node[t]), target, "county" if rank == 0 else "township", interior=wiggle)
+
+
+def _trunks(frame: _Frame, layout: _Layout, *, seat_u: float, main_valley: int) -> None:
+    """National trunk road along each valley, one line per pair of consecutive junctions, bent along the
+    meander; within 3 km of the county seat it is a town street (explicit 40 km/h)."""
+    grid = np.arange(0.0, frame.length_m, _GRID_M)
+    for valley, junctions in enumerate(layout.trunk):
+        c = float(frame.centre(valley))
+        ends = [(u, layout.node(u, c)) for u in (0.01 * frame.length_m, 0.99 * frame.length_m)]
+        for (ua, a), (ub, b) in itertools.pairwise(sorted(junctions + ends)):
+            mid_u = grid[(grid > ua) & (grid < ub)]
+            in_town = valley == main_valley and max(abs(ua - seat_u), abs(ub - seat_u)) < 3_000.0
+            layout.line(a, b, "national", interior=np.column_stack([mid_u, np.full(len(mid_u), c)]),
+                        speed_kmh=40.0 if in_town else math.nan)
+
+
+def _village_population(rng: np.random.Generator, places: Mapping[str, NDArray[Any]],
+                        seat_township: NDArray[np.int64], *, population: int, urban_core_share: float,
+                        total_65plus: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Integer residents and residents aged 65+ per village, summing exactly to `population` and `total_65plus`.
+
+    Lognormal sizes, each township seat its largest village, the county seat holding `urban_core_share` of
+    everyone; the 65+ share is higher up side valleys (young people move down) and lower in the seats."""
+    n = len(places["kind"])
+    weight = rng.lognormal(0.0, 0.8, n) * np.where(places["is_seat"], 4.0, 1.0)
+    largest_other = pd.Series(np.where(places["is_seat"], 0.0, weight)).groupby(places["township"]).max()
+    seats = np.flatnonzero(places["is_seat"])  # one per township, in township order
+    weight[seats] = np.maximum(weight[seats], 1.5 * largest_other.to_numpy())  # the seat is the largest village
+    seat_villages = seats[seat_township]
+    weight[seat_villages[1:]] *= 3.0
+    main = seat_villages[0]
+    pop = np.zeros(n, dtype=np.int64)
+    pop[main] = population if n == 1 else max(1, round(population * urban_core_share))
+    rest = np.flatnonzero(np.arange(n) != main)
+    if len(rest):
+        floor_people = min(50, (population - int(pop[main])) // len(rest))
+        pop[rest] = floor_people + _largest_remainder(
+            population - int(pop[main]) - floor_people * len(rest), weight[rest])
+    older = np.array([0.8, 1.0, 1.25])[places["kind"]] * rng.lognormal(0.0, 0.2, n)
+    return pop, np.minimum(_largest_remainder(total_65plus, pop * older), pop)
+
+
+def _capped_apportion(total: int, weights: NDArray[np.float64], cap: int) -> NDArray[np.int64]:
+    """Up to `total` units handed out by highest weight per unit held (D'Hondt), at most `cap` each, none where
+    the weight is zero (so the sum may fall short of `total`)."""
+    counts = np.zeros(len(weights), dtype=np.int64)
+    for _ in range(total):
+        score = np.where((counts < cap) & (weights > 0), weights / (counts + 1), -1.0)
+        best = int(np.argmax(score))
+        if score[best] < 0:
+            break
+        counts[best] += 1
+    return counts
+
+
+def _facilities(rng: np.random.Generator, frame: _Frame, towns: pd.DataFrame, vill: pd.DataFrame, layout: _Layout,
+                *, county_names: NDArray[np.str_], main: int, gp_total: int, clinic_share: float) -> gpd.GeoDataFrame:
+    """County hospitals in the seats, one township health center per township seat, village clinics.
+
+    The people's hospital (H01) has CT; the second county hospital (H02, traditional Chinese medicine) has DR and
+    ultrasound but no CT, so CT access hangs on one site; every further valley's own people's hospital has CT.
+    GPs total exactly `gp_total`: a few at the hospitals, rarely one at a village clinic, the rest at township
+    health centers near the county seat (at most four each, none in the most remote townships), any surplus at the
+    people's hospital. Hospitals lead the consortium of their valley's health centers and clinics."""
+    n_townships = len(towns)
+    seat_u = np.array([layout.nodes[n][0] for n in towns["seat_node"]])
+    valley = towns["valley"].to_numpy()
+    hospital_t = np.r_[main, main, np.flatnonzero(towns["seat"] & (valley != valley[main]))]
+    n_hospitals = len(hospital_t)
+    hospital_ids = _ids("H", n_hospitals)
+    hospital_names = [f"{county_names[0]}县人民医院", f"{county_names[0]}县中医医院",
+                      *(f"{n}县人民医院" for n in county_names[1:])]
+    hospital_uv = []
+    for k, t in enumerate(hospital_t):
+        span = towns["u1"].iloc[t] - towns["u0"].iloc[t]
+        uv = (seat_u[t] + span * (0.05 if k == 1 else -0.04), float(frame.centre(valley[t])) - 0.04 * frame.width_m)
+        layout.line(layout.node(*uv), int(towns["seat_node"].iloc[t]), "township", speed_kmh=30.0)
+        hospital_uv.append(uv)
+    remaining = gp_total
+    hospital_gps = np.zeros(n_hospitals, dtype=np.int64)
+    for k, base in enumerate([rng.integers(2, 5), rng.integers(1, 3), *rng.integers(1, 4, n_hospitals - 2)]):
+        hospital_gps[k] = min(int(base), remaining)
+        remaining -= int(hospital_gps[k])
+    non_seat = np.flatnonzero(~vill["is_seat"].to_numpy())
+    n_clinics = round(clinic_share * len(non_seat))
+    weight = 1.0 + np.sqrt(vill["pop"].to_numpy()[non_seat])  # larger villages more likely to have a clinic
+    keys = rng.random(len(non_seat)) ** (1.0 / weight)  # weighted sampling without replacement
+    clinic = vill.iloc[np.sort(non_seat[np.argsort(-keys, kind="stable")[:n_clinics]])]
+    clinic_gps = (rng.random(n_clinics) < 0.05).astype(np.int64)
+    clinic_gps[np.cumsum(clinic_gps) > remaining] = 0
+    remaining -= int(clinic_gps.sum())
+    is_main = np.arange(n_townships) == main
+    distance = np.abs(seat_u - seat_u[main]) + np.abs(valley - valley[main]) * frame.width_m
+    weight = towns["population"].to_numpy() * np.exp(-distance / (frame.length_m / 3)) * np.where(is_main, 3, 1)
+    weight[np.argsort(distance, kind="stable")[n_townships - math.floor(_REMOTE_SHARE * n_townships):]] = 0.0
+    hc_gps = _capped_apportion(remaining, weight, _MAX_TOWNSHIP_HC_GPS)
+    hospital_gps[0] += remaining - int(hc_gps.sum())
+    lead = np.full(n_townships, hospital_ids[0], dtype=object)
+    for k, t in enumerate(hospital_t[2:], start=2):
+        lead[valley == valley[t]] = hospital_ids[k]
+    in_main = np.flatnonzero((valley == valley[main]) & ~is_main)
+    if len(in_main):
+        lead[in_main[rng.random(len(in_main)) < 0.35]] = hospital_ids[1]
+        lead[rng.choice(in_main)] = hospital_ids[1]
+    others = n_hospitals - 2
+    hospital = {"beds": np.r_[rng.integers(300, 501), rng.integers(120, 201), rng.integers(150, 351, others)],
+                "ct": [1, 0, *[1] * others], "dr": [2, 1, *[1] * others], "ultrasound": [3, 1, *[2] * others]}
+    township_hc = {"beds": np.clip(np.round(towns["population"] / 1_000 + rng.normal(0, 4, n_townships)), 10, 40),
+                   "ct": np.zeros(n_townships), "dr": (rng.random(n_townships) < 0.5) | is_main,
+                   "ultrasound": (rng.random(n_townships) < 0.7) | is_main}
+    none = np.zeros(n_hospitals + n_townships + n_clinics)
+    seat = vill.iloc[towns["seat_village"]]
+    return _layer("facilities", {
+        "id": np.r_[hospital_ids, "HC-" + towns["code"], "VC-" + clinic["id"]],
+        "name": np.r_[hospital_names, towns["name"] + "卫生院", clinic["stem"] + "村卫生室"],
+        "level": ["county_hospital"] * n_hospitals + ["township_hc"] * n_townships + ["village_clinic"] * n_clinics,
+        "gps": np.r_[hospital_gps, hc_gps, clinic_gps],
+        **{key: np.r_[hospital[key], township_hc[key], np.zeros(n_clinics)] for key in hospital},
+        "cath_lab": none, "chest_pain_center": none, "stroke_center": none, "trauma_center": none,
+        "consortium_lead": np.r_[[""] * n_hospitals, lead, lead[clinic["township"]]],
+    }, shapely.points(np.r_[np.round(frame.to_xy(np.asarray(hospital_uv)), 2), seat[["x", "y"]].to_numpy(),
+                            clinic[["x", "y"]].to_numpy()]))
+
+
+def _candidates(rng: np.random.Generator, vill: pd.DataFrame, health_center_xy: NDArray[np.float64],
+                count: int) -> gpd.GeoDataFrame:
+    """Candidate township health-center sites: greedily the non-seat village with the most residents times
+    straight-line distance to the nearest health center or earlier candidate; opening costs 2-6 million yuan."""
+    xy = vill[["x", "y"]].to_numpy()
+    nearest_m = np.min(np.hypot(*(xy[:, None, :] - health_center_xy[None, :, :]).transpose(2, 0, 1)), axis=1)
+    chosen: list[int] = []
+    for _ in range(count):
+        score = np.where(vill["is_seat"], -1.0, vill["pop"] * nearest_m)
+        score[chosen] = -1.0
+        chosen.append(int(np.argmax(score)))
+        nearest_m = np.minimum(nearest_m, np.hypot(*(xy - xy[chosen[-1]]).T))
+    site = vill.iloc[chosen]
+    return _layer("candidates", {
+        "id": "NEW-" + site["id"], "name": site["stem"] + "村（候选卫生院址）",
+        "open_cost_yuan": np.round(rng.uniform(2e6, 6e6, count), -5), "level": ["township_hc"] * count,
+    }, shapely.points(xy[chosen]))
+
+
+_DTYPES = {"str": "str", "int": "int64", "float": "float64", "bool": "bool"}
+
+
+def _layer(name: str, columns: Mapping[str, Any], geometry: Any) -> gpd.GeoDataFrame:
+    """A layer with exactly the columns of `schema.LAYERS[name]`, in order and with their dtypes, in `CRS`."""
+    data = {}
+    for spec in LAYERS[name].columns:
+        data[spec.name] = pd.Series(np.asarray(columns[spec.name]), dtype=_DTYPES[spec.dtype])
+    return gpd.GeoDataFrame(pd.DataFrame(data), geometry=gpd.GeoSeries(geometry), crs=CRS)
+
+
+_LICENSE = "BSD-3-Clause (generated by allocopt, same terms as its code)"
+
+_LAYER_SOURCES = {
+    "townships": "SYNTHETIC: band polygons along invented valleys; population = sum of the demand layer",
+    "demand": "SYNTHETIC villages: invented locations, lognormal populations scaled to the calibrated totals",
+    "facilities": "SYNTHETIC facilities: invented hospitals, health centers, clinics, staff and equipment",
+    "candidates": "SYNTHETIC candidate sites in large villages far from existing health centers",
+    "roads": "SYNTHETIC road network: trunk along each valley, branch roads up side valleys, village roads",
+}
+
+_SCENARIO_COMMENTS = {
+    "scenario.name": "shown in reports",
+    "scenario.description": "what this scenario is for",
+    "budget.total_yuan": "capital plus one year of running cost; buys part, not all, of the needed improvements",
+}
+
+
+def _region_meta(name: str, county: str, valleys: int, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """Contents of region.toml: region facts (flagged synthetic), generator arguments, layer sources."""
+    shape = ("a mountainous county along one north-south river valley" if valleys == 1
+             else f"a prefecture-level city of {valleys} parallel north-south river valleys")
+    description = (
+        f"SYNTHETIC region 「{county}」: {shape}, {arguments['townships']} townships, {arguments['villages']} "
+        f"villages, {arguments['population']:,} residents, about {arguments['area_km2']:,.0f} km², placed near "
+        f"{CENTRE_LONLAT[0]}E {CENTRE_LONLAT[1]}N. Geometry, names, roads and facilities are invented, not real."
+    )
+    calibration = (
+        f"Generated by allocopt.generate with the arguments under [generator]. {_CALIBRATION_SOURCES} "
+        f"GP density is set to {arguments['gp_per_10k']:g} per 10,000 residents (the national target for 2020 was "
+        "2-3, 国办发〔2018〕3号)."
+    )
+    layers = [layer for layer in ("townships", "demand", "facilities", "candidates", "roads")
+              if layer != "candidates" or arguments["candidates"] > 0]
+    source_note = f" (allocopt.generate, seed {arguments['seed']})"
+    return {
+        "region": {"name": name, "description": description, "crs": CRS, "synthetic": True,
+                   "calibration": calibration},
+        "generator": {"module": "allocopt.generate", **arguments},
+        "layers": {layer: {"file": "region.gpkg", "layer": layer, "source": _LAYER_SOURCES[layer] + source_note,
+                           "license": _LICENSE} for layer in layers},
+        "network": {"access_speed_kmh": 5.0},
+    }
+
+
+def _scenario(name: str, budget_yuan: float) -> dict[str, Any]:
+    """Contents of the region's default scenario.toml (keys of `allocopt.scenario`)."""
+    return {
+        "scenario": {"name": f"{name} default",
+                     "description": f"Default plan for the synthetic region {name}: defaults plus a budget."},
+        "budget": {"total_yuan": float(budget_yuan)},
+    }
+
+
+def _readme(generated: GeneratedRegion) -> str:
+    """README.md of a bundle: what is synthetic, what it is calibrated on, what it holds, how to regenerate it."""
+    region, args = generated.meta["region"], generated.meta["generator"]
+    facilities = generated.facilities
+    gps = int(facilities["gps"].sum())
+    levels = facilities["level"].value_counts().sort_index()
+    call = ", ".join(f"{k}={v!r}" for k, v in args.items() if k != "module")
+    rows = [f"| `{name}` | {len(layer):,} | {generated.meta['layers'][name]['source']} |"
+            for name, layer in generated.layers().items()]
+    return "\n".join([
+        f"# {generated.name}: a SYNTHETIC region", "",
+        "Township polygons, villages, roads, facilities, staff, equipment, candidate sites and all place names in",
+        "this bundle are invented by `allocopt.generate`; they are not real places and must not be presented as",
+        "such. Only the scale is calibrated on published figures.", "",
+        region["description"], "",
+        "## Calibration", "", region["calibration"], "",
+        "## Contents", "",
+        "- `region.toml`: metadata (`synthetic = true`), generator arguments, layer sources and licenses.",
+        "- `scenario.toml`: the region's default scenario (budget; everything else from the allocopt defaults).",
+        "- `region.gpkg` (CRS EPSG:32647, UTM zone 47N):", "",
+        "| layer | rows | source |", "|---|---|---|", *rows, "",
+        f"Facilities by level: {', '.join(f'{k} {v}' for k, v in levels.items())}. GPs: {gps} "
+        f"({gps / generated.demand['population'].sum() * 1e4:.2f} per 10,000 residents). The people's hospital H01 "
+        "has CT; the second county hospital H02 (traditional Chinese medicine) has DR and ultrasound but no CT. "
+        "No site is a designated chest pain, stroke or trauma center yet.", "",
+        "## Regenerate", "",
+        "The data equal a fresh generation with the arguments in `region.toml` (a test checks this):", "",
+        "```python",
+        "from allocopt.generate import generate_region, write_region",
+        f"write_region(generate_region({call}, name={generated.name!r}), OUT_DIR, overwrite=True)",
+        "```", "",
+    ])
+
+
+def _toml(data: Mapping[str, Any], *, header: str, comments: Mapping[str, str] | None = None) -> str:
+    """TOML text of nested tables of scalars, with a header comment and optional per-key comments."""
+    lines = [f"# {header}"]
+
+    def emit(path: tuple[str, ...], table: Mapping[str, Any]) -> None:
+        scalars = [(k, v) for k, v in table.items() if not isinstance(v, Mapping)]
+        if scalars:
+            lines.extend(["", f"[{'.'.join(path)}]"])
+        for key, value in scalars:
+            note = (comments or {}).get(".".join((*path, key)))
+            lines.append(f"{key} = {_toml_value(value)}" + (f"  # {note}" if note else ""))
+        for key, value in table.items():
+            if isinstance(value, Mapping):
+                emit((*path, key), value)
+    for key, value in data.items():
+        emit((key,), value)
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    raise TypeError(f"cannot write {value!r} to TOML")

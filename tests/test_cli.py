@@ -92,3 +92,11 @@ def test_generate_region_writes_a_loadable_bundle(runner: CliRunner, tmp_path: P
     assert facts["townships"] == 3 and facts["demand_points"] == 20
     again = runner.invoke(main, args)
     assert again.exit_code != 0 and "overwrite" in again.output
+
+
+def test_access_map_is_a_png(runner: CliRunner, tiny_region_path: Path, tmp_path: Path) -> None:
+    path = tmp_path / "gaps.png"
+    result = runner.invoke(main, ["access", str(tiny_region_path), "--map", str(path), "--cache-dir",
+                                  str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -127,10 +127,12 @@ def validate_command(region: str, output_format: str) -> None:
               show_default=True, help="How to print the per-service figures.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write access.json, services.csv, townships.csv and demand.csv to this directory.")
+@click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw today's travel times per township and service to this PNG file.")
 @_cache_option
 @_handle_errors
 def access_command(region: str, scenario_path: Path | None, output_format: str, out_dir: Path | None,
-                   cache_dir: Path | None) -> None:
+                   map_path: Path | None, cache_dir: Path | None) -> None:
     """Today's access gaps: travel time to each service, population within its threshold, GPs per 10,000.
 
     REGION is an embedded region name or a bundle directory (default: valley-county).
@@ -142,6 +144,8 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
     report = workflow.access(prepared)
     if out_dir is not None:
         workflow.write_access(report, out_dir)
+    if map_path is not None:
+        workflow.write_access_map(prepared, report, map_path)
     services = report.services.reset_index(drop=True)
     if output_format == "json":
         _echo_json(report.to_dict())
@@ -191,6 +195,24 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
     generated = generate_region(townships=townships, villages=villages, seed=seed, **options)
     path = write_region(generated, out_dir, overwrite=overwrite)
     click.echo(f"Wrote synthetic region {generated.name!r} to {path}")
+
+
+@main.command("report")
+@click.argument("result_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the report (default: RESULT_DIR itself).")
+@_handle_errors
+def report_command(result_dir: Path, out_dir: Path | None) -> None:
+    """Maps, an Excel workbook and a self-contained HTML report of an optimize result directory.
+
+    Example: allocopt report results/valley-county-20250101-120000
+    """
+    from allocopt.report import write_report
+
+    files = write_report(result_dir, out_dir=out_dir)
+    click.echo(f"Report: {files.report}")
+    click.echo(f"Workbook: {files.workbook}")
+    click.echo(f"Maps: {len(files.maps)} PNG files in {files.report.parent}")
 
 
 if __name__ == "__main__":

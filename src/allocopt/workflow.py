@@ -127,3 +127,21 @@ def write_access(report: AccessReport, out_dir: str | Path) -> Path:
         write_csv(report.townships, staging / "townships.csv")
         write_csv(report.demand, staging / "demand.csv")
     return Path(out_dir)
+
+
+def write_access_map(prepared: Prepared, report: AccessReport, path: str | Path) -> Path:
+    """Draw today's population-weighted travel minutes per township and service to a PNG file."""
+    from allocopt import maps
+    from allocopt.services import SERVICES
+
+    by_code = report.townships.set_index("code")
+    layer = prepared.region.townships[["code", "name", "geometry"]].copy()
+    for service in SERVICES:
+        layer[f"{service}_minutes"] = layer["code"].map(by_code[f"mean_minutes_{service}"])
+    figure = maps.access_map(
+        layer,
+        region=prepared.region.name,
+        scenario=prepared.scenario.name,
+        thresholds_minutes=prepared.scenario.thresholds_minutes,
+    )
+    return maps.save_png(figure, path)

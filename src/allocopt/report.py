@@ -1,0 +1,437 @@
+"""The planner's report of one result directory: maps, an Excel workbook and a self-contained HTML page.
+
+`write_report` reads only the files docs/results.md defines (summary.json, allocations.csv, townships.csv,
+result.gpkg and, after a sweep, frontier.csv) and writes every output atomically; report.html is written last, so
+an earlier report is replaced only by a complete new one. The page works offline: its images are base64 data URIs,
+its style is inline, and a Content-Security-Policy forbids every network request.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Real
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from allocopt import maps
+from allocopt.errors import DataError
+from allocopt.export import CSV_ENCODING, atomic_file
+from allocopt.workbook import write_workbook
+
+SUMMARY_FILE = "summary.json"
+ALLOCATIONS_FILE = "allocations.csv"
+TOWNSHIPS_FILE = "townships.csv"
+GEOPACKAGE_FILE = "result.gpkg"
+FRONTIER_FILE = "frontier.csv"
+REPORT_FILE = "report.html"
+WORKBOOK_FILE = "plan.xlsx"
+FACILITIES_MAP_FILE = "map_facilities.png"
+FRONTIER_CHART_FILE = "chart_budget_gap.png"
+
+ALLOCATION_COLUMNS = (
+    "site_id", "site_name", "level", "township_code", "resource", "quantity", "capital_yuan", "annual_yuan",
+    "cost_yuan",
+)
+_ID_COLUMNS = {"code": str, "site_id": str, "township_code": str, "id": str}
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+@dataclass(frozen=True)
+class ResultData:
+    """The contents of a result directory, as read by `read_result_dir`."""
+
+    directory: Path
+    summary: dict[str, Any]
+    allocations: pd.DataFrame
+    townships: pd.DataFrame
+    township_layer: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    referrals: gpd.GeoDataFrame | None
+    frontier: pd.DataFrame | None
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What `write_report` wrote: the page, the workbook, one map per service plus the facilities map, the chart."""
+
+    report: Path
+    workbook: Path
+    maps: tuple[Path, ...]
+    frontier_chart: Path | None
+
+
+def read_result_dir(result_dir: str | Path) -> ResultData:
+    """Read and check the files of a result directory; `DataError` names the missing file, key or column."""
+    directory = Path(result_dir)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: not a result directory; pass the directory `allocopt optimize` wrote")
+    summary = _read_summary(directory / SUMMARY_FILE)
+    allocations = _read_csv(directory / ALLOCATIONS_FILE, ALLOCATION_COLUMNS)
+    townships = _read_csv(directory / TOWNSHIPS_FILE, ("code", "name", "population"))
+    layers = _read_layers(directory / GEOPACKAGE_FILE)
+    frontier_path = directory / FRONTIER_FILE
+    frontier = _read_csv(frontier_path, ("budget_yuan", "status")) if frontier_path.is_file() else None
+    return ResultData(
+        directory=directory,
+        summary=summary,
+        allocations=allocations,
+        townships=townships,
+        township_layer=layers["townships"],
+        facilities=layers["facilities"],
+        referrals=layers.get("referrals"),
+        frontier=frontier,
+    )
+
+
+def summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """The run's headline figures as rows `figure, value, unit` (missing optional figures are left out)."""
+    solver = summary.get("solver") or {}
+    gp = summary.get("gp") or {}
+    scenario = summary.get("scenario") or {}
+    budget_lines = summary.get("budget") or {}
+    rows: list[tuple[str, Any, str]] = [
+        ("region", summary.get("region"), ""),
+        ("synthetic region", summary.get("region_synthetic"), ""),
+        ("scenario", scenario.get("name"), ""),
+        ("scenario source", scenario.get("source"), ""),
+        ("objective", summary.get("objective_name"), ""),
+        ("status", summary.get("status"), ""),
+        ("objective value", summary.get("objective"), ""),
+        ("best bound", summary.get("best_bound"), ""),
+        ("optimality gap", summary.get("gap"), "share"),
+        ("solver", " ".join(str(solver[k]) for k in ("name", "version") if solver.get(k)) or None, ""),
+        ("solve time", solver.get("seconds"), "s"),
+        *((f"budget ({line.removesuffix('_yuan')})", value, "yuan") for line, value in budget_lines.items()),
+        ("cost", summary.get("cost_yuan"), "yuan"),
+        ("budget used", _ratio(summary.get("cost_yuan"), summary.get("budget_yuan")), "share"),
+        ("capital cost", summary.get("capital_yuan"), "yuan"),
+        ("annual cost", summary.get("annual_yuan"), "yuan"),
+        ("population", summary.get("population"), "people"),
+        ("GPs per 10,000 before", gp.get("per_10k_before"), "GPs per 10k"),
+        ("GPs per 10,000 after", gp.get("per_10k_after"), "GPs per 10k"),
+        ("GPs per 10,000 target", gp.get("target_per_10k"), "GPs per 10k"),
+        ("GP shortage before", gp.get("shortage_people_before"), "people"),
+        ("GP shortage after", gp.get("shortage_people_after"), "people"),
+        ("GPs added", gp.get("added"), "GPs"),
+        ("allocopt version", summary.get("allocopt_version"), ""),
+    ]
+    kept = [row for row in rows if row[1] is not None]
+    return pd.DataFrame(kept, columns=["figure", "value", "unit"])
+
+
+def _ratio(part: Any, whole: Any) -> float | None:
+    """part / whole for two numbers with a positive whole, else None (e.g. a budget split into lines)."""
+    numbers = [v for v in (part, whole) if isinstance(v, Real) and not isinstance(v, bool)]
+    return float(part) / float(whole) if len(numbers) == 2 and float(whole) > 0 else None
+
+
+def services_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per service of summary.json: threshold, covered and unserved people before and after the plan."""
+    rows = []
+    for service, figures in summary["services"].items():
+        rows.append(
+            {
+                "service": service,
+                "label": maps.service_label(service),
+                "threshold_minutes": figures.get("threshold_minutes"),
+                "unserved_before": figures["unserved_before"],
+                "unserved_after": figures["unserved_after"],
+                "covered_population_before": figures.get("covered_population_before"),
+                "covered_population_after": figures.get("covered_population"),
+                "covered_share_before": figures.get("covered_share_before"),
+                "covered_share_after": figures.get("covered_share"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_report(result_dir: str | Path, *, out_dir: str | Path | None = None, dpi: int = maps.DPI) -> ReportFiles:
+    """Write the maps, plan.xlsx and report.html of a result directory into `out_dir` (default: that directory).
+
+    Each file replaces an earlier one of the same name only once it is complete; report.html comes last.
+    """
+    result = read_result_dir(result_dir)
+    target = Path(out_dir) if out_dir is not None else result.directory
+    summary = result.summary
+    region, scenario = str(summary["region"]), str(summary["scenario"]["name"])
+    figures: list[tuple[str, Path]] = []
+    for service, values in summary["services"].items():
+        figure = maps.before_after_map(
+            result.township_layer, service, region=region, scenario=scenario,
+            threshold_minutes=values.get("threshold_minutes"),
+        )
+        path = maps.save_png(figure, target / f"map_{service}.png", dpi=dpi)
+        figures.append((f"{maps.service_label(service)}: travel time before and after the plan", path))
+    facilities = maps.facilities_map(
+        result.facilities, townships=result.township_layer, referrals=result.referrals, region=region,
+        scenario=scenario,
+    )
+    figures.append(("Facilities and the plan's additions", maps.save_png(facilities, target / FACILITIES_MAP_FILE,
+                                                                          dpi=dpi)))
+    chart = None
+    if result.frontier is not None:
+        chart_figure = maps.budget_gap_chart(
+            result.frontier, region=region, scenario=scenario, budget_yuan=summary.get("budget_yuan")
+        )
+        chart = maps.save_png(chart_figure, target / FRONTIER_CHART_FILE, dpi=dpi)
+    workbook = write_workbook(_sheets(result), target / WORKBOOK_FILE)
+    page = render_html(result, figures=figures, frontier_chart=chart)
+    report = target / REPORT_FILE
+    with atomic_file(report) as staging:
+        staging.write_text(page, encoding="utf-8")
+    return ReportFiles(report=report, workbook=workbook, maps=tuple(p for _, p in figures), frontier_chart=chart)
+
+
+def render_html(
+    result: ResultData, *, figures: Sequence[tuple[str, Path]], frontier_chart: Path | None = None
+) -> str:
+    """The self-contained report page: every text escaped, every image (a PNG file) embedded as a data URI."""
+    summary = result.summary
+    region, scenario = str(summary["region"]), str(summary["scenario"]["name"])
+    sections = [
+        f"<header><h1>{_e(region)} — {_e(scenario)}</h1>{_notes(summary)}</header>",
+        _section("overview", "Overview", _summary_html(summary_table(summary))),
+        _section("services", "Unserved people before and after the plan", _services_html(services_table(summary))),
+        _section("maps", "Maps", "".join(_figure_html(caption, path) for caption, path in figures)),
+        _section("allocations", "What the plan places", _allocations_html(result.allocations, result.townships)),
+    ]
+    if result.frontier is not None and frontier_chart is not None:
+        body = _figure_html("Unserved people by budget (budget sweep)", frontier_chart)
+        body += _frontier_html(result.frontier)
+        sections.append(_section("frontier", "Budget and gap", body))
+    title = f"allocopt plan: {region} — {scenario}"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_e(_CSP)}\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(sections)
+        + f"\n<footer>allocopt {_e(summary.get('allocopt_version', ''))} · {_e(result.directory.name)}</footer>"
+        + "\n</body>\n</html>\n"
+    )
+
+
+class _Cell(NamedTuple):
+    """A table cell: the text shown and, for numbers, the exact value (kept in a data-value attribute)."""
+
+    text: str
+    value: float | None = None
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise DataError(f"{path}: missing; a result directory holds {SUMMARY_FILE} (run `allocopt optimize`)")
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not valid UTF-8 JSON ({exc}); write the result directory again") from exc
+    if not isinstance(summary, dict):
+        raise DataError(f"{path}: expected a JSON object at the top level")
+    for key in ("region", "scenario", "status", "services"):
+        if key not in summary:
+            raise DataError(f"{path}: key {key!r} is missing; see docs/results.md")
+    if not isinstance(summary["scenario"], dict) or "name" not in summary["scenario"]:
+        raise DataError(f"{path}: key 'scenario.name' is missing; see docs/results.md")
+    if not isinstance(summary["services"], dict) or not summary["services"]:
+        raise DataError(f"{path}: key 'services' must map each service to its figures; see docs/results.md")
+    for service, figures in summary["services"].items():
+        for key in ("unserved_before", "unserved_after"):
+            value = figures.get(key) if isinstance(figures, dict) else None
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise DataError(f"{path}: 'services.{service}.{key}' must be a number, found {value!r}")
+    return summary
+
+
+def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path}: missing; see docs/results.md for the files of a result directory")
+    try:
+        table = pd.read_csv(path, encoding=CSV_ENCODING, dtype=_ID_COLUMNS)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{path}: not a readable UTF-8 CSV file ({exc})") from exc
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; see docs/results.md")
+    return table
+
+
+def _read_layers(path: Path) -> dict[str, gpd.GeoDataFrame]:
+    if not path.is_file():
+        raise DataError(f"{path}: missing; a result directory holds {GEOPACKAGE_FILE} (run `allocopt optimize`)")
+    try:
+        names = {str(row[0]) for row in pyogrio.list_layers(path)}
+    except pyogrio.errors.DataSourceError as exc:
+        raise DataError(f"{path}: not a readable GeoPackage ({exc})") from exc
+    for required in ("townships", "facilities"):
+        if required not in names:
+            raise DataError(f"{path}: layer {required!r} is missing; see docs/results.md")
+    wanted = ("townships", "facilities", "referrals")
+    return {name: gpd.read_file(path, layer=name, engine="pyogrio") for name in wanted if name in names}
+
+
+def _sheets(result: ResultData) -> dict[str, pd.DataFrame]:
+    services = services_table(result.summary).drop(columns=["label"])
+    sheets = {
+        "Summary": summary_table(result.summary),
+        "Services": services,
+        "Allocations": result.allocations,
+        "Townships": result.townships,
+    }
+    if result.referrals is not None:
+        sheets["Referrals"] = pd.DataFrame(result.referrals.drop(columns=result.referrals.geometry.name))
+    if result.frontier is not None:
+        sheets["Frontier"] = result.frontier
+    return sheets
+
+
+def _number(value: Any, unit: str) -> _Cell:
+    """A number formatted by its unit: people and yuan as whole numbers with separators, shares as percent."""
+    if isinstance(value, bool | np.bool_):
+        return _Cell("yes" if value else "no")
+    if not isinstance(value, Real):
+        return _Cell("—" if value is None else str(value))
+    number = float(value)
+    if not math.isfinite(number):
+        return _Cell("—")
+    if unit in ("people", "yuan", "GPs"):
+        text = f"{number:,.0f}"
+    elif unit == "share":
+        text = f"{number:.1%}"
+    elif unit == "minutes":
+        text = f"{number:g}"
+    else:
+        text = f"{number:,.2f}".rstrip("0").rstrip(".")
+    return _Cell(text, number)
+
+
+def _table(table_id: str, headers: Sequence[str], rows: Sequence[Sequence[_Cell]], *,
+           row_keys: Sequence[str] | None = None, footer: Sequence[_Cell] | None = None) -> str:
+    def cells(row: Sequence[_Cell], tag: str) -> str:
+        parts = []
+        for cell in row:
+            if cell.value is None:
+                parts.append(f"<{tag}>{_e(cell.text)}</{tag}>")
+            else:
+                parts.append(f"<{tag} class=\"num\" data-value=\"{cell.value!r}\">{_e(cell.text)}</{tag}>")
+        return "".join(parts)
+
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = []
+    for index, row in enumerate(rows):
+        key = f" data-key=\"{_e(row_keys[index])}\"" if row_keys is not None else ""
+        body.append(f"<tr{key}>{cells(row, 'td')}</tr>")
+    foot = f"<tfoot><tr>{cells(footer, 'th')}</tr></tfoot>" if footer is not None else ""
+    return (f"<table id=\"{_e(table_id)}\"><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody>{foot}</table>")
+
+
+def _section(section_id: str, heading: str, body: str) -> str:
+    return f"<section id=\"{_e(section_id)}\"><h2>{_e(heading)}</h2>{body}</section>"
+
+
+def _notes(summary: Mapping[str, Any]) -> str:
+    """Warnings a reader must see first: a plan not proven optimal, a synthetic region."""
+    notes = []
+    if summary.get("status") != "optimal":
+        gap = summary.get("gap")
+        within = f" it is within {gap:.2%} of the best possible plan" if isinstance(gap, int | float) else ""
+        notes.append(f"Solver status {summary.get('status')!s}: a limit stopped the solver before this plan was "
+                     f"proven optimal;{within or ' its distance from the best plan is unknown'}.")
+    if summary.get("region_synthetic"):
+        notes.append("This region is synthetic: its figures illustrate the method and describe no real place.")
+    return "".join(f"<p class=\"note\">{_e(note)}</p>" for note in notes)
+
+
+def _summary_html(table: pd.DataFrame) -> str:
+    rows = [[_Cell(str(r.figure)), _number(r.value, str(r.unit)), _Cell(str(r.unit))]
+            for r in table.itertuples(index=False)]
+    return _table("summary-table", ("figure", "value", "unit"), rows)
+
+
+def _services_html(table: pd.DataFrame) -> str:
+    headers = ("service", "threshold (min)", "unserved before", "unserved after", "change", "covered before",
+               "covered after")
+    rows = []
+    for r in table.itertuples(index=False):
+        rows.append([
+            _Cell(str(r.label)),
+            _number(r.threshold_minutes, "minutes"),
+            _number(r.unserved_before, "people"),
+            _number(r.unserved_after, "people"),
+            _number(r.unserved_after - r.unserved_before, "people"),
+            _number(r.covered_share_before, "share"),
+            _number(r.covered_share_after, "share"),
+        ])
+    return _table("services-table", headers, rows, row_keys=list(table["service"]))
+
+
+def _allocations_html(allocations: pd.DataFrame, townships: pd.DataFrame) -> str:
+    if allocations.empty:
+        return "<p>The plan places nothing.</p>"
+    names = dict(zip(townships["code"], townships["name"], strict=True))
+    headers = ("site", "township", "level", "resource", "quantity", "capital (yuan)", "annual (yuan)",
+               "cost (yuan)")
+    rows = []
+    for r in allocations.itertuples(index=False):
+        rows.append([
+            _Cell(str(r.site_name)),
+            _Cell(str(names.get(r.township_code, r.township_code))),
+            _Cell(str(r.level).replace("_", " ")),
+            _Cell(str(r.resource).replace("_", " ")),
+            _number(r.quantity, ""),
+            _number(r.capital_yuan, "yuan"),
+            _number(r.annual_yuan, "yuan"),
+            _number(r.cost_yuan, "yuan"),
+        ])
+    total = [_Cell("total"), _Cell(""), _Cell(""), _Cell(""), _Cell("")]
+    total += [_number(float(allocations[c].sum()), "yuan") for c in ("capital_yuan", "annual_yuan", "cost_yuan")]
+    return _table("allocations-table", headers, rows, row_keys=list(allocations["site_id"]), footer=total)
+
+
+def _frontier_html(frontier: pd.DataFrame) -> str:
+    services = [c for c in frontier.columns if c.endswith("_unserved")]
+    headers = ("budget (yuan)", "status", "gap", *(maps.service_label(c.removesuffix("_unserved")) for c in services))
+    rows = []
+    for _, r in frontier.sort_values("budget_yuan").iterrows():
+        rows.append([
+            _number(r["budget_yuan"], "yuan"),
+            _Cell(str(r["status"])),
+            _number(r.get("gap"), "share"),
+            *(_number(r[c], "people") for c in services),
+        ])
+    return _table("frontier-table", headers, rows)
+
+
+def _figure_html(caption: str, path: Path) -> str:
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<figure><img src=\"data:image/png;base64,{encoded}\" alt=\"{_e(caption)}\">"
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;
+margin:0 auto;max-width:1100px;padding:1.5rem;color:#222;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.3rem}h2{font-size:1.25rem;border-bottom:1px solid #ccc;padding-bottom:.2rem;
+margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+th,td{border:1px solid #ddd;padding:.25rem .6rem;text-align:left}thead th{background:#f2f2f2}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}tfoot th{background:#fafafa}
+figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85rem;color:#555}
+.note{background:#fff4e0;border-left:4px solid #f0a030;padding:.4rem .8rem}
+footer{margin-top:2rem;font-size:.8rem;color:#777}
+"""

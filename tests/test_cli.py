@@ -100,3 +100,37 @@ def test_access_map_is_a_png(runner: CliRunner, tiny_region_path: Path, tmp_path
                                   str(tmp_path / "c")])
     assert result.exit_code == 0, result.output
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_build_region_from_osm_and_mapped_columns(runner: CliRunner, tmp_path: Path) -> None:
+    pytest.importorskip("osmium")
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    data = Path(__file__).resolve().parent / "data" / "build"
+    gpd.GeoDataFrame(
+        {"乡镇代码": ["W", "E"], "乡镇名称": ["西区", "东区"]},
+        geometry=[box(24.935, 60.164, 24.944, 60.179), box(24.944, 60.164, 24.953, 60.179)], crs="EPSG:4326",
+    ).to_file(tmp_path / "townships.geojson")
+    pd.DataFrame({"id": ["h1", "h2"], "名称": ["甲", "乙"], "医院等级": ["社区卫生服务中心"] * 2,
+                  "lon": [24.940, 24.946], "lat": [60.170, 60.168]}).to_csv(tmp_path / "f.csv", index=False)
+    out = tmp_path / "helsinki"
+    result = runner.invoke(main, [
+        "build-region", str(out), "--roads", str(data / "Helsinki.osm.pbf"),
+        "--townships", str(tmp_path / "townships.geojson"), "--facilities", str(tmp_path / "f.csv"),
+        "--population", str(data / "helsinki_population_grid_2020.gpkg"),
+        "--map", "townships.code=乡镇代码", "--map", "townships.name=乡镇名称",
+        "--map", "facilities.name=名称", "--map", "level=医院等级", "--format", "json",
+    ])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["crs"] == "EPSG:32635"
+    assert report["population_assigned"] + report["population_outside"] == pytest.approx(71724.0)
+    check = runner.invoke(main, ["validate", str(out), "--format", "json"])
+    assert check.exit_code == 0, check.output
+    assert json.loads(check.output)["facilities"] == 2
+
+    bad = runner.invoke(main, ["build-region", str(tmp_path / "x"), "--roads", str(data / "Helsinki.osm.pbf"),
+                               "--townships", str(tmp_path / "townships.geojson"), "--facilities",
+                               str(tmp_path / "f.csv"), "--map", "level"])
+    assert bad.exit_code == 2 and "FIELD=COLUMN" in bad.output

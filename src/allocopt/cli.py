@@ -197,6 +197,63 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
     click.echo(f"Wrote synthetic region {generated.name!r} to {path}")
 
 
+def _column_map(values: tuple[str, ...]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for value in values:
+        field, sep, column = value.partition("=")
+        if not sep or not field or not column:
+            raise click.BadParameter(f"{value!r}: write FIELD=COLUMN, e.g. level=医院等级", param_hint="--map")
+        mapping[field.strip()] = column.strip()
+    return mapping
+
+
+@main.command("build-region")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--roads", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
+              help="Roads: an OSM .osm.pbf extract or a line layer with a road_class column.")
+@click.option("--townships", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
+              help="Township polygons (code, name and, unless --population is given, population).")
+@click.option("--facilities", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
+              help="Facilities: a point layer, or CSV/XLSX with longitude and latitude columns.")
+@click.option("--population", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Population points, a polygon grid or a GeoTIFF raster, apportioned to demand points.")
+@click.option("--candidates", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Candidate sites for new facilities (id, name, open_cost_yuan).")
+@click.option("--source-crs", default=None,
+              help="CRS of inputs that declare none: wgs84, cgcs2000, gcj02 (web-map offset) or EPSG:xxxx.")
+@click.option("--map", "column_map", multiple=True, metavar="FIELD=COLUMN",
+              help="Read FIELD from a differently named COLUMN (repeatable); INPUT.FIELD=COLUMN for one input.")
+@click.option("--name", default=None, help="Region name (default: OUT_DIR's name).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing bundle in OUT_DIR.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_handle_errors
+def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities: Path, population: Path | None,
+                         candidates: Path | None, source_crs: str | None, column_map: tuple[str, ...],
+                         name: str | None, overwrite: bool, output_format: str) -> None:
+    """Build a region bundle from planners' files: OSM roads, township polygons, facility lists, population.
+
+    Example: allocopt build-region county/ --roads county.osm.pbf --townships townships.shp
+    --facilities facilities.xlsx --map level=医院等级 --map gps=全科医生数 --source-crs gcj02
+    """
+    from allocopt.build import build_region
+
+    report = build_region(
+        out_dir, roads=roads, townships=townships, facilities=facilities, population=population,
+        candidates=candidates, source_crs=source_crs, column_map=_column_map(column_map), name=name,
+        overwrite=overwrite,
+    )
+    if output_format == "json":
+        _echo_json(report.to_dict())
+        return
+    click.echo(f"Wrote region {report.name!r} to {report.out_dir} (CRS {report.crs}).")
+    click.echo(f"  population read {report.population_read:,.0f}, assigned {report.population_assigned:,.0f}, "
+               f"outside every township {report.population_outside:,.0f}")
+    for note in report.notes:
+        click.echo(f"  {note}")
+    for warning in report.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+
+
 @main.command("report")
 @click.argument("result_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -20,7 +20,8 @@ from PIL import Image
 
 import result_fixture as fx
 from allocopt import fonts, maps
-from allocopt.errors import DataError
+from allocopt.errors import AllocoptError, DataError, FontMissingError
+from allocopt.services import service_label
 
 CHINESE = "县人民医院 城关镇卫生院 石桥乡"
 
@@ -68,8 +69,9 @@ def test_cjk_font_family_resolves_to_the_packaged_file_without_fallback():
 
 def test_missing_font_package_says_what_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(fonts.FontMissingError, match="pip install mplfonts"):
+    with pytest.raises(FontMissingError, match="pip install mplfonts") as raised:
         fonts.cjk_font_path()
+    assert isinstance(raised.value, AllocoptError) and raised.value.exit_code == 1
 
 
 def test_before_after_map_shares_one_colour_scale(layers):
@@ -160,7 +162,7 @@ def test_facilities_map_draws_into_a_given_axes(layers):
 def test_access_map_has_one_panel_per_service_column(layers):
     today = layers["townships"].rename(columns={f"{s}_minutes_before": f"{s}_minutes" for s in maps.SERVICES})
     fig = maps.access_map(today, region="r", scenario="s", thresholds_minutes=fx.THRESHOLDS_MINUTES)
-    assert [ax.get_title() for ax in _map_axes(fig)] == [maps.service_label(s) for s in maps.SERVICES]
+    assert [ax.get_title() for ax in _map_axes(fig)] == [service_label(s) for s in maps.SERVICES]
     # a travel-time matrix marks the unreachable with infinity: drawn hatched, the scale stays finite
     today["stroke_minutes"] = [5.0, np.inf, 20.0, 25.0]
     fig = maps.access_map(today, region="r", scenario="s", services=["stroke"])
@@ -178,7 +180,7 @@ def test_budget_gap_chart_rings_runs_not_proven_optimal():
     frontier = fx.frontier_table()
     fig = maps.budget_gap_chart(frontier, region="r", scenario="s", budget_yuan=15_000_000.0)
     (ax,) = fig.axes
-    service_lines = [line for line in ax.lines if line.get_label() in set(map(maps.service_label, maps.SERVICES))]
+    service_lines = [line for line in ax.lines if line.get_label() in set(map(service_label, maps.SERVICES))]
     assert len(service_lines) == len(maps.SERVICES)
     assert np.allclose(service_lines[0].get_xdata(), [5, 10, 15, 20])
     rings = sum(len(c.get_offsets()) for c in ax.collections)

@@ -20,6 +20,7 @@ import result_fixture as fx
 from allocopt import maps, report
 from allocopt.errors import DataError
 from allocopt.export import CSV_ENCODING, write_csv, write_geopackage
+from allocopt.services import service_label
 
 CHROMIUM = Path("/usr/bin/chromium")
 TEST_DPI = 60
@@ -104,7 +105,7 @@ def test_services_table_shows_exactly_the_summary_figures(written):
     assert list(rows) == list(summary["services"])
     for service, figures in summary["services"].items():
         label, _threshold, before, after, change, _share_before, _share_after = rows[service]
-        assert label[0] == maps.service_label(service)
+        assert label[0] == service_label(service)
         for (text, value), exact in ((before, figures["unserved_before"]), (after, figures["unserved_after"])):
             assert float(value) == exact
             assert float(text.replace(",", "")) == round(exact)

@@ -39,7 +39,7 @@ import shapely
 
 from allocopt import coords, osm, population, regions
 from allocopt.errors import AllocoptError, DataError, OutputError
-from allocopt.export import atomic_output_dir, write_geopackage
+from allocopt.export import atomic_output_dir, toml_text, write_geopackage
 from allocopt.readers import read_layer
 from allocopt.schema import LAYERS, validate
 from allocopt.services import LEVELS
@@ -550,30 +550,15 @@ def _region_toml(report: BuildReport, layers: Mapping[str, gpd.GeoDataFrame]) ->
     from_input = {"demand": "population", "townships": "townships", "facilities": "facilities",
                   "candidates": "candidates", "roads": "roads"}
     description = f"{report.name}: built from planners' files (source CRS: {report.source_crs})"
-    lines = [
-        f"# Region bundle {report.name}, built by allocopt build-region from the files listed below.",
-        "[region]",
-        f"name = {_toml_string(report.name)}",
-        f"description = {_toml_string(description)}",
-        f"crs = {_toml_string(report.crs)}",
-        "synthetic = false",
-        "",
-    ]
+    sources = {}
     for layer in layers:
         origin = report.sources.get(from_input[layer]) or report.sources["townships"]
-        provenance = f"{origin['file']} (sha256 {origin['sha256']})"
-        lines += [
-            f"[layers.{layer}]",
-            'file = "region.gpkg"',
-            f"layer = {_toml_string(layer)}",
-            f"source = {_toml_string(provenance)}",
-            f"license = {_toml_string(origin['license'])}",
-            "",
-        ]
-    lines += ["[network]", f"access_speed_kmh = {regions.DEFAULT_ACCESS_SPEED_KMH!r}", ""]
-    return "\n".join(lines)
-
-
-def _toml_string(text: str) -> str:
-    """A TOML basic string (JSON string escaping is valid TOML)."""
-    return json.dumps(text, ensure_ascii=False)
+        sources[layer] = {"file": "region.gpkg", "layer": layer,
+                          "source": f"{origin['file']} (sha256 {origin['sha256']})", "license": origin["license"]}
+    meta = {
+        "region": {"name": report.name, "description": description, "crs": report.crs, "synthetic": False},
+        "layers": sources,
+        "network": {"access_speed_kmh": regions.DEFAULT_ACCESS_SPEED_KMH},
+    }
+    return toml_text(meta, header=f"Region bundle {report.name}, built by allocopt build-region from the files "
+                                  "listed below.")

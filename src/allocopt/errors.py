@@ -21,6 +21,10 @@ class NetworkError(AllocoptError):
     """The road network cannot serve the request (no roads, nothing reachable)."""
 
 
+class FontMissingError(AllocoptError):
+    """The package that ships the Chinese (CJK) font for maps is not installed, or its font file is gone."""
+
+
 class InfeasibleError(AllocoptError):
     """The scenario has no feasible plan; the message says which requirement cannot be met and by how much."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from matplotlib import font_manager
 
-from allocopt.errors import AllocoptError
+from allocopt.errors import FontMissingError
 
 CJK_FONT_PACKAGE = "mplfonts"
 """PyPI package (and import name) that ships the font file."""
@@ -23,10 +23,6 @@ CJK_FONT_FILE = ("fonts", "NotoSansCJKsc-Regular.otf")
 
 LATIN_FALLBACK_FAMILY = "DejaVu Sans"
 """matplotlib's bundled font, listed after the CJK family for any glyph the CJK font lacks."""
-
-
-class FontMissingError(AllocoptError):
-    """The package that ships the CJK font is not installed (or its font file is gone)."""
 
 
 def cjk_font_path() -> Path:

@@ -32,24 +32,21 @@ from pyproj import CRS, Transformer
 from allocopt.errors import DataError
 from allocopt.export import atomic_file
 from allocopt.fonts import font_families
-from allocopt.services import CENTERS, EQUIPMENT, HOSPITAL_LEVELS, LEVELS, SERVICES, center_column
+from allocopt.services import (
+    CENTERS,
+    EQUIPMENT,
+    HOSPITAL_LEVELS,
+    LEVELS,
+    SERVICES,
+    center_column,
+    service_label,
+)
 
 DPI = 300
 """Resolution of every PNG written."""
 
 MINUTES_CMAP = "YlOrRd"
 """Colour map of travel times: pale is near, dark red is far."""
-
-SERVICE_LABELS: dict[str, str] = {
-    "primary_care": "Primary care",
-    "chest_pain": "Chest pain center",
-    "stroke": "Stroke center",
-    "trauma": "Trauma center",
-    "ct": "CT",
-    "dr": "DR (X-ray)",
-    "ultrasound": "Ultrasound",
-    "cath_lab": "Cath lab",
-}
 
 LEVEL_MARKERS: dict[str, tuple[str, float, str]] = {
     "village_clinic": ("o", 14.0, "village clinic"),
@@ -76,11 +73,6 @@ _FACILITY_COLUMNS = (
     "id", "name", "kind", "level", "opened", "added_gps",
     *(f"added_{kind}" for kind in EQUIPMENT), *(f"new_{center_column(c)}" for c in CENTERS),
 )
-
-
-def service_label(service: str) -> str:
-    """Readable name of a service for titles and tables ("cath_lab" -> "Cath lab")."""
-    return SERVICE_LABELS.get(service, service.replace("_", " ").capitalize())
 
 
 def before_after_map(

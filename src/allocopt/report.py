@@ -26,6 +26,7 @@ import pyogrio
 from allocopt import maps
 from allocopt.errors import DataError
 from allocopt.export import CSV_ENCODING, atomic_file
+from allocopt.services import service_label
 from allocopt.workbook import write_workbook
 
 SUMMARY_FILE = "summary.json"
@@ -142,7 +143,7 @@ def services_table(summary: Mapping[str, Any]) -> pd.DataFrame:
         rows.append(
             {
                 "service": service,
-                "label": maps.service_label(service),
+                "label": service_label(service),
                 "threshold_minutes": figures.get("threshold_minutes"),
                 "unserved_before": figures["unserved_before"],
                 "unserved_after": figures["unserved_after"],
@@ -171,7 +172,7 @@ def write_report(result_dir: str | Path, *, out_dir: str | Path | None = None, d
             threshold_minutes=values.get("threshold_minutes"),
         )
         path = maps.save_png(figure, target / f"map_{service}.png", dpi=dpi)
-        figures.append((f"{maps.service_label(service)}: travel time before and after the plan", path))
+        figures.append((f"{service_label(service)}: travel time before and after the plan", path))
     facilities = maps.facilities_map(
         result.facilities, townships=result.township_layer, referrals=result.referrals, region=region,
         scenario=scenario,
@@ -404,7 +405,7 @@ def _allocations_html(allocations: pd.DataFrame, townships: pd.DataFrame) -> str
 
 def _frontier_html(frontier: pd.DataFrame) -> str:
     services = [c for c in frontier.columns if c.endswith("_unserved")]
-    headers = ("budget (yuan)", "status", "gap", *(maps.service_label(c.removesuffix("_unserved")) for c in services))
+    headers = ("budget (yuan)", "status", "gap", *(service_label(c.removesuffix("_unserved")) for c in services))
     rows = []
     for _, r in frontier.sort_values("budget_yuan").iterrows():
         rows.append([

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import numpy as np
 import pandas as pd
 
@@ -33,10 +36,27 @@ SERVICES: tuple[str, ...] = (PRIMARY_CARE, *CENTERS, *EQUIPMENT)
 GP_SHORTAGE = "gp_shortage"
 """Name of the GP-staffing gap (people left without a GP at the target density)."""
 
+SERVICE_LABELS: Mapping[str, str] = MappingProxyType({
+    PRIMARY_CARE: "Primary care",
+    "chest_pain": "Chest pain center",
+    "stroke": "Stroke center",
+    "trauma": "Trauma center",
+    "ct": "CT",
+    "dr": "DR (X-ray)",
+    "ultrasound": "Ultrasound",
+    "cath_lab": "Cath lab",
+})
+"""Readable name of each service, for map titles, legends and report tables."""
+
 
 def center_column(center: str) -> str:
     """Facilities column holding the designation flag of `center`."""
     return f"{center}_center"
+
+
+def service_label(service: str) -> str:
+    """Readable name of a service for titles and tables ("cath_lab" -> "Cath lab"); unknown names are spelled out."""
+    return SERVICE_LABELS.get(service, service.replace("_", " ").capitalize())
 
 
 def providers(sites: pd.DataFrame, service: str) -> np.ndarray:

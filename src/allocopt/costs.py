@@ -1,0 +1,337 @@
+"""Demand x site cost matrices from files: long CSV, wide CSV and OR-Library p-median graphs; weights and capacities."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import shortest_path
+
+from allocopt.errors import DataError
+
+COST_FORMATS = ("long", "wide", "orlib")
+
+
+@dataclass(frozen=True)
+class CostMatrix:
+    """Costs (travel minutes, metres, ...) from each demand unit (rows) to each site (columns), keyed by ID.
+
+    `costs` is float64 of shape (len(demand_ids), len(site_ids)), `inf` where a site cannot serve a demand
+    unit. The array is a read-only copy, so the matrix never changes after construction.
+    """
+
+    demand_ids: tuple[str, ...]
+    site_ids: tuple[str, ...]
+    costs: np.ndarray
+
+    def __post_init__(self) -> None:
+        costs = np.array(self.costs, dtype=np.float64, copy=True)
+        if costs.shape != (len(self.demand_ids), len(self.site_ids)):
+            raise DataError(
+                f"cost array has shape {costs.shape}, expected ({len(self.demand_ids)} demand units, "
+                f"{len(self.site_ids)} sites)"
+            )
+        for kind, ids in (("demand", self.demand_ids), ("site", self.site_ids)):
+            duplicates = sorted(i for i, count in Counter(ids).items() if count > 1)
+            if duplicates:
+                raise DataError(f"duplicate {kind} ids in cost matrix: {', '.join(duplicates[:10])}")
+        if np.isnan(costs).any() or (costs < 0).any():
+            raise DataError("cost matrix holds NaN or negative costs; every cost must be >= 0 (inf = no service)")
+        costs.setflags(write=False)
+        object.__setattr__(self, "demand_ids", tuple(str(i) for i in self.demand_ids))
+        object.__setattr__(self, "site_ids", tuple(str(j) for j in self.site_ids))
+        object.__setattr__(self, "costs", costs)
+
+
+def read_costs(path: str | Path, *, fmt: str = "long") -> tuple[CostMatrix, int | None]:
+    """Read a cost matrix in one of COST_FORMATS; return it with the file's p (OR-Library files only, else None)."""
+    if fmt == "long":
+        return read_costs_long(path), None
+    if fmt == "wide":
+        return read_costs_wide(path), None
+    if fmt == "orlib":
+        return read_orlib_pmedian(path)
+    raise DataError(f"unknown cost file format {fmt!r}; choose one of: {', '.join(COST_FORMATS)}")
+
+
+def read_costs_long(
+    path: str | Path,
+    *,
+    demand_column: str = "demand",
+    site_column: str = "site",
+    cost_column: str = "cost",
+) -> CostMatrix:
+    """Read a long CSV with one row per (demand, site, cost) pair; pairs left out get cost inf (no service)."""
+    source = Path(path)
+    rows = _csv_rows(source)
+    header = _header(source, rows)
+    cols = _require_columns(source, header, (demand_column, site_column, cost_column))
+    demand_index: dict[str, int] = {}
+    site_index: dict[str, int] = {}
+    seen: dict[tuple[int, int], int] = {}
+    ii: list[int] = []
+    jj: list[int] = []
+    values: list[float] = []
+    for line, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        demand = _id_cell(source, line, row, cols[0], demand_column)
+        site = _id_cell(source, line, row, cols[1], site_column)
+        cost = _cost_cell(source, line, row, cols[2], cost_column)
+        i = demand_index.setdefault(demand, len(demand_index))
+        j = site_index.setdefault(site, len(site_index))
+        if (i, j) in seen:
+            raise DataError(
+                f"{source}, line {line}: duplicate pair ({demand_column}={demand!r}, {site_column}={site!r}), "
+                f"first given on line {seen[i, j]}; keep one row per pair"
+            )
+        seen[i, j] = line
+        ii.append(i)
+        jj.append(j)
+        values.append(cost)
+    if not values:
+        raise DataError(
+            f"{source}: no cost rows below the header; add rows {demand_column},{site_column},{cost_column}"
+        )
+    costs = np.full((len(demand_index), len(site_index)), np.inf)
+    costs[np.asarray(ii), np.asarray(jj)] = values
+    return CostMatrix(tuple(demand_index), tuple(site_index), costs)
+
+
+def read_costs_wide(path: str | Path) -> CostMatrix:
+    """Read a wide CSV: first column the demand id, one column per site id; an empty cell means no service."""
+    source = Path(path)
+    rows = _csv_rows(source)
+    header = _header(source, rows)
+    site_ids = tuple(cell.strip() for cell in header[1:])
+    if not site_ids:
+        raise DataError(f"{source}, line 1: no site columns after the demand id column; add one column per site")
+    for k, site in enumerate(site_ids):
+        if not site:
+            raise DataError(f"{source}, line 1: column {k + 2} has an empty site id; name every site column")
+        if site in site_ids[:k]:
+            raise DataError(f"{source}, line 1: site column {site!r} appears twice; keep one column per site")
+    demand_ids: list[str] = []
+    first_line: dict[str, int] = {}
+    matrix: list[list[float]] = []
+    for line, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise DataError(f"{source}, line {line}: {len(row)} fields, the header has {len(header)}")
+        demand = _id_cell(source, line, row, 0, header[0] or "demand id")
+        if demand in first_line:
+            raise DataError(
+                f"{source}, line {line}: demand {demand!r} repeats line {first_line[demand]}; keep one row per demand"
+            )
+        first_line[demand] = line
+        demand_ids.append(demand)
+        matrix.append(
+            [
+                math.inf if not row[k].strip() else _cost_cell(source, line, row, k, site_ids[k - 1])
+                for k in range(1, len(header))
+            ]
+        )
+    if not matrix:
+        raise DataError(f"{source}: no demand rows below the header; add one row per demand unit")
+    return CostMatrix(tuple(demand_ids), site_ids, np.asarray(matrix, dtype=np.float64))
+
+
+def read_orlib_pmedian(path: str | Path) -> tuple[CostMatrix, int]:
+    """Read an OR-Library p-median file (`n edges p`, then `i j cost` per undirected edge); return costs and p.
+
+    Costs are all-pairs shortest path lengths; every vertex ("1".."n") is both a demand unit and a site. Where
+    an edge is listed more than once the last line counts, as in Beasley's own reader.
+    """
+    source = Path(path)
+    lines = [(number, text.split()) for number, text in enumerate(_text(source).splitlines(), start=1)]
+    lines = [(number, tokens) for number, tokens in lines if tokens]
+    if not lines:
+        raise DataError(f"{source}: the file is empty; expected a first line `n edges p`")
+    number, tokens = lines[0]
+    n, n_edges, p = _int_fields(source, number, tokens, ("n", "edges", "p"))
+    if n < 1 or n_edges < 0 or not 1 <= p <= n:
+        raise DataError(f"{source}, line {number}: need n >= 1, edges >= 0 and 1 <= p <= n, got {n} {n_edges} {p}")
+    if len(lines) - 1 != n_edges:
+        raise DataError(f"{source}: the first line announces {n_edges} edges, the file has {len(lines) - 1} edge lines")
+    edges: dict[tuple[int, int], float] = {}
+    for number, tokens in lines[1:]:
+        i, j, cost = _int_fields(source, number, tokens, ("i", "j", "cost"))
+        for field, vertex in (("i", i), ("j", j)):
+            if not 1 <= vertex <= n:
+                raise DataError(f"{source}, line {number}, field {field}: vertex {vertex} is outside 1..{n}")
+        if cost < 0:
+            raise DataError(f"{source}, line {number}, field cost: negative edge cost {cost}")
+        if i != j:
+            edges[min(i, j) - 1, max(i, j) - 1] = float(cost)
+    rows = np.fromiter((e[0] for e in edges), dtype=np.int64, count=len(edges))
+    cols = np.fromiter((e[1] for e in edges), dtype=np.int64, count=len(edges))
+    weights = np.fromiter(edges.values(), dtype=np.float64, count=len(edges))
+    graph = sp.csr_matrix((weights, (rows, cols)), shape=(n, n))
+    distances = shortest_path(graph, method="D", directed=False)
+    ids = tuple(str(v) for v in range(1, n + 1))
+    return CostMatrix(ids, ids, distances), p
+
+
+def read_weights(
+    path: str | Path, *, demand_ids: Sequence[str], id_column: str = "demand", weight_column: str = "weight"
+) -> dict[str, float]:
+    """Read demand weights (population) from a CSV `demand,weight`; every demand id must appear exactly once."""
+    return _read_id_values(path, ids=demand_ids, id_column=id_column, value_column=weight_column, kind="demand")
+
+
+def read_capacities(
+    path: str | Path, *, site_ids: Sequence[str], id_column: str = "site", capacity_column: str = "capacity"
+) -> dict[str, float]:
+    """Read site capacities (in the units of the demand weights) from a CSV `site,capacity`, one row per site."""
+    return _read_id_values(path, ids=site_ids, id_column=id_column, value_column=capacity_column, kind="site")
+
+
+def _read_id_values(
+    path: str | Path, *, ids: Sequence[str], id_column: str, value_column: str, kind: str
+) -> dict[str, float]:
+    """Read a two-column CSV of id -> non-negative number, checked against the ids of the cost matrix."""
+    source = Path(path)
+    rows = _csv_rows(source)
+    header = _header(source, rows)
+    id_col, value_col = _require_columns(source, header, (id_column, value_column))
+    known = set(ids)
+    values: dict[str, float] = {}
+    first_line: dict[str, int] = {}
+    for line, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        key = _id_cell(source, line, row, id_col, id_column)
+        if key not in known:
+            raise DataError(
+                f"{source}, line {line}, field {id_column}: {kind} {key!r} is not in the cost matrix; "
+                f"remove the row or fix the id"
+            )
+        if key in first_line:
+            raise DataError(f"{source}, line {line}: {kind} {key!r} repeats line {first_line[key]}")
+        first_line[key] = line
+        values[key] = _cost_cell(source, line, row, value_col, value_column)
+    missing = [i for i in ids if i not in values]
+    if missing:
+        shown = ", ".join(repr(i) for i in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise DataError(f"{source}: no {value_column} for {len(missing)} {kind} ids: {shown}{more}; add a row for each")
+    return {i: values[i] for i in ids}
+
+
+def _text(source: Path) -> str:
+    """The file's text as UTF-8 (a byte-order mark is dropped), or DataError naming file and line."""
+    try:
+        data = source.read_bytes()
+    except FileNotFoundError as exc:
+        raise DataError(f"{source}: file not found") from exc
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read the file ({exc.strerror})") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(f"{source}, line {line}: the file is not UTF-8 (byte {exc.start}); save it as UTF-8") from exc
+
+
+def _csv_rows(source: Path) -> list[tuple[int, list[str]]]:
+    """All CSV records of the file with the 1-based line on which each starts."""
+    reader = csv.reader(io.StringIO(_text(source), newline=""))
+    return list(_numbered(reader))
+
+
+def _numbered(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Pair each record with its starting line number."""
+    line = 1
+    for row in reader:
+        yield line, row
+        line = reader.line_num + 1
+
+
+def _header(source: Path, rows: list[tuple[int, list[str]]]) -> list[str]:
+    """Pop and return the header record, or DataError for an empty file."""
+    if not rows or not any(cell.strip() for cell in rows[0][1]):
+        raise DataError(f"{source}: the file is empty; expected a header line")
+    return [cell.strip() for cell in rows.pop(0)[1]]
+
+
+def _require_columns(source: Path, header: list[str], names: Sequence[str]) -> tuple[int, ...]:
+    """Positions of the named columns, or DataError listing the missing ones and the columns found."""
+    missing = [name for name in names if name not in header]
+    if missing:
+        raise DataError(
+            f"{source}, line 1: missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}"
+        )
+    return tuple(header.index(name) for name in names)
+
+
+def _id_cell(source: Path, line: int, row: list[str], col: int, field: str) -> str:
+    """A non-empty id from the row, or DataError naming file, line and field."""
+    value = row[col].strip() if col < len(row) else ""
+    if not value:
+        raise DataError(f"{source}, line {line}, field {field}: empty id")
+    return value
+
+
+def _cost_cell(source: Path, line: int, row: list[str], col: int, field: str) -> float:
+    """A finite non-negative number from the row, or DataError naming file, line and field."""
+    text = row[col].strip() if col < len(row) else ""
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(f"{source}, line {line}, field {field}: {text!r} is not a number") from None
+    if math.isnan(value) or math.isinf(value) or value < 0:
+        raise DataError(
+            f"{source}, line {line}, field {field}: {text!r} is not a finite non-negative number "
+            f"(leave a pair out when the site cannot serve the demand)"
+        )
+    return value
+
+
+def _int_fields(source: Path, line: int, tokens: list[str], names: Sequence[str]) -> tuple[int, ...]:
+    """The line's integers, one per name, or DataError naming the field that is missing or not an integer."""
+    if len(tokens) < len(names):
+        raise DataError(f"{source}, line {line}: expected {len(names)} fields ({' '.join(names)}), got {len(tokens)}")
+    values = []
+    for name, token in zip(names, tokens, strict=False):
+        try:
+            values.append(int(token))
+        except ValueError:
+            raise DataError(f"{source}, line {line}, field {name}: {token!r} is not an integer") from None
+    return tuple(values)
+
+
+def weights_array(demand_ids: Sequence[str], weights: Mapping[str, float] | None) -> np.ndarray:
+    """Weights in the order of `demand_ids` (1 each when None), checked to cover exactly those ids."""
+    if weights is None:
+        return np.ones(len(demand_ids))
+    return _values_array(demand_ids, weights, kind="demand", what="weight")
+
+
+def capacities_array(site_ids: Sequence[str], capacities: Mapping[str, float]) -> np.ndarray:
+    """Capacities in the order of `site_ids`, checked to cover exactly those ids."""
+    return _values_array(site_ids, capacities, kind="site", what="capacity")
+
+
+def _values_array(ids: Sequence[str], values: Mapping[str, float], *, kind: str, what: str) -> np.ndarray:
+    """Values in the order of `ids`; DataError for unknown, missing, negative or non-finite entries."""
+    known = set(ids)
+    unknown = [key for key in values if key not in known]
+    if unknown:
+        raise DataError(f"{what} given for {kind} ids not in the cost matrix: {', '.join(map(repr, unknown[:10]))}")
+    missing = [key for key in ids if key not in values]
+    if missing:
+        raise DataError(f"no {what} for {kind} ids: {', '.join(map(repr, missing[:10]))}")
+    array = np.array([float(values[key]) for key in ids])
+    bad = [key for key, value in zip(ids, array, strict=True) if not (math.isfinite(value) and value >= 0)]
+    if bad:
+        raise DataError(f"{what} must be a finite number >= 0; {kind} ids {', '.join(map(repr, bad[:10]))}")
+    return array

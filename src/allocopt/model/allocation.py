@@ -1,0 +1,373 @@
+"""The allocation MILP: decisions, budget, prerequisites, provision, coverage, GP staffing and hard targets.
+
+`build_model` reads like a table of contents: one `add_<family>(m, p)` per constraint family, each returning
+early when it has nothing to do and stating its mathematics. Sets and parameters come from `Problem`; every
+variable dict is keyed by IDs (site, township, demand point, merged unit named after its first demand point),
+so nothing depends on the names PuLP writes (it rewrites "[", "]", "-", " " and others to "_").
+
+Notation: j sites (C the candidates), u merged demand units with population w_u, t townships with population
+P_t, v coverage services with threshold T_v and weight a_v, k equipment types, s specialty centers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pulp
+
+from allocopt.errors import ScenarioError
+from allocopt.model.objectives import add_objective
+from allocopt.model.problem import PER_10K, Problem
+from allocopt.model.referral import TierModel, add_tiers
+from allocopt.services import CENTERS, EQUIPMENT, PRIMARY_CARE
+
+OBJECTIVES: tuple[str, ...] = ("gap", "equity", "travel", "cost")
+"""`gap`: weighted people left unserved; `equity`: largest township gap share, then the gap; `travel`:
+population-weighted minutes to the nearest primary-care site; `cost`: the cheapest plan meeting the hard
+targets (the budget is not applied)."""
+
+COST_LINES: tuple[str, ...] = ("total", "capital", "annual")
+"""Which cost the `cost` objective minimizes."""
+
+_ILLEGAL = str.maketrans({c: "_" for c in "-+[] ->/"})
+
+
+@dataclass(eq=False)
+class AllocationModel:
+    """The PuLP model and its variables and expressions keyed by IDs.
+
+    Variables: `open[site]`, `gp[site]`, `eq[site, equipment]`, `ctr[site, center]`, `has[site, service]`
+    (for centers the same variable as `ctr`), `cover[unit, service]`, `short[township]`,
+    `assign[demand, site]`, `unassigned[demand]`. Expressions: `capital_yuan`, `annual_yuan`,
+    `unserved[service]` (people, over the whole region), `shortage[township]` (people), `travel_minutes`
+    (population-weighted). `tiers` holds the tier families (`model.referral`) when the scenario has `[tiers]`.
+    `stages` are the objectives solved in turn (`solve_model`). The model is mutable
+    while it is built and solved (PuLP stores solution values on its variables).
+    """
+
+    problem: Problem
+    objective: str
+    lp: pulp.LpProblem
+    services: tuple[str, ...]
+    travel_cutoff_minutes: float | None = None
+    cost_line: str = "total"
+    open: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    gp: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    eq: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    ctr: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    has: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    cover: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    short: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    assign: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    unassigned: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    capital_yuan: pulp.LpAffineExpression = field(default_factory=pulp.LpAffineExpression)
+    annual_yuan: pulp.LpAffineExpression = field(default_factory=pulp.LpAffineExpression)
+    unserved: dict[str, pulp.LpAffineExpression] = field(default_factory=dict)
+    shortage: dict[str, pulp.LpAffineExpression] = field(default_factory=dict)
+    travel_minutes: pulp.LpAffineExpression | None = None
+    travel_unreachable: tuple[str, ...] = ()
+    stages: list[pulp.LpAffineExpression] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)
+    tiers: TierModel | None = None
+
+    def name(self, family: str, *keys: str) -> str:
+        """`family[key,...]` as PuLP will write it, made unique within the model."""
+        base = f"{family}[{','.join(keys)}]".translate(_ILLEGAL)
+        candidate, n = base, 1
+        while candidate in self.names:
+            n += 1
+            candidate = f"{base}_{n}"
+        self.names.add(candidate)
+        return candidate
+
+    def var(self, family: str, keys: tuple[str, ...], *, upper: float | None, integer: bool = False
+            ) -> pulp.LpVariable:
+        """A new non-negative variable `family[keys]` with an optional upper bound."""
+        category = pulp.LpInteger if integer else pulp.LpContinuous
+        return self.lp.add_variable(self.name(family, *keys), lowBound=0, upBound=upper, cat=category)
+
+    def constrain(self, family: str, keys: tuple[str, ...], terms: list[tuple[pulp.LpVariable, float]],
+                  sense: int, rhs: float) -> None:
+        """Add `sum(coef * var) <sense> rhs` named `family[keys]`."""
+        expression = pulp.LpAffineExpression(terms)
+        self.lp.addConstraint(pulp.LpConstraint(expression, sense, self.name(family, *keys), rhs))
+
+
+def build_model(problem: Problem, *, objective: str = "gap", travel_cutoff_minutes: float | None = None,
+                cost_line: str = "total") -> AllocationModel:
+    """Build the allocation MILP of `problem` for `objective` (one of OBJECTIVES).
+
+    `travel_cutoff_minutes` bounds the assignment pairs of the `travel` objective (default: the largest finite
+    time to any possible primary-care site); `cost_line` picks what the `cost` objective minimizes.
+    Raises ScenarioError for an unknown objective or cost line.
+    """
+    if objective not in OBJECTIVES:
+        raise ScenarioError(f"unknown objective {objective!r}; choose one of: {', '.join(OBJECTIVES)}")
+    if cost_line not in COST_LINES:
+        raise ScenarioError(f"unknown cost line {cost_line!r}; choose one of: {', '.join(COST_LINES)}")
+    if travel_cutoff_minutes is not None and not travel_cutoff_minutes > 0:
+        raise ScenarioError(f"travel cutoff must be a positive number of minutes, got {travel_cutoff_minutes!r}")
+    m = AllocationModel(
+        problem=problem,
+        objective=objective,
+        lp=pulp.LpProblem(f"allocopt_{objective}", pulp.LpMinimize),
+        services=modeled_services(problem, objective),
+        travel_cutoff_minutes=travel_cutoff_minutes,
+        cost_line=cost_line,
+    )
+    add_open(m, problem)
+    add_gp(m, problem)
+    add_equipment(m, problem)
+    add_centers(m, problem)
+    add_prerequisites(m, problem)
+    add_costs(m, problem)
+    add_budget(m, problem)
+    add_provision(m, problem)
+    add_coverage(m, problem)
+    add_coverage_targets(m, problem)
+    add_gp_staffing(m, problem)
+    add_travel(m, problem)
+    add_tiers(m, problem)
+    add_objective(m, problem)
+    return m
+
+
+def modeled_services(problem: Problem, objective: str) -> tuple[str, ...]:
+    """Services that need coverage variables: a hard target, or (gap, equity) a positive weight."""
+    scenario = problem.scenario
+    weighted = objective in ("gap", "equity")
+    return tuple(v for v in problem.services
+                 if scenario.min_covered_share.get(v, 0.0) > 0 or (weighted and scenario.weights[v] > 0))
+
+
+def add_open(m: AllocationModel, p: Problem) -> None:
+    """open[j] in {0, 1} for every candidate j in C: the site opens (and may then receive resources)."""
+    for j in np.flatnonzero(p.is_candidate):
+        site = p.site_ids[j]
+        m.open[site] = m.var("open", (site,), upper=1, integer=True)
+
+
+def add_gp(m: AllocationModel, p: Problem) -> None:
+    """gp[j] in {0..G} added GPs at eligible-level sites (G = max_per_site); gp[j] <= G open[j] for j in C."""
+    limit = p.scenario.gp_eligibility.max_per_site
+    for j in np.flatnonzero(p.gp_eligible):
+        site = p.site_ids[j]
+        m.gp[site] = m.var("gp", (site,), upper=limit, integer=True)
+        if site in m.open:
+            m.constrain("gp_open", (site,), [(m.gp[site], 1.0), (m.open[site], -float(limit))],
+                        pulp.LpConstraintLE, 0.0)
+
+
+def add_equipment(m: AllocationModel, p: Problem) -> None:
+    """eq[j,k] in {0..E_k} units of k at eligible sites lacking k; eq[j,k] <= E_k open[j] for j in C."""
+    for k in EQUIPMENT:
+        limit = p.scenario.equipment_eligibility[k].max_per_site
+        for j in np.flatnonzero(p.eq_eligible[k]):
+            site = p.site_ids[j]
+            var = m.eq[site, k] = m.var("eq", (site, k), upper=limit, integer=True)
+            if site in m.open:
+                m.constrain("eq_open", (site, k), [(var, 1.0), (m.open[site], -float(limit))],
+                            pulp.LpConstraintLE, 0.0)
+
+
+def add_centers(m: AllocationModel, p: Problem) -> None:
+    """ctr[j,s] in {0, 1}: designate center s at an eligible site not yet designated; ctr[j,s] <= open[j]."""
+    for s in CENTERS:
+        for j in np.flatnonzero(p.ctr_eligible[s]):
+            site = p.site_ids[j]
+            var = m.ctr[site, s] = m.var("ctr", (site, s), upper=1, integer=True)
+            if site in m.open:
+                m.constrain("ctr_open", (site, s), [(var, 1.0), (m.open[site], -1.0)], pulp.LpConstraintLE, 0.0)
+
+
+def add_prerequisites(m: AllocationModel, p: Problem) -> None:
+    """ctr[j,s] <= existing[j,k] + eq[j,k] for each equipment k that center s requires.
+
+    Only sites lacking k need the row (eligibility already ruled out sites that can neither have nor get k).
+    """
+    for (site, s), var in m.ctr.items():
+        for k in p.scenario.center_eligibility[s].requires:
+            if (site, k) in m.eq:
+                m.constrain("requires", (site, s, k), [(var, 1.0), (m.eq[site, k], -1.0)],
+                            pulp.LpConstraintLE, 0.0)
+
+
+def add_costs(m: AllocationModel, p: Problem) -> None:
+    """capital = sum open_cost_j open[j] + sum c_r x_r; annual = sum a_open open[j] + sum a_r x_r.
+
+    Every decision x_r (a GP, a unit of equipment, a designation, an opening) has a capital and an annual
+    unit cost; these are expressions, limited by `add_budget` and minimized by the `cost` objective.
+    """
+    scenario = p.scenario
+    position = {site: j for j, site in enumerate(p.site_ids)}
+    capital: list[tuple[pulp.LpVariable, float]] = []
+    annual: list[tuple[pulp.LpVariable, float]] = []
+    for site, var in m.open.items():
+        capital.append((var, float(p.open_cost_yuan[position[site]])))
+        annual.append((var, scenario.open_site_annual_yuan))
+    for var in m.gp.values():
+        capital.append((var, scenario.gp_cost.capital_yuan))
+        annual.append((var, scenario.gp_cost.annual_yuan))
+    for (_, k), var in m.eq.items():
+        capital.append((var, scenario.equipment_costs[k].capital_yuan))
+        annual.append((var, scenario.equipment_costs[k].annual_yuan))
+    for (_, s), var in m.ctr.items():
+        capital.append((var, scenario.center_costs[s].capital_yuan))
+        annual.append((var, scenario.center_costs[s].annual_yuan))
+    m.capital_yuan = pulp.LpAffineExpression(capital)
+    m.annual_yuan = pulp.LpAffineExpression(annual)
+
+
+def add_budget(m: AllocationModel, p: Problem) -> None:
+    """capital + annual <= B_total, or capital <= B_capital and annual <= B_annual (the `cost` objective: none)."""
+    if m.objective == "cost":
+        return
+    budget = p.scenario.budget
+    limits = (("total", m.capital_yuan + m.annual_yuan, budget.total_yuan),
+              ("capital", m.capital_yuan, budget.capital_yuan),
+              ("annual", m.annual_yuan, budget.annual_yuan))
+    for line, expression, limit in limits:
+        if limit is not None:
+            m.lp.addConstraint(pulp.LpConstraint(expression, pulp.LpConstraintLE, m.name("budget", line), limit))
+
+
+def add_provision(m: AllocationModel, p: Problem) -> None:
+    """has[j,v] in [0, 1]: site j provides v after the plan (only where j does not provide v today).
+
+    Primary care (grassroots levels): has <= gp[j], and has <= open[j] for j in C. Equipment k:
+    has <= eq[j,k]. Centers: has is ctr[j,s] itself. has may be continuous: each upper bound is an integer
+    variable, so given the integer decisions its range is [0, 0] or [0, 1], and it only ever bounds coverage
+    from above, which the objective and the hard targets push up; results recompute provision from the plan.
+    """
+    for j in np.flatnonzero(p.can_provide[PRIMARY_CARE] & ~p.provides_now[PRIMARY_CARE]):
+        site = p.site_ids[j]
+        var = m.has[site, PRIMARY_CARE] = m.var("has", (site, PRIMARY_CARE), upper=1)
+        m.constrain("has_gp", (site,), [(var, 1.0), (m.gp[site], -1.0)], pulp.LpConstraintLE, 0.0)
+        if site in m.open:
+            m.constrain("has_open", (site,), [(var, 1.0), (m.open[site], -1.0)], pulp.LpConstraintLE, 0.0)
+    for (site, k), eq in m.eq.items():
+        var = m.has[site, k] = m.var("has", (site, k), upper=1)
+        m.constrain("has_eq", (site, k), [(var, 1.0), (eq, -1.0)], pulp.LpConstraintLE, 0.0)
+    for key, ctr in m.ctr.items():
+        m.has[key] = ctr
+
+
+def add_coverage(m: AllocationModel, p: Problem) -> None:
+    """cover[u,v] in [0, 1] with cover[u,v] <= sum_{j: t_uj <= T_v} has[j,v]; unserved_v = sum_u w_u (1 - cover).
+
+    Units already within T_v of a provider of today have cover fixed at 1 and units beyond every possible
+    provider at 0; neither gets a variable.
+    """
+    for v in m.services:
+        sets = p.cover_sets[v]
+        covered_now = p.covered_now(v)
+        has_by_site = np.array([m.has.get((site, v)) for site in p.site_ids], dtype=object)
+        terms: list[tuple[pulp.LpVariable, float]] = []
+        for u in np.flatnonzero(~covered_now & (np.diff(sets.indptr) > 0)):
+            unit = p.unit_ids[u]
+            var = m.cover[unit, v] = m.var("cover", (unit, v), upper=1)
+            providers = has_by_site[sets.indices[sets.indptr[u]:sets.indptr[u + 1]]]
+            m.constrain("cover", (unit, v), [(var, 1.0), *((h, -1.0) for h in providers)],
+                        pulp.LpConstraintLE, 0.0)
+            terms.append((var, -float(p.unit_population[u])))
+        constant = float(p.unit_population[~covered_now].sum())
+        m.unserved[v] = pulp.LpAffineExpression(terms, constant=constant)
+
+
+def add_coverage_targets(m: AllocationModel, p: Problem) -> None:
+    """Hard targets: unserved_v <= (1 - share_v) sum_i w_i, i.e. at least share_v of the people covered."""
+    total = p.total_population
+    for v, share in p.scenario.min_covered_share.items():
+        if share > 0:
+            m.lp.addConstraint(pulp.LpConstraint(m.unserved[v], pulp.LpConstraintLE,
+                                                 m.name("min_covered_share", v), (1.0 - share) * total))
+
+
+def add_gp_staffing(m: AllocationModel, p: Problem) -> None:
+    """GP staffing per township t with target density d (GPs per 10,000) and f = 10,000 / d people per GP.
+
+    Hard target: sum_{j in t} gp[j] >= ceil(P_t d / 10,000 - G_t), G_t the GPs of today. Otherwise (gap and
+    equity objectives) short[t] >= P_t - f (G_t + sum_{j in t} gp[j]), short[t] >= 0: the people left without
+    a GP at the target density; a constant where no GP can be added in t, absent where t meets the target.
+    """
+    scenario = p.scenario
+    target = scenario.gp_target_per_10k
+    soft = m.objective in ("gap", "equity") and not scenario.gp_target_hard
+    if target <= 0 or not (scenario.gp_target_hard or soft):
+        return
+    people_per_gp = PER_10K / target
+    gps_now = p.township_gps_now()
+    township_of = dict(zip(p.site_ids, p.site_township.tolist(), strict=True))
+    added: dict[int, list[pulp.LpVariable]] = {}
+    for site, var in m.gp.items():
+        t = township_of[site]
+        if t >= 0:
+            added.setdefault(t, []).append(var)
+    for t, code in enumerate(p.township_ids):
+        population = float(p.township_population[t])
+        if scenario.gp_target_hard:
+            needed = math.ceil(population * target / PER_10K - gps_now[t] - 1e-9)
+            if needed > 0:
+                m.constrain("gp_target", (code,), [(var, 1.0) for var in added.get(t, [])],
+                            pulp.LpConstraintGE, float(needed))
+            continue
+        missing = population - people_per_gp * gps_now[t]
+        if missing <= 0:
+            continue
+        if t not in added:
+            m.shortage[code] = pulp.LpAffineExpression(constant=missing)
+            continue
+        var = m.short[code] = m.var("short", (code,), upper=None)
+        m.constrain("short", (code,), [(var, 1.0), *((g, people_per_gp) for g in added[t])],
+                    pulp.LpConstraintGE, missing)
+        m.shortage[code] = pulp.LpAffineExpression([(var, 1.0)])
+
+
+def add_travel(m: AllocationModel, p: Problem) -> None:
+    """Assignment (p-median form) for the `travel` objective, over pairs within the cutoff C.
+
+    For each demand point i with people: sum_j x[i,j] + z_i = 1, x[i,j] <= has[j] for sites not providing
+    primary care today, travel = sum w_i t_ij x[i,j] + sum w_i C z_i. Pairs farther than i's nearest provider
+    of today can never be the nearest and get no variable; z_i ("unassigned", charged C) exists only when no
+    provider of today is within C. Points with no possible primary-care site within C are charged C as a
+    constant and listed in `travel_unreachable`, so they never make the model infeasible.
+    """
+    if m.objective != "travel":
+        return
+    possible = np.flatnonzero(p.can_provide[PRIMARY_CARE])
+    today = p.provides_now[PRIMARY_CARE][possible]
+    times = p.minutes[:, possible]
+    cutoff = m.travel_cutoff_minutes if m.travel_cutoff_minutes is not None else p.default_travel_cutoff()
+    m.travel_cutoff_minutes = cutoff
+    nearest_today = times[:, today].min(axis=1) if today.any() else np.full(len(times), np.inf)
+    reach = np.minimum(nearest_today, cutoff)
+    pairs = (times <= reach[:, None]) & (p.demand_population > 0)[:, None]
+    has_by_column = [m.has.get((p.site_ids[j], PRIMARY_CARE)) for j in possible]
+    objective: list[tuple[pulp.LpVariable, float]] = []
+    unreachable_people = 0.0
+    unreachable: list[str] = []
+    for i in np.flatnonzero(p.demand_population > 0):
+        demand, people = p.demand_ids[i], float(p.demand_population[i])
+        columns = np.flatnonzero(pairs[i])
+        if columns.size == 0:
+            unreachable.append(demand)
+            unreachable_people += people
+            continue
+        row: list[tuple[pulp.LpVariable, float]] = []
+        for c in columns:
+            site = p.site_ids[possible[c]]
+            x = m.assign[demand, site] = m.var("assign", (demand, site), upper=1)
+            row.append((x, 1.0))
+            objective.append((x, people * float(times[i, c])))
+            if has_by_column[c] is not None:
+                m.constrain("assign_open", (demand, site), [(x, 1.0), (has_by_column[c], -1.0)],
+                            pulp.LpConstraintLE, 0.0)
+        if nearest_today[i] > cutoff:
+            z = m.unassigned[demand] = m.var("unassigned", (demand,), upper=1)
+            row.append((z, 1.0))
+            objective.append((z, people * cutoff))
+        m.constrain("assign", (demand,), row, pulp.LpConstraintEQ, 1.0)
+    m.travel_unreachable = tuple(unreachable)
+    m.travel_minutes = pulp.LpAffineExpression(objective, constant=unreachable_people * cutoff)

@@ -1,0 +1,119 @@
+"""Objectives of the allocation MILP and the staged solve (equity first, then the weighted gap).
+
+Every objective is in plain units: people (gap, equity's second stage), a share of people (equity's first
+stage), population-weighted minutes (travel) or yuan (cost). `add_objective` fills `m.stages`, the
+objectives solved in turn by `solve_model`; each later stage keeps the earlier ones at their found values.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pulp
+
+from allocopt.errors import ScenarioError
+from allocopt.model.problem import Problem
+from allocopt.services import GP_SHORTAGE
+from allocopt.solve import DEFAULT_SOLVER, SolveOutcome, solve
+
+if TYPE_CHECKING:
+    from allocopt.model.allocation import AllocationModel
+
+STAGE_TOLERANCE = 1e-6
+"""Relative (and absolute) slack with which an earlier stage's value is kept in a later stage."""
+
+
+def add_objective(m: AllocationModel, p: Problem) -> None:
+    """Set `m.stages` for `m.objective` and make the first stage the model's objective."""
+    if m.objective == "gap":
+        m.stages = [gap_expression(m, p)]
+    elif m.objective == "equity":
+        m.stages = [add_equity(m, p), gap_expression(m, p)]
+    elif m.objective == "travel":
+        assert m.travel_minutes is not None, "add_travel builds the travel expression for this objective"
+        m.stages = [m.travel_minutes]
+    else:
+        lines = {"total": m.capital_yuan + m.annual_yuan, "capital": m.capital_yuan, "annual": m.annual_yuan}
+        m.stages = [lines[m.cost_line]]
+    m.lp.setObjective(pulp.LpAffineExpression(m.stages[0]))
+
+
+def gap_weights(p: Problem) -> tuple[dict[str, float], float]:
+    """Service weights a_v and the GP-shortage weight a_gp, from the scenario."""
+    return {v: float(p.scenario.weights[v]) for v in p.services}, float(p.scenario.weights[GP_SHORTAGE])
+
+
+def gap_expression(m: AllocationModel, p: Problem) -> pulp.LpAffineExpression:
+    """Weighted gap in people: sum_v a_v unserved_v + a_gp sum_t short[t], plus the tier terms (people-equivalents,
+    `model.referral`) when the scenario has `[tiers]`."""
+    weights, gp_weight = gap_weights(p)
+    total = pulp.LpAffineExpression()
+    for v in m.services:
+        total.addInPlace(m.unserved[v] * weights[v])
+    for shortage in m.shortage.values():
+        total.addInPlace(shortage * gp_weight)
+    if m.tiers is not None:
+        total.addInPlace(m.tiers.objective)
+    return total
+
+
+def add_equity(m: AllocationModel, p: Problem) -> pulp.LpAffineExpression:
+    """The largest township gap share z: for every township t with residents, gap_t <= z P_t W, where
+    gap_t = sum_v a_v (P_t - covered people of t) + a_gp short[t] and W = sum_v a_v + a_gp.
+
+    Returns z (the first-stage objective). Raises ScenarioError when every weight is zero.
+    """
+    weights, gp_weight = gap_weights(p)
+    weight_sum = sum(weights.values()) + gp_weight
+    if weight_sum <= 0:
+        raise ScenarioError(f"{p.scenario.source}: every weight is zero, so the equity objective has nothing to "
+                            "balance; give at least one service (or gp_shortage) a positive weight")
+    count = len(p.township_ids)
+    constants = np.zeros(count)
+    terms: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in range(count)]
+    unit_position = {unit: u for u, unit in enumerate(p.unit_ids)}
+    for v in m.services:
+        if weights[v] <= 0:
+            continue
+        uncovered = np.where(p.covered_now(v), 0.0, p.unit_population)
+        constants += weights[v] * np.bincount(p.unit_township, weights=uncovered, minlength=count)
+    for (unit, v), var in m.cover.items():
+        u = unit_position[unit]
+        if weights[v] > 0:
+            terms[p.unit_township[u]].append((var, -weights[v] * float(p.unit_population[u])))
+    township_position = {code: t for t, code in enumerate(p.township_ids)}
+    for code, shortage in m.shortage.items():
+        t = township_position[code]
+        constants[t] += gp_weight * shortage.constant
+        terms[t].extend((var, gp_weight * coefficient) for var, coefficient in shortage.items())
+    z = m.var("max_gap_share", (), upper=None)
+    for town in np.flatnonzero(p.township_population > 0):
+        scale = float(p.township_population[town]) * weight_sum
+        m.constrain("equity", (p.township_ids[town],), [*terms[town], (z, -scale)], pulp.LpConstraintLE,
+                    -float(constants[town]))
+    return pulp.LpAffineExpression([(z, 1.0)])
+
+
+def solve_model(m: AllocationModel, *, solver: str = DEFAULT_SOLVER, time_limit_s: float | None = None,
+                mip_gap: float | None = None) -> tuple[SolveOutcome, ...]:
+    """Solve the stages of `m` in turn and return one outcome per stage run (the last holds the plan).
+
+    Before each later stage the earlier objective is held at its found value (plus STAGE_TOLERANCE) and the
+    earlier plan is handed over as a warm start. Stops at the first stage without a plan. The time limit and
+    the MIP gap apply to each stage. Solution values stay on the model's variables.
+    """
+    outcomes: list[SolveOutcome] = []
+    for index, stage in enumerate(m.stages):
+        if index:
+            earlier = m.stages[index - 1]
+            found = float(pulp.value(earlier))
+            slack = STAGE_TOLERANCE * max(1.0, abs(found))
+            m.lp.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(earlier), pulp.LpConstraintLE,
+                                                 m.name("stage_keep", str(index)), found + slack))
+            m.lp.setObjective(pulp.LpAffineExpression(stage))
+        outcome = solve(m.lp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=index > 0)
+        outcomes.append(outcome)
+        if not outcome.has_plan:
+            break
+    return tuple(outcomes)

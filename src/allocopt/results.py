@@ -1,0 +1,616 @@
+"""Results of an allocation run keyed by IDs: the plan, its cost, and access before and after it.
+
+Every "after" figure is recomputed from the plan (the integer decisions) and the travel minutes, with the
+same definitions as `allocopt.access`, never read back from the model's coverage variables; `build_result`
+then checks that the model claimed nothing the plan does not deliver (coverage, GP staffing, travel time,
+budget, hard targets) and raises SolverError if it did. Under the `gap`, `travel` and `cost` objectives the
+recomputed objective equals the solver's at an optimum (the tests check this).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from allocopt.errors import SolverError
+from allocopt.model.allocation import AllocationModel
+from allocopt.model.problem import PER_10K, Problem
+from allocopt.model.referral import TierState, evaluate_tiers, plan_leads
+from allocopt.scenario import Budget
+from allocopt.services import CENTERS, EQUIPMENT, GP_SHORTAGE, GRASSROOTS_LEVELS, PRIMARY_CARE, center_column
+from allocopt.solve import SolveOutcome
+
+_RELATIVE_TOLERANCE = 1e-5
+"""Slack allowed between the model's figures and the recomputed ones, relative to their scale."""
+
+ALLOCATION_COLUMNS = ("site_id", "site_name", "level", "township_code", "resource", "quantity", "capital_yuan",
+                      "annual_yuan", "cost_yuan")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The integer decisions of a solution, per site (arrays aligned with `Problem.site_ids`)."""
+
+    opened: np.ndarray
+    added_gps: np.ndarray
+    added_equipment: Mapping[str, np.ndarray]
+    new_centers: Mapping[str, np.ndarray]
+
+    @classmethod
+    def empty(cls, problem: Problem) -> Plan:
+        """The plan that changes nothing (today's provision)."""
+        n = len(problem.site_ids)
+        return cls(np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64),
+                   {k: np.zeros(n, dtype=np.int64) for k in EQUIPMENT}, {s: np.zeros(n, dtype=bool) for s in CENTERS})
+
+    @classmethod
+    def from_model(cls, m: AllocationModel) -> Plan:
+        """The decisions held by the solved model's variables, rounded to whole numbers."""
+        position = {site: j for j, site in enumerate(m.problem.site_ids)}
+        plan = cls.empty(m.problem)
+        for site, var in m.open.items():
+            plan.opened[position[site]] = _whole(var) >= 1
+        for site, var in m.gp.items():
+            plan.added_gps[position[site]] = _whole(var)
+        for (site, k), var in m.eq.items():
+            plan.added_equipment[k][position[site]] = _whole(var)
+        for (site, s), var in m.ctr.items():
+            plan.new_centers[s][position[site]] = _whole(var) >= 1
+        return plan
+
+
+@dataclass(frozen=True)
+class Access:
+    """Recomputed access of one state (before or after a plan): per demand point, per township, per service."""
+
+    nearest_minutes: Mapping[str, np.ndarray]
+    covered: Mapping[str, np.ndarray]
+    unserved: Mapping[str, float]
+    township_gps: np.ndarray
+    township_shortage: np.ndarray
+    township_gap_share: np.ndarray
+    travel_minutes: float
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """The outcome of one optimization, keyed by IDs.
+
+    `objective` is the plan's value of the primary objective, recomputed from the plan (equity: the largest
+    township gap share); `best_bound` and `gap` are the solver's for that objective. `stage_objectives` are the
+    solver's values, one per stage. Tables: `allocations` (ALLOCATION_COLUMNS, one row per resource placed),
+    `sites` (every site: `id, name, kind, level, township_code, opened, added_gps, added_<equipment>,
+    new_<center>_center, cost_yuan`),
+    `demand` (per original demand point: `<service>_covered_before/after`, `<service>_minutes_before/after`),
+    `townships` (`<service>_covered_share_*`, `<service>_minutes_*`, `gp_*`, `gp_per_10k_*`,
+    `gp_shortage_people_*`, `gap_share_*`). `uncoverable[service]` lists demand points no plan can cover;
+    `travel_unreachable` those the `travel` objective could assign to no site within its cutoff. `tiers` holds
+    first contact and referral before and after (TierResult) when the scenario has `[tiers]`; the `gap`
+    objective then includes its terms.
+    """
+
+    objective_name: str
+    status: str
+    objective: float
+    best_bound: float | None
+    gap: float | None
+    solver: str
+    solver_version: str
+    seconds: float
+    time_limit_s: float | None
+    mip_gap: float | None
+    stage_objectives: tuple[float | None, ...]
+    budget: Budget
+    capital_yuan: float
+    annual_yuan: float
+    population: float
+    gp_target_per_10k: float
+    thresholds_minutes: Mapping[str, float]
+    allocations: pd.DataFrame
+    sites: pd.DataFrame
+    demand: pd.DataFrame
+    townships: pd.DataFrame
+    unserved_before: Mapping[str, float]
+    unserved_after: Mapping[str, float]
+    weighted_gap_before: float
+    weighted_gap_after: float
+    travel_minutes_before: float
+    travel_minutes_after: float
+    travel_cutoff_minutes: float
+    uncoverable: Mapping[str, tuple[str, ...]]
+    travel_unreachable: tuple[str, ...]
+    tiers: TierResult | None = None
+
+    @property
+    def cost_yuan(self) -> float:
+        """Capital plus annual cost of the plan."""
+        return self.capital_yuan + self.annual_yuan
+
+    def to_summary(self) -> dict[str, Any]:
+        """JSON-safe summary in the layout of docs/results.md (without region, scenario and inputs)."""
+        gps = self.townships
+        before, after = float(gps["gp_before"].sum()), float(gps["gp_after"].sum())
+        services = {}
+        for v, threshold in self.thresholds_minutes.items():
+            covered_after = self.population - self.unserved_after[v]
+            covered_before = self.population - self.unserved_before[v]
+            services[v] = {
+                "threshold_minutes": threshold,
+                "covered_population": covered_after,
+                "covered_share": _share(covered_after, self.population),
+                "covered_population_before": covered_before,
+                "covered_share_before": _share(covered_before, self.population),
+                "unserved_before": self.unserved_before[v],
+                "unserved_after": self.unserved_after[v],
+                "uncoverable_demand_points": len(self.uncoverable[v]),
+            }
+        summary = {
+            "objective_name": self.objective_name,
+            "status": self.status,
+            "objective": self.objective,
+            "best_bound": self.best_bound,
+            "gap": self.gap,
+            "stage_objectives": list(self.stage_objectives),
+            "solver": {"name": self.solver, "version": self.solver_version, "seconds": self.seconds,
+                       "time_limit_s": self.time_limit_s, "mip_gap": self.mip_gap},
+            "budget_yuan": self.budget.total_yuan,
+            "budget": {k: v for k, v in vars(self.budget).items() if v is not None},
+            "cost_yuan": self.cost_yuan,
+            "capital_yuan": self.capital_yuan,
+            "annual_yuan": self.annual_yuan,
+            "population": self.population,
+            "weighted_gap_before": self.weighted_gap_before,
+            "weighted_gap_after": self.weighted_gap_after,
+            "max_gap_share_before": _max(gps["gap_share_before"]),
+            "max_gap_share_after": _max(gps["gap_share_after"]),
+            "travel": {"primary_care_mean_minutes_before": _share(self.travel_minutes_before, self.population),
+                       "primary_care_mean_minutes_after": _share(self.travel_minutes_after, self.population),
+                       "cutoff_minutes": self.travel_cutoff_minutes,
+                       "unreachable_demand_points": len(self.travel_unreachable)},
+            "gp": {"per_10k_before": _share(before * PER_10K, self.population),
+                   "per_10k_after": _share(after * PER_10K, self.population),
+                   "target_per_10k": self.gp_target_per_10k,
+                   "shortage_people_before": float(gps["gp_shortage_people_before"].sum()),
+                   "shortage_people_after": float(gps["gp_shortage_people_after"].sum()),
+                   "added": int(self.allocations.loc[self.allocations["resource"] == "gp", "quantity"].sum())},
+            "services": services,
+            "allocations": {str(r): float(q) for r, q in
+                            self.allocations.groupby("resource", sort=True)["quantity"].sum().items()},
+        }
+        if self.tiers is not None:
+            summary["tiers"] = self.tiers.summary()
+        return _json_safe(summary)
+
+
+@dataclass(frozen=True, eq=False)
+class TierResult:
+    """First contact and referral before the plan (today's GPs and consortium leads, else the nearest hospital)
+    and after it (the plan's GPs, opened sites and links).
+
+    Tables: `referrals` (REFERRAL_COLUMNS, one row per site giving first contact after the plan), `hospitals`
+    (HOSPITAL_COLUMNS), `first_contact` (FIRST_CONTACT_COLUMNS, one row per demand point).
+    """
+
+    before: TierState
+    after: TierState
+    referrals: pd.DataFrame
+    hospitals: pd.DataFrame
+    first_contact: pd.DataFrame
+    target_grassroots_share: float
+    min_grassroots_share: float
+
+    def summary(self) -> dict[str, Any]:
+        """The `tiers` figures of summary.json (docs/results.md)."""
+        before, after = self.before, self.after
+        figures: dict[str, Any] = {"visits_per_year": after.total_visits,
+                                   "target_grassroots_share": self.target_grassroots_share,
+                                   "min_grassroots_share": self.min_grassroots_share}
+        for label, state in (("before", before), ("after", after)):
+            figures |= {
+                f"grassroots_share_{label}": state.grassroots_share,
+                f"grassroots_visits_{label}": float(state.met_visits.sum()),
+                f"mean_primary_minutes_{label}": state.mean_primary_minutes,
+                f"referral_visits_{label}": float(state.load_visits.sum()),
+                f"mean_referral_minutes_{label}": state.mean_referral_minutes,
+                f"stepdown_patients_{label}": float(state.stepdown_patients.sum()),
+                f"objective_terms_{label}": dict(state.terms),
+            }
+        hospitals = self.hospitals
+        share = after.grassroots_share
+        figures |= {
+            "meets_target_after": share is not None and share >= self.target_grassroots_share - 1e-9,
+            "stepdown_demand_patients": float(hospitals["stepdown_demand_patients"].sum()),
+            "hospitals_over_capacity_before": int((hospitals["capacity_used_share_before"] > 1 + 1e-9).sum()),
+            "links_changed": int(((self.referrals["lead_hospital_id_before"] != "")
+                                  & (self.referrals["lead_hospital_id_before"]
+                                     != self.referrals["lead_hospital_id"])).sum()),
+        }
+        return figures
+
+
+REFERRAL_COLUMNS = ("primary_site_id", "primary_site_name", "level", "lead_hospital_id", "lead_hospital_name",
+                    "load_visits", "travel_minutes", "capacity_visits", "capacity_used_share", "fixed",
+                    "lead_hospital_id_before", "lead_hospital_name_before", "load_visits_before",
+                    "travel_minutes_before", "first_contact_capacity_visits", "met_visits", "met_visits_before",
+                    "stepdown_patients", "stepdown_capacity_patients")
+HOSPITAL_COLUMNS = ("hospital_id", "hospital_name", "level", "beds", "capacity_visits", "load_visits_before",
+                    "load_visits_after", "capacity_used_share_before", "capacity_used_share_after",
+                    "linked_sites_before", "linked_sites_after", "stepdown_demand_patients",
+                    "stepdown_patients_before", "stepdown_patients_after")
+FIRST_CONTACT_COLUMNS = ("demand_id", "township_code", "visits", "met_visits_before", "met_visits_after",
+                         "minutes_before", "minutes_after", "primary_site_id_before", "primary_site_id_after")
+
+
+def _tier_result(m: AllocationModel, plan: Plan, *, solver: str) -> TierResult:
+    """Tier figures recomputed from the plan and its links; SolverError if the model claims more than they give."""
+    p, t, tm = m.problem, m.problem.tiers, m.tiers
+    assert t is not None and tm is not None, "only for models with tiers"
+    nothing = Plan.empty(p)
+    before = evaluate_tiers(p, added_gps=nothing.added_gps, opened=nothing.opened, leads=t.lead_before,
+                            enforce_capacity=False, solver=solver)
+    after = evaluate_tiers(p, added_gps=plan.added_gps, opened=plan.opened, leads=plan_leads(m),
+                           enforce_capacity=True, solver=solver)
+    claimed = float(pulp.value(tm.objective))
+    if claimed < after.objective - _RELATIVE_TOLERANCE * max(1.0, abs(after.objective)):
+        raise SolverError(f"the solver's plan does not deliver what the model claims (report this as a bug): tiers: "
+                          f"the model counts {claimed:,.1f} people-equivalents, the plan gives {after.objective:,.1f}")
+    share = t.settings.min_grassroots_share
+    if share > 0 and (after.grassroots_share or 0.0) < share - _RELATIVE_TOLERANCE:
+        raise SolverError(f"the plan meets {after.grassroots_share:.1%} of visits at the grassroots, below the hard "
+                          f"target of {share:.1%} (report this as a bug)")
+    return TierResult(before=before, after=after, referrals=_referral_table(p, before, after),
+                      hospitals=_hospital_table(p, before, after), first_contact=_first_contact_table(p, before, after),
+                      target_grassroots_share=t.settings.target_grassroots_share, min_grassroots_share=share)
+
+
+def _referral_table(p: Problem, before: TierState, after: TierState) -> pd.DataFrame:
+    t = p.tiers
+    assert t is not None
+    rows = np.flatnonzero(after.active)
+    hospital_ids = np.array([p.site_ids[h] for h in t.hospitals] + [""], dtype=object)
+    hospital_names = np.array([p.site_names[h] for h in t.hospitals] + [""], dtype=object)
+    lead, lead_before = after.lead[rows], before.lead[rows]
+    capacity = np.append(t.referral_capacity, np.nan)[lead]
+    used = _ratio(after.hospital_load_visits, t.referral_capacity)
+    return pd.DataFrame({
+        "primary_site_id": [p.site_ids[j] for j in rows], "primary_site_name": [p.site_names[j] for j in rows],
+        "level": [p.site_level[j] for j in rows],
+        "lead_hospital_id": hospital_ids[lead], "lead_hospital_name": hospital_names[lead],
+        "load_visits": after.load_visits[rows], "travel_minutes": after.referral_minutes[rows],
+        "capacity_visits": capacity, "capacity_used_share": np.append(used, np.nan)[lead],
+        "fixed": t.fixed_lead[rows] >= 0,
+        "lead_hospital_id_before": hospital_ids[lead_before], "lead_hospital_name_before": hospital_names[lead_before],
+        "load_visits_before": before.load_visits[rows], "travel_minutes_before": before.referral_minutes[rows],
+        "first_contact_capacity_visits": after.capacity_visits[rows], "met_visits": after.met_visits[rows],
+        "met_visits_before": before.met_visits[rows], "stepdown_patients": after.stepdown_patients[rows],
+        "stepdown_capacity_patients": t.stepdown_capacity[rows],
+    }, columns=list(REFERRAL_COLUMNS))
+
+
+def _hospital_table(p: Problem, before: TierState, after: TierState) -> pd.DataFrame:
+    t = p.tiers
+    assert t is not None
+    count = len(t.hospitals)
+    table: dict[str, Any] = {
+        "hospital_id": [p.site_ids[h] for h in t.hospitals], "hospital_name": [p.site_names[h] for h in t.hospitals],
+        "level": [p.site_level[h] for h in t.hospitals], "beds": t.hospital_beds,
+        "capacity_visits": t.referral_capacity,
+    }
+    for label, state in (("before", before), ("after", after)):
+        table[f"load_visits_{label}"] = state.hospital_load_visits
+    for label, state in (("before", before), ("after", after)):
+        table[f"capacity_used_share_{label}"] = _ratio(state.hospital_load_visits, t.referral_capacity)
+    for label, state in (("before", before), ("after", after)):
+        table[f"linked_sites_{label}"] = np.bincount(state.lead[state.lead >= 0], minlength=count)
+    table["stepdown_demand_patients"] = t.stepdown_demand
+    for label, state in (("before", before), ("after", after)):
+        table[f"stepdown_patients_{label}"] = state.hospital_stepdown_patients
+    return pd.DataFrame(table, columns=list(HOSPITAL_COLUMNS))
+
+
+def _first_contact_table(p: Problem, before: TierState, after: TierState) -> pd.DataFrame:
+    t = p.tiers
+    assert t is not None
+    site_ids = np.array([*p.site_ids, ""], dtype=object)
+    return pd.DataFrame({
+        "demand_id": list(p.demand_ids), "township_code": [p.township_ids[k] for k in p.demand_township],
+        "visits": t.demand_visits, "met_visits_before": before.demand_met_visits,
+        "met_visits_after": after.demand_met_visits, "minutes_before": before.demand_minutes,
+        "minutes_after": after.demand_minutes, "primary_site_id_before": site_ids[before.demand_site],
+        "primary_site_id_after": site_ids[after.demand_site],
+    }, columns=list(FIRST_CONTACT_COLUMNS))
+
+
+def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_limit_s: float | None = None,
+                 mip_gap: float | None = None) -> Result:
+    """The Result of a solved model: the plan read from its variables and everything recomputed from it.
+
+    Raises SolverError when the last outcome holds no plan, or when the model's figures claim more than the
+    recomputed plan delivers.
+    """
+    if not outcomes or not outcomes[-1].has_plan:
+        status = outcomes[-1].status if outcomes else "not_solved"
+        raise SolverError(f"the solver returned no plan (status {status!r}); raise the time limit or the MIP gap")
+    p = m.problem
+    plan = Plan.from_model(m)
+    cutoff = m.travel_cutoff_minutes if m.travel_cutoff_minutes is not None else p.default_travel_cutoff()
+    before = recompute_access(p, Plan.empty(p), travel_cutoff_minutes=cutoff)
+    after = recompute_access(p, plan, travel_cutoff_minutes=cutoff)
+    allocations = allocation_table(p, plan)
+    capital, annual = float(allocations["capital_yuan"].sum()), float(allocations["annual_yuan"].sum())
+    _check_against_model(m, plan, after, capital=capital, annual=annual)
+    tiers = _tier_result(m, plan, solver=outcomes[0].solver) if p.tiers is not None else None
+    tier_objective = tiers.after.objective if tiers is not None else 0.0
+    primary = {"gap": weighted_gap(p, after) + tier_objective,
+               "equity": float(np.max(after.township_gap_share, initial=0.0)),
+               "travel": after.travel_minutes, "cost": _cost_line(m.cost_line, capital, annual)}
+    first = outcomes[0]
+    return Result(
+        objective_name=m.objective,
+        status="optimal" if all(o.status == "optimal" for o in outcomes) else "feasible",
+        objective=primary[m.objective],
+        best_bound=first.best_bound,
+        gap=first.gap,
+        solver=first.solver,
+        solver_version=first.solver_version,
+        seconds=sum(o.seconds for o in outcomes),
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        stage_objectives=tuple(o.objective for o in outcomes),
+        budget=p.scenario.budget,
+        capital_yuan=capital,
+        annual_yuan=annual,
+        population=p.total_population,
+        gp_target_per_10k=p.scenario.gp_target_per_10k,
+        thresholds_minutes={v: float(p.scenario.thresholds_minutes[v]) for v in p.services},
+        allocations=allocations,
+        sites=_site_table(p, plan, allocations),
+        demand=_demand_table(p, before, after),
+        townships=_township_table(p, before, after),
+        unserved_before=dict(before.unserved),
+        unserved_after=dict(after.unserved),
+        weighted_gap_before=weighted_gap(p, before),
+        weighted_gap_after=weighted_gap(p, after),
+        travel_minutes_before=before.travel_minutes,
+        travel_minutes_after=after.travel_minutes,
+        travel_cutoff_minutes=cutoff,
+        uncoverable={v: _uncoverable(p, v) for v in p.services},
+        travel_unreachable=m.travel_unreachable,
+        tiers=tiers,
+    )
+
+
+def provision(problem: Problem, plan: Plan) -> dict[str, np.ndarray]:
+    """Boolean per site and service: the site provides the service once `plan` is carried out.
+
+    Primary care: an open grassroots site with at least one GP; equipment: an open site with a unit; centers:
+    an open site with the designation. Existing sites are open; candidates are open when the plan opens them.
+    """
+    is_open = ~problem.is_candidate | plan.opened
+    grassroots = np.isin(np.asarray(problem.site_level, dtype=object), np.asarray(GRASSROOTS_LEVELS, dtype=object))
+    result = {PRIMARY_CARE: is_open & grassroots & (problem.existing_gps + plan.added_gps >= 1)}
+    for k in EQUIPMENT:
+        result[k] = is_open & (problem.existing_equipment[k] + plan.added_equipment[k] >= 1)
+    for s in CENTERS:
+        result[s] = is_open & (problem.existing_centers[s] | plan.new_centers[s])
+    return result
+
+
+def recompute_access(problem: Problem, plan: Plan, *, travel_cutoff_minutes: float) -> Access:
+    """Access after `plan` from the travel minutes alone: nearest provider, coverage, GP staffing, gaps.
+
+    Travel minutes (population-weighted, to the nearest primary-care site) count each point at most at
+    `travel_cutoff_minutes`, unreachable points at the cutoff.
+    """
+    providers = provision(problem, plan)
+    population = problem.demand_population
+    nearest, covered, unserved = {}, {}, {}
+    for v in problem.services:
+        columns = np.flatnonzero(providers[v])
+        nearest[v] = (problem.minutes[:, columns].min(axis=1) if columns.size
+                      else np.full(len(population), np.inf))
+        covered[v] = nearest[v] <= problem.scenario.thresholds_minutes[v]
+        unserved[v] = float(population[~covered[v]].sum())
+    count = len(problem.township_ids)
+    inside = problem.site_township >= 0
+    township_gps = np.bincount(problem.site_township[inside],
+                               weights=(problem.existing_gps + plan.added_gps)[inside].astype(float), minlength=count)
+    shortage = gp_shortage_people(problem.township_population, township_gps, problem.scenario.gp_target_per_10k)
+    weights = problem.scenario.weights
+    weighted = weights[GP_SHORTAGE] * shortage
+    for v in problem.services:
+        weighted = weighted + weights[v] * np.bincount(problem.demand_township, weights=np.where(
+            covered[v], 0.0, population), minlength=count)
+    weight_sum = sum(weights[v] for v in problem.services) + weights[GP_SHORTAGE]
+    scale = problem.township_population * weight_sum
+    gap_share = np.divide(weighted, scale, out=np.zeros(count), where=scale > 0)
+    primary = nearest[PRIMARY_CARE]
+    travel = float((population * np.minimum(primary, travel_cutoff_minutes)).sum())
+    return Access(nearest, covered, unserved, township_gps, shortage, gap_share, travel)
+
+
+def gp_shortage_people(population: np.ndarray, gps: np.ndarray, target_per_10k: float) -> np.ndarray:
+    """People left without a GP at the target density: max(0, P - GPs * 10,000 / target); 0 without a target."""
+    if target_per_10k <= 0:
+        return np.zeros(len(population))
+    return np.maximum(0.0, population - gps * PER_10K / target_per_10k)
+
+
+def weighted_gap(problem: Problem, access: Access) -> float:
+    """sum_v a_v unserved_v + a_gp sum_t shortage_t, in people (the `gap` objective's value)."""
+    weights = problem.scenario.weights
+    return (sum(weights[v] * access.unserved[v] for v in problem.services)
+            + weights[GP_SHORTAGE] * float(access.township_shortage.sum()))
+
+
+def allocation_table(problem: Problem, plan: Plan) -> pd.DataFrame:
+    """One row per resource placed at a site (ALLOCATION_COLUMNS), costs per row."""
+    scenario = problem.scenario
+    towns = [problem.township_ids[t] if t >= 0 else "" for t in problem.site_township]
+    items: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = [
+        ("open_site", plan.opened.astype(np.int64), problem.open_cost_yuan,
+         np.full(len(problem.site_ids), scenario.open_site_annual_yuan)),
+        ("gp", plan.added_gps, *_unit_costs(len(problem.site_ids), scenario.gp_cost)),
+        *((k, plan.added_equipment[k], *_unit_costs(len(problem.site_ids), scenario.equipment_costs[k]))
+          for k in EQUIPMENT),
+        *((center_column(s), plan.new_centers[s].astype(np.int64),
+           *_unit_costs(len(problem.site_ids), scenario.center_costs[s])) for s in CENTERS),
+    ]
+    rows = []
+    for resource, quantity, capital, annual in items:
+        for j in np.flatnonzero(quantity > 0):
+            q = int(quantity[j])
+            row_capital = float(capital[j]) * (1 if resource == "open_site" else q)
+            row_annual = float(annual[j]) * q
+            rows.append((problem.site_ids[j], problem.site_names[j], problem.site_level[j], towns[j], resource, q,
+                         row_capital, row_annual, row_capital + row_annual))
+    return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS)).astype(
+        {"quantity": np.int64, "capital_yuan": float, "annual_yuan": float, "cost_yuan": float})
+
+
+def _unit_costs(n: int, cost: Any) -> tuple[np.ndarray, np.ndarray]:
+    return np.full(n, cost.capital_yuan), np.full(n, cost.annual_yuan)
+
+
+def _site_table(p: Problem, plan: Plan, allocations: pd.DataFrame) -> pd.DataFrame:
+    table: dict[str, Any] = {
+        "id": list(p.site_ids),
+        "name": list(p.site_names),
+        "kind": list(p.site_kind),
+        "level": list(p.site_level),
+        "township_code": [p.township_ids[t] if t >= 0 else "" for t in p.site_township],
+        "opened": ~p.is_candidate | plan.opened,
+        "added_gps": plan.added_gps,
+        **{f"added_{k}": plan.added_equipment[k] for k in EQUIPMENT},
+        **{f"new_{center_column(s)}": plan.new_centers[s] for s in CENTERS},
+    }
+    cost = allocations.groupby("site_id")["cost_yuan"].sum()
+    table["cost_yuan"] = cost.reindex(list(p.site_ids), fill_value=0.0).to_numpy(dtype=float)
+    return pd.DataFrame(table)
+
+
+def _demand_table(p: Problem, before: Access, after: Access) -> pd.DataFrame:
+    table: dict[str, Any] = {
+        "id": list(p.demand_ids),
+        "township_code": [p.township_ids[t] for t in p.demand_township],
+        "population": p.demand_population,
+    }
+    for v in p.services:
+        for label, state in (("before", before), ("after", after)):
+            table[f"{v}_covered_{label}"] = state.covered[v]
+            table[f"{v}_minutes_{label}"] = state.nearest_minutes[v]
+    return pd.DataFrame(table)
+
+
+def _township_table(p: Problem, before: Access, after: Access) -> pd.DataFrame:
+    count = len(p.township_ids)
+    population = p.township_population
+
+    def per_township(values: np.ndarray) -> np.ndarray:
+        return np.bincount(p.demand_township, weights=values, minlength=count)
+
+    table: dict[str, Any] = {"code": list(p.township_ids), "name": list(p.township_names), "population": population}
+    for v in p.services:
+        for label, state in (("before", before), ("after", after)):
+            covered = per_township(np.where(state.covered[v], p.demand_population, 0.0))
+            table[f"{v}_covered_share_{label}"] = _ratio(covered, population)
+        for label, state in (("before", before), ("after", after)):
+            minutes = state.nearest_minutes[v]
+            reachable = np.isfinite(minutes)
+            reached = per_township(np.where(reachable, p.demand_population, 0.0))
+            total = per_township(np.where(reachable, p.demand_population * minutes, 0.0))
+            table[f"{v}_minutes_{label}"] = _ratio(total, reached)
+    for label, state in (("before", before), ("after", after)):
+        table[f"gp_{label}"] = state.township_gps
+    for label, state in (("before", before), ("after", after)):
+        table[f"gp_per_10k_{label}"] = _ratio(state.township_gps * PER_10K, population)
+    for label, state in (("before", before), ("after", after)):
+        table[f"gp_shortage_people_{label}"] = state.township_shortage
+    for label, state in (("before", before), ("after", after)):
+        table[f"gap_share_{label}"] = state.township_gap_share
+    return pd.DataFrame(table)
+
+
+def _check_against_model(m: AllocationModel, plan: Plan, after: Access, *, capital: float, annual: float) -> None:
+    """Raise SolverError when the model claims more than the recomputed plan delivers."""
+    p = m.problem
+    people_tolerance = _RELATIVE_TOLERANCE * max(1.0, p.total_population)
+    problems = []
+    for v in m.services:
+        claimed = float(pulp.value(m.unserved[v]))
+        if claimed < after.unserved[v] - people_tolerance:
+            problems.append(f"{v}: the model counts {claimed:,.1f} people unserved, the plan leaves "
+                            f"{after.unserved[v]:,.1f}")
+    township = {code: t for t, code in enumerate(p.township_ids)}
+    for code, expression in m.shortage.items():
+        claimed = float(pulp.value(expression))
+        actual = float(after.township_shortage[township[code]])
+        if claimed < actual - people_tolerance:
+            problems.append(f"township {code}: the model counts a GP shortage of {claimed:,.1f} people, the plan "
+                            f"leaves {actual:,.1f}")
+    if p.scenario.gp_target_hard and float(after.township_shortage.sum()) > people_tolerance:
+        problems.append("the hard GP target is not met by the plan")
+    for v, share in p.scenario.min_covered_share.items():
+        if p.total_population - after.unserved[v] < share * p.total_population - people_tolerance:
+            problems.append(f"{v}: the plan covers less than the hard target of {share:.1%}")
+    if m.travel_minutes is not None:
+        claimed = float(pulp.value(m.travel_minutes))
+        if claimed < after.travel_minutes - _RELATIVE_TOLERANCE * max(1.0, abs(after.travel_minutes)):
+            problems.append(f"travel: the model counts {claimed:,.1f} person-minutes, the plan gives "
+                            f"{after.travel_minutes:,.1f}")
+    if m.objective != "cost":
+        budget = p.scenario.budget
+        for line, spent, limit in (("total", capital + annual, budget.total_yuan),
+                                   ("capital", capital, budget.capital_yuan), ("annual", annual, budget.annual_yuan)):
+            if limit is not None and spent > limit * (1 + _RELATIVE_TOLERANCE) + 1.0:
+                problems.append(f"the plan spends {spent:,.0f} yuan against a {line} budget of {limit:,.0f}")
+    if problems:
+        raise SolverError("the solver's plan does not deliver what the model claims (report this as a bug): "
+                          + "; ".join(problems))
+
+
+def _uncoverable(p: Problem, service: str) -> tuple[str, ...]:
+    coverable_unit = np.diff(p.cover_sets[service].indptr) > 0
+    return tuple(p.demand_ids[i] for i in np.flatnonzero(~coverable_unit[p.unit_of_demand]))
+
+
+def _cost_line(line: str, capital: float, annual: float) -> float:
+    return {"total": capital + annual, "capital": capital, "annual": annual}[line]
+
+
+def _whole(var: pulp.LpVariable) -> int:
+    return round(float(var.varValue or 0.0))
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    out = np.full(len(numerator), np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def _share(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator > 0 else None
+
+
+def _max(values: pd.Series) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if len(finite) else None
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain Python values with NaN and infinities as None."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,275 @@
+"""Classic location models: spopt parity on San Francisco, OR-Library pmed1, brute force on small matrices."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from allocopt.costs import CostMatrix, read_costs_long, read_orlib_pmedian, read_weights
+from allocopt.errors import InfeasibleError, ScenarioError
+from allocopt.model.classic import LocateResult, lscp, mclp, p_center, p_median
+from allocopt.solve import SOLVERS
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="module")
+def sf() -> tuple[CostMatrix, dict[str, float]]:
+    """San Francisco: 205 tracts x 16 stores, network metres, POP2000 weights."""
+    costs = read_costs_long(
+        DATA / "sf" / "SF_network_distance_candidateStore_16_censusTract_205_new.csv",
+        demand_column="DestinationName",
+        site_column="name",
+        cost_column="distance",
+    )
+    weights = read_weights(
+        DATA / "sf" / "SF_demand_205_centroid_uniform_weight.csv",
+        demand_ids=costs.demand_ids,
+        id_column="NAME",
+        weight_column="POP2000",
+    )
+    return costs, weights
+
+
+# ---------------------------------------------------------------- reference results
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_sf_p_median_matches_spopt(sf: tuple[CostMatrix, dict[str, float]], solver: str) -> None:
+    costs, weights = sf
+    result = p_median(costs, p=4, weights=weights, solver=solver, mip_gap=0.0)
+    assert result.status == "optimal"
+    assert set(result.sites) == {"Store_2", "Store_11", "Store_12", "Store_15"}
+    assert result.objective is not None
+    assert result.objective / sum(weights.values()) == pytest.approx(2982.1268579890657, rel=1e-6)
+    assert set(result.assignment) == set(costs.demand_ids)
+    assert set(result.assignment.values()) <= set(result.sites)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_sf_mclp_matches_spopt(sf: tuple[CostMatrix, dict[str, float]], solver: str) -> None:
+    costs, weights = sf
+    result = mclp(costs, p=4, radius=5000, weights=weights, solver=solver, mip_gap=0.0)
+    assert result.status == "optimal"
+    assert result.objective == 875_247
+    assert len(result.covered) == 184
+    assert sum(weights[i] for i in result.covered) == 875_247
+    assert result.assignment == {}
+
+
+def test_orlib_pmed1_optimum() -> None:
+    costs, p = read_orlib_pmedian(DATA / "orlib" / "pmed1.txt")
+    result = p_median(costs, p=p, mip_gap=0.0)
+    assert result.status == "optimal"
+    assert result.objective == 5819
+    assert len(result.sites) == 5
+
+
+# ---------------------------------------------------------------- brute force
+
+
+def random_matrix(seed: int, *, n: int = 7, m: int = 6) -> tuple[CostMatrix, dict[str, float]]:
+    """Integer costs 1..30 with about one pair in six missing (inf); every demand keeps a finite pair."""
+    rng = np.random.default_rng(seed)
+    costs = rng.integers(1, 31, (n, m)).astype(float)
+    costs[rng.random((n, m)) < 1 / 6] = np.inf
+    costs[np.arange(n), rng.integers(0, m, n)] = rng.integers(1, 31, n)
+    demand_ids = tuple(f"d{i}" for i in range(n))
+    weights = {d: float(w) for d, w in zip(demand_ids, rng.integers(1, 10, n), strict=True)}
+    return CostMatrix(demand_ids, tuple(f"s{j}" for j in range(m)), costs), weights
+
+
+def subsets(costs: CostMatrix, p: int) -> list[tuple[int, ...]]:
+    return list(itertools.combinations(range(len(costs.site_ids)), p))
+
+
+def brute_p_median(costs: CostMatrix, w: np.ndarray, p: int) -> float:
+    return min(float(np.sum(w * costs.costs[:, list(s)].min(axis=1))) for s in subsets(costs, p))
+
+
+def brute_capacitated(costs: CostMatrix, w: np.ndarray, p: int, capacity: np.ndarray) -> float:
+    best = math.inf
+    for s in subsets(costs, p):
+        for choice in itertools.product(s, repeat=len(w)):
+            load = np.zeros(len(capacity))
+            np.add.at(load, list(choice), w)
+            if (load <= capacity).all():
+                best = min(best, float(np.sum(w * costs.costs[np.arange(len(w)), list(choice)])))
+    return best
+
+
+def brute_mclp(costs: CostMatrix, w: np.ndarray, p: int, radius: float) -> float:
+    return max(float(w[(costs.costs[:, list(s)] <= radius).any(axis=1)].sum()) for s in subsets(costs, p))
+
+
+def brute_lscp(costs: CostMatrix, radius: float) -> int:
+    for p in range(1, len(costs.site_ids) + 1):
+        if any((costs.costs[:, list(s)] <= radius).any(axis=1).all() for s in subsets(costs, p)):
+            return p
+    raise AssertionError("no cover")
+
+
+def brute_p_center(costs: CostMatrix, p: int) -> float:
+    return min(float(costs.costs[:, list(s)].min(axis=1).max()) for s in subsets(costs, p))
+
+
+def weight_array(costs: CostMatrix, weights: dict[str, float]) -> np.ndarray:
+    return np.array([weights[d] for d in costs.demand_ids])
+
+
+def column(costs: CostMatrix, site: str) -> int:
+    return costs.site_ids.index(site)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_p_median_brute_force(seed: int, p: int) -> None:
+    costs, weights = random_matrix(seed)
+    w = weight_array(costs, weights)
+    expected = brute_p_median(costs, w, p)
+    if math.isinf(expected):
+        with pytest.raises(InfeasibleError):
+            p_median(costs, p=p, weights=weights)
+        return
+    result = p_median(costs, p=p, weights=weights, mip_gap=0.0)
+    assert result.objective == pytest.approx(expected)
+    assert len(result.sites) == p
+    recomputed = sum(
+        weights[d] * costs.costs[i, column(costs, result.assignment[d])] for i, d in enumerate(costs.demand_ids)
+    )
+    assert recomputed == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_capacitated_p_median_brute_force(seed: int) -> None:
+    costs, weights = random_matrix(seed)
+    w = weight_array(costs, weights)
+    capacity = np.full(len(costs.site_ids), math.ceil(w.sum() / 2.5))
+    expected = brute_capacitated(costs, w, 3, capacity)
+    capacities = dict(zip(costs.site_ids, capacity.tolist(), strict=True))
+    if math.isinf(expected):
+        with pytest.raises(InfeasibleError):
+            p_median(costs, p=3, weights=weights, capacities=capacities)
+        return
+    result = p_median(costs, p=3, weights=weights, capacities=capacities, mip_gap=0.0)
+    assert result.objective == pytest.approx(expected)
+    load = {s: 0.0 for s in result.sites}
+    for d, s in result.assignment.items():
+        load[s] += weights[d]
+    assert all(load[s] <= capacities[s] + 1e-9 for s in result.sites)
+    # the capacities bind: the uncapacitated optimum is at least as good
+    assert brute_p_median(costs, w, 3) <= expected
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(("p", "radius"), [(1, 10.0), (2, 8.0), (3, 5.0)])
+def test_mclp_brute_force(seed: int, p: int, radius: float) -> None:
+    costs, weights = random_matrix(seed)
+    w = weight_array(costs, weights)
+    result = mclp(costs, p=p, radius=radius, weights=weights, mip_gap=0.0)
+    assert result.objective == pytest.approx(brute_mclp(costs, w, p, radius))
+    covered = {
+        d
+        for i, d in enumerate(costs.demand_ids)
+        if any(costs.costs[i, column(costs, s)] <= radius for s in result.sites)
+    }
+    assert set(result.covered) == covered
+    assert sum(weights[d] for d in covered) == pytest.approx(result.objective)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lscp_brute_force(seed: int) -> None:
+    costs, _ = random_matrix(seed)
+    radius = float(np.min(costs.costs, axis=1).max()) + 3  # every demand has a site in reach
+    result = lscp(costs, radius=radius, mip_gap=0.0)
+    assert result.objective == brute_lscp(costs, radius) == len(result.sites)
+    assert set(result.covered) == set(costs.demand_ids)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_p_center_brute_force(seed: int, p: int) -> None:
+    costs, _ = random_matrix(seed)
+    expected = brute_p_center(costs, p)
+    if math.isinf(expected):
+        with pytest.raises(InfeasibleError):
+            p_center(costs, p=p)
+        return
+    result = p_center(costs, p=p, mip_gap=0.0)
+    assert result.objective == pytest.approx(expected)
+    assert len(result.sites) == p
+    assert max(costs.costs[i, column(costs, result.assignment[d])] for i, d in enumerate(costs.demand_ids)) == expected
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_p_center_by_hand(solver: str) -> None:
+    # two clusters: {a, b} near s1, {c} near s3; s2 in the middle reaches everything at 6
+    costs = CostMatrix(("a", "b", "c"), ("s1", "s2", "s3"), np.array([[1.0, 6, 9], [2, 6, 9], [9, 6, 3]]))
+    assert p_center(costs, p=1, solver=solver).objective == 6
+    two = p_center(costs, p=2, solver=solver)
+    assert (two.objective, set(two.sites)) == (3, {"s1", "s3"})
+    assert dict(two.assignment) == {"a": "s1", "b": "s1", "c": "s3"}
+
+
+# ---------------------------------------------------------------- errors and output
+
+
+def test_lscp_names_demand_units_no_site_reaches() -> None:
+    costs = CostMatrix(("a", "far", "b"), ("s1", "s2"), np.array([[1.0, 2.0], [50.0, np.inf], [3.0, 1.0]]))
+    with pytest.raises(InfeasibleError, match=r"1 demand unit\(s\) has no site within radius 10: 'far'"):
+        lscp(costs, radius=10)
+
+
+def test_p_median_names_unreachable_demand() -> None:
+    costs = CostMatrix(("a", "lost"), ("s1",), np.array([[1.0], [np.inf]]))
+    with pytest.raises(InfeasibleError, match="'lost'"):
+        p_median(costs, p=1)
+
+
+def test_capacities_too_small_are_infeasible() -> None:
+    costs = CostMatrix(("a", "b"), ("s1", "s2"), np.array([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(InfeasibleError, match="the 1 largest site capacities add up to 5"):
+        p_median(costs, p=1, weights={"a": 3, "b": 3}, capacities={"s1": 5, "s2": 4})
+    # 10 of capacity for 9 of demand, but a site holds one unit of 3 only: three units do not fit in two sites
+    three = CostMatrix(("a", "b", "c"), ("s1", "s2"), np.ones((3, 2)))
+    with pytest.raises(InfeasibleError, match="within the site capacities"):
+        p_median(three, p=2, weights={"a": 3, "b": 3, "c": 3}, capacities={"s1": 5, "s2": 5})
+
+
+@pytest.mark.parametrize("model", [p_median, p_center])
+def test_too_few_sites_to_serve_everyone(model: object) -> None:
+    # a reaches only s1, b only s2: one site cannot serve both
+    costs = CostMatrix(("a", "b"), ("s1", "s2"), np.array([[1.0, np.inf], [np.inf, 1.0]]))
+    with pytest.raises(InfeasibleError, match="no 1 open sites can serve every demand unit at finite cost"):
+        model(costs, p=1)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("p", [0, 3, 1.5, True])
+def test_p_out_of_range(p: object) -> None:
+    costs = CostMatrix(("a",), ("s1", "s2"), np.array([[1.0, 2.0]]))
+    with pytest.raises(ScenarioError, match="p must be a whole number from 1 to the 2 sites"):
+        p_median(costs, p=p)  # type: ignore[arg-type]
+
+
+def test_negative_radius_is_rejected() -> None:
+    costs = CostMatrix(("a",), ("s1",), np.array([[1.0]]))
+    with pytest.raises(ScenarioError, match="radius must be a finite number >= 0"):
+        mclp(costs, p=1, radius=-1)
+
+
+def test_result_serializes_to_json(sf: tuple[CostMatrix, dict[str, float]]) -> None:
+    costs, weights = sf
+    result = p_median(costs, p=2, weights=weights)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["model"] == "pmedian"
+    assert data["objective"] == pytest.approx(result.objective)
+    assert data["objective_meaning"].startswith("sum of weight x cost")
+    assert len(data["assignment"]) == 205
+    assert isinstance(result, LocateResult)
+    with pytest.raises(TypeError):
+        result.assignment["x"] = "y"  # type: ignore[index]

@@ -1,0 +1,209 @@
+"""Solver layer: statuses, objective with constants, bounds and gaps, limits, warm starts and errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pulp
+import pytest
+
+from allocopt.errors import SolverError
+from allocopt.solve import DEFAULT_SOLVER, SOLVERS, SolveOutcome, relative_gap, solve
+
+
+def knapsack(sense: int, *, constant: float = 0.0) -> tuple[pulp.LpProblem, float]:
+    """A 0/1 knapsack small enough to enumerate; returns the model and its optimum found by enumeration."""
+    values = [10, 13, 7, 8, 4, 9]
+    weights = [5, 7, 4, 5, 2, 6]
+    capacity = 14
+    sign = 1 if sense == pulp.LpMaximize else -1
+    model = pulp.LpProblem("knapsack", sense)
+    x = [model.add_variable(f"x_{i}", cat=pulp.LpBinary) for i in range(len(values))]
+    model += pulp.lpSum(sign * v * var for v, var in zip(values, x, strict=True)) + constant
+    model += pulp.lpSum(w * var for w, var in zip(weights, x, strict=True)) <= capacity
+    best = max(
+        sum(v for v, bit in zip(values, bits, strict=True) if bit)
+        for bits in np.ndindex(*(2,) * len(values))
+        if sum(w for w, bit in zip(weights, bits, strict=True) if bit) <= capacity
+    )
+    return model, sign * best + constant
+
+
+def market_split(seed: int) -> tuple[pulp.LpProblem, list[pulp.LpVariable], list[int], float]:
+    """Equality knapsacks (market split): plans are very hard to find without a start, one is known by design."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    a = rng.integers(0, 100, (4, n))
+    known = rng.integers(0, 2, n).tolist()
+    costs = rng.integers(1, 10, n).tolist()
+    model = pulp.LpProblem("split", pulp.LpMinimize)
+    x = [model.add_variable(f"x_{i}", cat=pulp.LpBinary) for i in range(n)]
+    model += pulp.lpSum(c * var for c, var in zip(costs, x, strict=True))
+    for row in a:
+        model += pulp.lpSum(int(c) * var for c, var in zip(row, x, strict=True)) == int(row @ known)
+    return model, x, known, float(np.dot(costs, known))
+
+
+def test_default_solver_is_one_of_the_solvers() -> None:
+    assert DEFAULT_SOLVER in SOLVERS == ("highs", "cbc")
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("sense", [pulp.LpMinimize, pulp.LpMaximize])
+def test_optimal_knapsack_with_constant(solver: str, sense: int) -> None:
+    model, best = knapsack(sense, constant=100.0)
+    outcome = solve(model, solver=solver, mip_gap=0.0)
+    assert outcome.status == "optimal"
+    assert outcome.objective == pytest.approx(best)
+    assert outcome.best_bound == pytest.approx(best, abs=1.0)  # CBC stops within one unit on integral objectives
+    assert outcome.gap is not None and outcome.gap < 0.01
+    assert outcome.solver == solver
+    assert outcome.solver_version[0].isdigit()
+    assert outcome.seconds >= 0
+    assert outcome.has_plan
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_infeasible_model(solver: str) -> None:
+    model = pulp.LpProblem("infeasible", pulp.LpMinimize)
+    x = model.add_variable("x", cat=pulp.LpBinary)
+    y = model.add_variable("y", cat=pulp.LpBinary)
+    model += x + y
+    model += x + y >= 3
+    outcome = solve(model, solver=solver)
+    assert outcome.status == "infeasible"
+    assert (outcome.objective, outcome.best_bound, outcome.gap) == (None, None, None)
+    assert not outcome.has_plan
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_unbounded_model(solver: str) -> None:
+    model = pulp.LpProblem("unbounded", pulp.LpMaximize)
+    x = model.add_variable("x", lowBound=0, cat=pulp.LpInteger)
+    y = model.add_variable("y", cat=pulp.LpBinary)
+    model += x + y
+    model += x - y >= 0
+    assert solve(model, solver=solver).status == "unbounded"
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_lp_bound_equals_objective(solver: str) -> None:
+    model = pulp.LpProblem("lp", pulp.LpMinimize)
+    x = model.add_variable("x", lowBound=0)
+    y = model.add_variable("y", lowBound=0)
+    model += 2 * x + 3 * y
+    model += x + y >= 4
+    model += x <= 1
+    outcome = solve(model, solver=solver)
+    assert outcome.status == "optimal"
+    assert outcome.objective == pytest.approx(11.0)
+    assert outcome.best_bound == pytest.approx(11.0)
+    assert outcome.gap == pytest.approx(0.0)
+
+
+def test_both_solvers_reach_the_same_optimum_on_the_same_model() -> None:
+    model, best = knapsack(pulp.LpMinimize)
+    first = solve(model, solver="highs", mip_gap=0.0)
+    second = solve(model, solver="cbc", mip_gap=0.0)
+    assert first.objective == pytest.approx(second.objective) == pytest.approx(best)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_time_limit_on_hard_instance_reports_consistently(solver: str) -> None:
+    model, _x, _known, _cost = market_split(seed=0)
+    outcome = solve(model, solver=solver, time_limit_s=0.3)
+    assert outcome.status in ("feasible", "not_solved")
+    if outcome.status == "feasible":
+        assert outcome.objective is not None and outcome.best_bound is not None
+        assert outcome.best_bound <= outcome.objective + 1e-6
+        assert outcome.gap == pytest.approx(relative_gap(outcome.objective, outcome.best_bound))
+    else:
+        assert (outcome.objective, outcome.gap) == (None, None)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_warm_start_hands_over_the_known_plan(solver: str) -> None:
+    model, x, known, cost = market_split(seed=1)
+    for var, value in zip(x, known, strict=True):
+        var.setInitialValue(value)
+    outcome = solve(model, solver=solver, time_limit_s=0.3, warm_start=True)
+    assert outcome.has_plan
+    assert outcome.objective is not None and outcome.objective <= cost + 1e-9
+
+
+def test_unknown_solver_is_a_solver_error() -> None:
+    model, _ = knapsack(pulp.LpMinimize)
+    with pytest.raises(SolverError, match="unknown solver 'gurobi'; choose one of: highs, cbc"):
+        solve(model, solver="gurobi")
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"time_limit_s": 0}, "time limit must be a positive number of seconds"),
+        ({"time_limit_s": float("inf")}, "time limit must be a positive number of seconds"),
+        ({"mip_gap": 1.5}, r"MIP gap must be a fraction in \[0, 1\)"),
+        ({"threads": 0}, "threads must be at least 1"),
+    ],
+)
+def test_bad_options_are_solver_errors(options: dict[str, float], expected: str) -> None:
+    model, _ = knapsack(pulp.LpMinimize)
+    with pytest.raises(SolverError, match=expected):
+        solve(model, **options)  # type: ignore[arg-type]
+
+
+def test_missing_cbc_binary_says_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pulp.PULP_CBC_CMD, "available", lambda self: False)
+    model, _ = knapsack(pulp.LpMinimize)
+    with pytest.raises(SolverError, match=r"solver 'cbc' is not available.*--solver highs"):
+        solve(model, solver="cbc")
+
+
+def test_missing_highspy_says_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_highspy(name: str, *args: object, **kwargs: object) -> object:
+        if name == "highspy":
+            raise ImportError("No module named 'highspy'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_highspy)
+    model, _ = knapsack(pulp.LpMinimize)
+    with pytest.raises(SolverError, match=r"pip install highspy.*--solver cbc"):
+        solve(model, solver="highs")
+
+
+def test_relative_gap_definition() -> None:
+    assert relative_gap(100.0, 90.0) == pytest.approx(0.1)
+    assert relative_gap(-100.0, -110.0) == pytest.approx(0.1)
+    assert relative_gap(0.0, 0.0) == 0.0
+    assert relative_gap(None, 1.0) is None
+    assert relative_gap(1.0, None) is None
+
+
+def test_outcome_is_frozen() -> None:
+    outcome = SolveOutcome("optimal", 1.0, 1.0, 0.0, "highs", "1.0", 0.1)
+    with pytest.raises(AttributeError):
+        outcome.status = "feasible"  # type: ignore[misc]
+
+
+def test_highs_writes_nothing_to_standard_output() -> None:
+    # HiGHS prints a banner on the first Highs object of a process; it must not reach stdout (CLI JSON goes there)
+    code = (
+        "import pulp\n"
+        "from allocopt.solve import solve\n"
+        "m = pulp.LpProblem('m', pulp.LpMinimize)\n"
+        "x = m.add_variable('x', 1, 2, cat='Integer')\n"
+        "m += x\n"
+        "print(solve(m, solver='highs').status)\n"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert run.stdout == "optimal\n"

@@ -134,3 +134,78 @@ def test_build_region_from_osm_and_mapped_columns(runner: CliRunner, tmp_path: P
                                "--townships", str(tmp_path / "townships.geojson"), "--facilities",
                                str(tmp_path / "f.csv"), "--map", "level"])
     assert bad.exit_code == 2 and "FIELD=COLUMN" in bad.output
+
+
+def test_optimize_writes_the_result_directory(runner: CliRunner, tiny_region_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    result = runner.invoke(main, ["optimize", str(tiny_region_path), "--budget", "5000000", "--format", "json",
+                                  "--out", str(out), "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "optimal"
+    assert summary["budget_yuan"] == 5_000_000
+    assert summary["cost_yuan"] <= 5_000_000 + 1e-6
+    assert set(summary["services"]) == set(SERVICES)
+    for figures in summary["services"].values():
+        assert figures["unserved_after"] <= figures["unserved_before"] + 1e-9
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8")) == summary
+    allocations = pd.read_csv(out / "allocations.csv", encoding="utf-8-sig")
+    assert allocations["cost_yuan"].sum() == pytest.approx(summary["cost_yuan"])
+    assert set(summary["inputs"]["region_files"]) >= {"region.toml", "region.gpkg", "facilities.csv"}
+
+    import pyogrio
+
+    assert sorted(pyogrio.list_layers(out / "result.gpkg")[:, 0]) == ["demand", "facilities", "townships"]
+
+
+def test_optimize_infeasible_target_exits_3_and_keeps_earlier_results(
+    runner: CliRunner, tiny_region_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "plan"
+    out.mkdir()
+    (out / "summary.json").write_text("{}", encoding="utf-8")
+    scenario = tmp_path / "hard.toml"
+    scenario.write_text("[budget]\ntotal_yuan = 1000\n[targets.min_covered_share]\ncath_lab = 0.9\n", encoding="utf-8")
+    result = runner.invoke(main, ["optimize", str(tiny_region_path), "--scenario", str(scenario), "--out", str(out),
+                                  "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    assert "yuan" in result.output and "budget" in result.output
+    assert (out / "summary.json").read_text(encoding="utf-8") == "{}"
+
+
+SF = Path(__file__).resolve().parent / "data" / "sf"
+SF_COSTS = ["--costs", str(SF / "SF_network_distance_candidateStore_16_censusTract_205_new.csv"),
+            "--columns", "DestinationName,name,distance",
+            "--weights", str(SF / "SF_demand_205_centroid_uniform_weight.csv"), "--weight-columns", "NAME,POP2000"]
+
+
+def test_locate_pmedian_matches_spopt_on_san_francisco(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["locate", "pmedian", *SF_COSTS, "-p", "4", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert sorted(data["sites"]) == ["Store_11", "Store_12", "Store_15", "Store_2"]
+    population = pd.read_csv(SF / "SF_demand_205_centroid_uniform_weight.csv")["POP2000"].sum()
+    assert data["objective"] / population == pytest.approx(2982.1268579890657, rel=1e-9)
+    assert len(data["assignment"]) == 205
+
+
+def test_locate_mclp_matches_spopt_on_san_francisco(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["locate", "mclp", *SF_COSTS, "-p", "4", "--radius", "5000", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["objective"] == pytest.approx(875_247)
+    assert len(data["covered"]) == 184
+
+
+def test_locate_reads_orlib_and_its_p(runner: CliRunner, tmp_path: Path) -> None:
+    # A path 1-2-3-4 with unit edges, p = 1 in the file: the best median is 2 or 3 (total cost 4).
+    path = tmp_path / "line.txt"
+    path.write_text("4 3 1\n1 2 1\n2 3 1\n3 4 1\n", encoding="utf-8")
+    result = runner.invoke(main, ["locate", "pmedian", "--costs", str(path), "--format-in", "orlib", "--format",
+                                  "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["objective"] == 4 and len(data["sites"]) == 1 and data["sites"][0] in {"2", "3"}
+    missing = runner.invoke(main, ["locate", "mclp", "--costs", str(path), "--format-in", "orlib"])
+    assert missing.exit_code == 1 and "--radius" in missing.output

@@ -7,6 +7,7 @@ written, marked with its gap); 130 interrupted (Ctrl-C). Earlier results are nev
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -195,6 +196,150 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
     generated = generate_region(townships=townships, villages=villages, seed=seed, **options)
     path = write_region(generated, out_dir, overwrite=overwrite)
     click.echo(f"Wrote synthetic region {generated.name!r} to {path}")
+
+
+EXIT_NOT_PROVEN_OPTIMAL = 6
+
+
+@main.command("optimize")
+@_region_argument
+@_scenario_option
+@click.option("--budget", "budget_yuan", type=click.FloatRange(min=0), default=None,
+              help="Total budget in yuan (replaces the scenario's budget lines).")
+@click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True,
+              help="gap: fewest people unserved (weighted); equity: smallest worst-township gap share, then gap; "
+                   "travel: least population-weighted time to primary care.")
+@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None,
+              help="MILP solver (default: highs, the faster on our benchmarks).")
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds the solver may run; the best plan found is returned with its gap.")
+@click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None,
+              help="Relative optimality gap at which the solver may stop (default: the solver's own, ~1e-4).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Result directory (default: results/<region>-<timestamp>/).")
+@click.option("--report", "with_report", is_flag=True, help="Also write maps, plan.xlsx and report.html.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_cache_option
+@_handle_errors
+def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float | None, objective: str,
+                     solver: str | None, time_limit_s: float | None, mip_gap: float | None, out_dir: Path | None,
+                     with_report: bool, output_format: str, cache_dir: Path | None) -> None:
+    """Place GPs, equipment, specialty centers and new sites to close access gaps within the budget.
+
+    Writes allocations.csv, townships.csv, summary.json and result.gpkg to --out. Exits 6 (after writing) when a
+    time limit stopped the solver before it proved the plan optimal; the summary gives the gap.
+
+    Example: allocopt optimize valley-county --budget 30000000 --objective gap --out plan/
+    """
+    prepared = workflow.prepare(region, scenario_path=scenario_path,
+                                cache_dir=cache_dir or workflow.default_cache_dir())
+    if budget_yuan is not None:
+        prepared = dataclasses.replace(prepared, scenario=prepared.scenario.with_budget(budget_yuan))
+    result = workflow.optimize(prepared, objective=objective, solver=solver, time_limit_s=time_limit_s,
+                               mip_gap=mip_gap)
+    target = out_dir or workflow.default_out_dir(prepared.region.name)
+    workflow.write_plan(prepared, result, target)
+    if with_report:
+        from allocopt.report import write_report
+
+        write_report(target)
+    summary = workflow.plan_summary(prepared, result)
+    if output_format == "json":
+        _echo_json(summary)
+    else:
+        _echo_plan(summary, result.allocations, target)
+    if result.status != "optimal":
+        click.echo(f"Warning: the solver stopped before proving optimality (status {result.status}, "
+                   f"gap {summary['gap']}); the plan written is the best found.", err=True)
+        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+
+
+def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path) -> None:
+    gap = summary["gap"]
+    click.echo(f"Plan for {summary['region']} ({summary['objective_name']} objective): status {summary['status']}"
+               + (f", gap {gap:.4%}" if gap is not None else ""))
+    budget = summary["budget_yuan"]
+    click.echo(f"Cost {summary['cost_yuan']:,.0f} yuan" + (f" of {budget:,.0f}" if budget is not None else ""))
+    gp = summary["gp"]
+    click.echo(f"GPs per 10,000: {gp['per_10k_before']:.2f} -> {gp['per_10k_after']:.2f} "
+               f"(target {gp['target_per_10k']:g}; {gp['added']} GPs added)")
+    rows = [
+        {"service": name, "threshold_minutes": figures["threshold_minutes"],
+         "unserved_before": figures["unserved_before"], "unserved_after": figures["unserved_after"],
+         "covered_share_after": figures["covered_share"]}
+        for name, figures in summary["services"].items()
+    ]
+    _echo_table(pd.DataFrame(rows).round(3))
+    if len(allocations):
+        click.echo("")
+        _echo_table(allocations[["site_id", "site_name", "resource", "quantity", "cost_yuan"]])
+    click.echo(f"Results written to {target}")
+
+
+@main.command("locate")
+@click.argument("model", type=click.Choice(["pmedian", "mclp", "lscp", "pcenter"]))
+@click.option("--costs", "costs_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
+              help="Cost matrix: long CSV (demand,site,cost), wide CSV, or an OR-Library p-median file.")
+@click.option("--format-in", "costs_format", type=click.Choice(["long", "wide", "orlib"]), default="long",
+              show_default=True, help="Layout of the --costs file.")
+@click.option("--weights", "weights_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="CSV demand,weight (default: every weight 1).")
+@click.option("--capacities", "capacities_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="CSV site,capacity: capacitated p-median, weights as loads.")
+@click.option("-p", "p", type=click.IntRange(min=1), default=None,
+              help="Number of sites to open (OR-Library files: the file's p unless given).")
+@click.option("--radius", type=click.FloatRange(min=0), default=None, help="Coverage radius, in the costs' unit.")
+@click.option("--columns", "cost_columns", default="demand,site,cost", show_default=True,
+              help="Demand id, site id and cost columns of a long CSV.")
+@click.option("--weight-columns", default="demand,weight", show_default=True,
+              help="Demand id and weight columns of the --weights CSV.")
+@click.option("--capacity-columns", default="site,capacity", show_default=True,
+              help="Site id and capacity columns of the --capacities CSV.")
+@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds the solver may run.")
+@click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None, help="Relative optimality gap.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_handle_errors
+def locate_command(model: str, costs_path: Path, costs_format: str, weights_path: Path | None,
+                   capacities_path: Path | None, p: int | None, radius: float | None, cost_columns: str,
+                   weight_columns: str, capacity_columns: str, solver: str | None, time_limit_s: float | None,
+                   mip_gap: float | None, output_format: str) -> None:
+    """Classic location models on a cost matrix, keyed by IDs: p-median, MCLP, LSCP, p-center.
+
+    Objective: pmedian, sum of weight x cost; pcenter, the largest assigned cost; mclp, covered weight; lscp, the
+    number of sites.
+
+    Example: allocopt locate pmedian --costs distances.csv --weights population.csv -p 4
+    """
+    demand, site, cost = _names(cost_columns, 3, "--columns")
+    weight_id, weight = _names(weight_columns, 2, "--weight-columns")
+    capacity_id, capacity = _names(capacity_columns, 2, "--capacity-columns")
+    columns = workflow.CostColumns(demand=demand, site=site, cost=cost, weight_id=weight_id, weight=weight,
+                                   capacity_id=capacity_id, capacity=capacity)
+    result = workflow.locate(model, costs_path, costs_format=costs_format, weights_path=weights_path,
+                             capacities_path=capacities_path, p=p, radius=radius, columns=columns, solver=solver,
+                             time_limit_s=time_limit_s, mip_gap=mip_gap)
+    data = result.to_dict()
+    if output_format == "json":
+        _echo_json(data)
+    else:
+        click.echo(f"{model}: status {data['status']}, objective {data['objective']:,.6g} "
+                   f"({data['objective_meaning']})")
+        click.echo(f"Sites ({len(data['sites'])}): {', '.join(data['sites'])}")
+        if data["assignment"]:
+            assigned = pd.DataFrame(sorted(data["assignment"].items()), columns=["demand", "site"])
+            _echo_table(assigned.groupby("site", sort=True).size().rename("demand_points").reset_index())
+    if result.status != "optimal":
+        click.echo(f"Warning: not proven optimal (status {result.status}, gap {result.gap}).", err=True)
+        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+
+
+def _names(value: str, count: int, option: str) -> list[str]:
+    names = [name.strip() for name in value.split(",")]
+    if len(names) != count or not all(names):
+        raise click.BadParameter(f"{value!r}: give {count} comma-separated column names", param_hint=option)
+    return names
 
 
 def _column_map(values: tuple[str, ...]) -> dict[str, str]:

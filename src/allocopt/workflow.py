@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from allocopt.access import AccessReport, compute_access
-from allocopt.export import atomic_output_dir, write_csv, write_json
+from allocopt.export import atomic_output_dir, write_csv, write_geopackage, write_json
+from allocopt.model.classic import LocateResult
 from allocopt.network import RoadNetwork, build_network
 from allocopt.regions import Region, load_region
-from allocopt.scenario import Scenario, load_scenario
+from allocopt.results import Result
+from allocopt.scenario import Scenario, load_scenario, scenario_to_dict
 from allocopt.travel import Connectivity, TravelMatrix, connectivity, travel_times
 
 DEFAULT_REGION = "valley-county"
@@ -145,3 +148,144 @@ def write_access_map(prepared: Prepared, report: AccessReport, path: str | Path)
         thresholds_minutes=prepared.scenario.thresholds_minutes,
     )
     return maps.save_png(figure, path)
+
+
+def optimize(
+    prepared: Prepared,
+    *,
+    objective: str = "gap",
+    solver: str | None = None,
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+) -> Result:
+    """The best plan for a prepared region under its scenario (see `allocopt.optimize.optimize`)."""
+    from allocopt.optimize import optimize as optimize_region
+    from allocopt.solve import DEFAULT_SOLVER
+
+    return optimize_region(
+        prepared.region,
+        prepared.matrix,
+        prepared.scenario,
+        objective=objective,
+        solver=solver or DEFAULT_SOLVER,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+    )
+
+
+def plan_summary(prepared: Prepared, result: Result) -> dict[str, Any]:
+    """summary.json: the result's figures with the region, the resolved scenario and the inputs' content hashes."""
+    from allocopt import __version__
+
+    region, scenario = prepared.region, prepared.scenario
+    summary: dict[str, Any] = {
+        "region": region.name,
+        "region_synthetic": region.synthetic,
+        "scenario": {"name": scenario.name, "source": scenario.source, "settings": scenario_to_dict(scenario)},
+    }
+    summary.update(result.to_summary())
+    summary["inputs"] = {
+        "region_files": _content_hashes(region.path) if region.path is not None else {},
+        "scenario_sha256": _sha256(Path(scenario.source)) if Path(scenario.source).is_file() else None,
+    }
+    summary["allocopt_version"] = __version__
+    return summary
+
+
+def write_plan(prepared: Prepared, result: Result, out_dir: str | Path) -> Path:
+    """Write summary.json, allocations.csv, townships.csv and result.gpkg (docs/results.md), atomically."""
+    region = prepared.region
+    townships = region.townships[["code", "geometry"]].merge(result.townships, on="code", how="left")
+    existing = region.sites.drop(columns=["name", "kind", "level", "township_code"])
+    facilities = existing.merge(result.sites, on="id", how="left")
+    demand = region.demand[["id", "geometry"]].merge(result.demand, on="id", how="left")
+    with atomic_output_dir(out_dir) as staging:
+        write_json(plan_summary(prepared, result), staging / "summary.json")
+        write_csv(result.allocations, staging / "allocations.csv")
+        write_csv(result.townships, staging / "townships.csv")
+        write_geopackage(
+            {"townships": townships, "facilities": facilities, "demand": demand}, staging / "result.gpkg"
+        )
+    return Path(out_dir)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _content_hashes(directory: Path) -> dict[str, str]:
+    """sha256 of every file of a region bundle, by path relative to it, so a plan can be audited later."""
+    return {
+        str(path.relative_to(directory)): _sha256(path)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+@dataclass(frozen=True)
+class CostColumns:
+    """Column names of a long cost CSV and of the weights and capacities CSVs."""
+
+    demand: str = "demand"
+    site: str = "site"
+    cost: str = "cost"
+    weight_id: str = "demand"
+    weight: str = "weight"
+    capacity_id: str = "site"
+    capacity: str = "capacity"
+
+
+def locate(
+    model: str,
+    costs_path: str | Path,
+    *,
+    costs_format: str = "long",
+    weights_path: str | Path | None = None,
+    capacities_path: str | Path | None = None,
+    p: int | None = None,
+    radius: float | None = None,
+    columns: CostColumns = CostColumns(),
+    solver: str | None = None,
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+) -> LocateResult:
+    """Run a classic location model (pmedian, mclp, lscp, pcenter) on a cost-matrix file, keyed by IDs."""
+    from allocopt.costs import read_capacities, read_costs, read_costs_long, read_weights
+    from allocopt.errors import ScenarioError
+    from allocopt.model import classic
+    from allocopt.solve import DEFAULT_SOLVER
+
+    if costs_format == "long":
+        costs = read_costs_long(costs_path, demand_column=columns.demand, site_column=columns.site,
+                                cost_column=columns.cost)
+        file_p = None
+    else:
+        costs, file_p = read_costs(costs_path, fmt=costs_format)
+    weights = None if weights_path is None else read_weights(
+        weights_path, demand_ids=costs.demand_ids, id_column=columns.weight_id, weight_column=columns.weight)
+    capacities = None if capacities_path is None else read_capacities(
+        capacities_path, site_ids=costs.site_ids, id_column=columns.capacity_id, capacity_column=columns.capacity)
+    options: dict[str, Any] = {"solver": solver or DEFAULT_SOLVER, "time_limit_s": time_limit_s, "mip_gap": mip_gap}
+    count = p if p is not None else file_p
+
+    def need(value: Any, option: str) -> Any:
+        if value is None:
+            raise ScenarioError(f"locate {model} needs {option}")
+        return value
+
+    if capacities is not None and model != "pmedian":
+        raise ScenarioError(f"--capacities applies to pmedian only, not {model}")
+    if model == "pmedian":
+        return classic.p_median(costs, p=need(count, "-p N"), weights=weights, capacities=capacities, **options)
+    if model == "mclp":
+        return classic.mclp(costs, p=need(count, "-p N"), radius=need(radius, "--radius R"), weights=weights,
+                            **options)
+    if model == "lscp":
+        return classic.lscp(costs, radius=need(radius, "--radius R"), **options)
+    if model == "pcenter":
+        return classic.p_center(costs, p=need(count, "-p N"), **options)
+    raise ScenarioError(f"unknown model {model!r}; choose pmedian, mclp, lscp or pcenter")

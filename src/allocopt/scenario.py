@@ -1,7 +1,11 @@
 """Scenario files (TOML): budget, unit costs, targets, thresholds, eligibility and weights, with sourced defaults.
 
 A scenario file only needs the keys it changes; everything else takes the defaults below, whose sources are listed
-in `docs/scenario.md`. Unknown keys and out-of-range values raise `ScenarioError` naming the key.
+in `docs/scenario.md`. Unknown keys, wrong types and out-of-range values raise `ScenarioError` naming the key.
+
+Ranges: budgets and costs are at least 0. A zero budget is a valid question, "what does today's network achieve"
+(nothing can be bought); a zero cost makes an item free. Travel-time thresholds must be above 0 minutes, as no
+one reaches care in no time.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from allocopt.errors import ScenarioError
 from allocopt.services import CENTERS, EQUIPMENT, GP_SHORTAGE, LEVELS, SERVICES
+from allocopt.tiers import TiersSettings, parse_tiers, tiers_to_dict
 
 DEFAULTS: dict[str, Any] = {
     "scenario": {"name": "default", "description": ""},
@@ -139,6 +144,7 @@ class Scenario:
     equipment_eligibility: dict[str, Eligibility]
     center_eligibility: dict[str, Eligibility]
     source: str = "defaults"
+    tiers: TiersSettings | None = None
 
     def with_budget(self, total_yuan: float) -> Scenario:
         """The same scenario with one total budget of `total_yuan` (replacing split budgets)."""
@@ -147,26 +153,41 @@ class Scenario:
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
-    """Read a scenario TOML file over the defaults; `None` gives the defaults alone."""
+    """Read a scenario TOML file (UTF-8, with or without a byte-order mark) over the defaults; `None` gives the
+    defaults alone. An empty (0-byte) file is an error, as it is usually a failed save; a file holding only
+    comments gives the defaults."""
     if path is None:
         return scenario_from_dict({})
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
-        data = tomllib.loads(text)
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except FileNotFoundError as exc:
         raise ScenarioError(f"{path}: scenario file not found; pass an existing TOML file") from exc
+    except OSError as exc:
+        raise ScenarioError(
+            f"{path}: cannot read the scenario file ({exc.strerror or exc}); pass a readable file"
+        ) from exc
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: not UTF-8 text; save the scenario file as UTF-8") from exc
+        raise ScenarioError(
+            f"{path}: not UTF-8 text (undecodable byte at offset {exc.start}); save the scenario file as UTF-8"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from exc
+    if not raw:
+        raise ScenarioError(
+            f"{path}: the scenario file is empty (0 bytes); write the keys it changes, or leave out --scenario to "
+            "use the defaults"
+        )
     return scenario_from_dict(data, source=str(path))
 
 
 def scenario_from_dict(data: Mapping[str, Any], *, source: str = "defaults") -> Scenario:
     """Build a Scenario from a nested mapping laid out like the TOML file, over the defaults."""
     try:
-        return _build(_merge(DEFAULTS, data, prefix=""), source)
+        # [tiers] switches tiered care on; absent, the scenario has no tiers (allocopt.tiers).
+        scenario = _build(_merge(DEFAULTS, {k: v for k, v in data.items() if k != "tiers"}, prefix=""), source)
+        return replace(scenario, tiers=parse_tiers(data["tiers"])) if "tiers" in data else scenario
     except ScenarioError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
 
@@ -174,7 +195,7 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "defaults") -> 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     """The resolved scenario as a mapping in the TOML layout (for summaries and audit)."""
     budget = {k: v for k, v in vars(scenario.budget).items() if v is not None}
-    return {
+    result: dict[str, Any] = {
         "scenario": {"name": scenario.name, "description": scenario.description},
         "budget": budget,
         "costs": {
@@ -196,6 +217,9 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
             "center": {k: _eligibility_dict(v) for k, v in scenario.center_eligibility.items()},
         },
     }
+    if scenario.tiers is not None:
+        result["tiers"] = tiers_to_dict(scenario.tiers)
+    return result
 
 
 def _eligibility_dict(rule: Eligibility) -> dict[str, Any]:
@@ -227,7 +251,10 @@ def _check_number(key: str, value: Any, *, minimum: float = 0.0, maximum: float 
                   strict: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ScenarioError(f"key {key!r} must be a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a TOML integer beyond the float range
+        raise ScenarioError(f"key {key!r} must be finite, got an integer of {len(str(value))} digits") from None
     if not math.isfinite(number):
         raise ScenarioError(f"key {key!r} must be finite, got {value!r}")
     if number < minimum or (strict and number == minimum):
@@ -268,6 +295,9 @@ def _eligibility(key: str, table: Mapping[str, Any], *, known_requirements: tupl
 
 def _build(data: Mapping[str, Any], source: str) -> Scenario:
     meta = data["scenario"]
+    for key in ("name", "description"):
+        if not isinstance(meta[key], str):
+            raise ScenarioError(f"key 'scenario.{key}' must be text in quotes, got {meta[key]!r}")
     budget_table = data["budget"]
     if "total_yuan" in budget_table and ({"capital_yuan", "annual_yuan"} & set(budget_table)):
         raise ScenarioError("key 'budget': give either total_yuan, or capital_yuan and/or annual_yuan, not both")

@@ -206,7 +206,7 @@ def _positive_kmh(value: object, *, key: str) -> float:
     """`value` as a positive finite speed in km/h; DataError naming the region.toml `key` otherwise."""
     try:
         speed = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         speed = math.nan
     if not (math.isfinite(speed) and speed > 0):
         raise DataError(f"region.toml {key} = {value!r}; give a positive speed in km/h")

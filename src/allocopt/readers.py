@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pyproj
+import shapely
 from pyogrio.errors import CRSError, DataLayerError, DataSourceError, FeatureError, FieldError, GeometryError
 
 from allocopt.errors import DataError
@@ -49,7 +50,8 @@ def read_layer(
 
     Every problem raises DataError naming the file and layer and saying what to do: a missing or empty file, a file
     that is not what its extension says, a missing layer (listing those present), no CRS, coordinates that are
-    not numbers, non-UTF-8 CSV text, and missing, wrong-kind or invalid geometries (naming the first bad row).
+    not numbers, non-UTF-8 CSV text, missing, wrong-kind or invalid geometries, and coordinates beyond ±180°/±90°
+    in a geographic CRS (projected metres labelled as lon/lat), naming the first bad row.
     """
     path = Path(path)
     where = _describe(path, layer, label)
@@ -59,7 +61,8 @@ def read_layer(
         raise DataError(f"{where}: the file does not exist; check the path (the layer's `file` in region.toml).")
     if path.is_file() and path.stat().st_size == 0:
         raise DataError(f"{where}: the file is empty (0 bytes); export the layer again.")
-    if path.suffix.lower() == ".csv":
+    is_csv = path.suffix.lower() == ".csv"
+    if is_csv:
         if layer is not None and layer != path.stem:
             raise DataError(f"{where}: a CSV file holds a single layer; remove `layer` from region.toml.")
         frame = _read_csv(path, where=where, geometry=geometry, x_column=x_column, y_column=y_column, crs=crs)
@@ -68,6 +71,13 @@ def read_layer(
             raise DataError(f"{where}: x_column and y_column only apply to CSV files; remove them from region.toml.")
         frame = _read_vector(path, where=where, layer=layer, crs=crs)
     check_geometry(frame, geometry, where=where, labels=row_labels(frame))
+    fix = (
+        f"check that '{x_column or 'lon'}' holds longitudes and '{y_column or 'lat'}' latitudes, or set the "
+        "layer's `crs` in region.toml" if is_csv else
+        f"the file's CRS is {frame.crs.to_string()} but its coordinates are not degrees; assign the layer its "
+        "real CRS (in QGIS: Set Layer CRS) and export it again"
+    )
+    _check_degrees(frame, where=where, labels=row_labels(frame), fix=fix)
     return frame
 
 
@@ -85,8 +95,8 @@ def _format_name(path: Path) -> str:
 
 
 def _reason(exc: Exception) -> str:
-    """The first clause of a GDAL error, without its advice on driver prefixes."""
-    return str(exc).split(";")[0].strip().rstrip(".")
+    """The first clause of a GDAL or parser error on one line, without GDAL's advice on driver prefixes."""
+    return " ".join(str(exc).split(";")[0].split()).rstrip(".")
 
 
 def _read_vector(path: Path, *, where: str, layer: str | None, crs: str | None) -> gpd.GeoDataFrame:
@@ -151,6 +161,9 @@ def _read_csv(
             "GeoJSON or Shapefile."
         )
     x_name, y_name = x_column or "lon", y_column or "lat"
+    if x_name == y_name:
+        raise DataError(f"{where}: x_column and y_column are both '{x_name}'; name the longitude and the latitude "
+                        "columns in region.toml.")
     stated = _parse_crs(crs or CSV_CRS, where=where)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
@@ -160,7 +173,9 @@ def _read_csv(
             "(in Excel: Save As > 'CSV UTF-8')."
         ) from exc
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise DataError(f"{where}: cannot be read as CSV ({exc}); save it again as comma-separated text.") from exc
+        raise DataError(
+            f"{where}: cannot be read as CSV ({_reason(exc)}); save it again as comma-separated text."
+        ) from exc
     table.columns = [str(column).strip() for column in table.columns]
     for role, name in (("x_column", x_name), ("y_column", y_name)):
         if name not in table:
@@ -171,16 +186,27 @@ def _read_csv(
     labels = row_labels(table)
     x = _coordinates(table[x_name], field=x_name, where=where, labels=labels)
     y = _coordinates(table[y_name], field=y_name, where=where, labels=labels)
-    if stated.is_geographic:
-        outside = (np.abs(x) > 180) | (np.abs(y) > 90)
-        if outside.any():
-            raise DataError(
-                f"{where}, {describe_rows(labels, outside)}: ({x[outside][0]:g}, {y[outside][0]:g}) is not a "
-                f"longitude/latitude in degrees; check that '{x_name}' holds longitudes and '{y_name}' latitudes, "
-                "or set the layer's `crs` in region.toml."
-            )
     points = gpd.points_from_xy(x, y, crs=stated)
     return gpd.GeoDataFrame(table.drop(columns=[x_name, y_name]), geometry=points, crs=stated)
+
+
+def _check_degrees(frame: gpd.GeoDataFrame, *, where: str, labels: list[str], fix: str) -> None:
+    """In a geographic CRS, raise DataError at the first row with a coordinate beyond ±180° or ±90°.
+
+    Projected coordinates (metres) labelled as lon/lat would otherwise project to nonsense or infinity.
+    """
+    if frame.crs is None or not frame.crs.is_geographic or len(frame) == 0:
+        return
+    xy, row = shapely.get_coordinates(frame.geometry.to_numpy(), return_index=True)
+    outside_vertex = (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
+    if outside_vertex.any():
+        outside = np.zeros(len(frame), dtype=bool)
+        outside[row[outside_vertex]] = True
+        x, y = xy[np.flatnonzero(outside_vertex)[0]]
+        raise DataError(
+            f"{where}, {describe_rows(labels, outside)}: ({x:g}, {y:g}) is not a longitude/latitude in degrees; "
+            f"{fix}."
+        )
 
 
 def _coordinates(column: pd.Series, *, field: str, where: str, labels: list[str]) -> np.ndarray:

@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
+import shapely
 
 from allocopt.errors import DataError
 from allocopt.readers import read_layer
@@ -193,6 +194,9 @@ def build_region(
     - Without `demand`, demand is one point per township at its representative point with its full population
       (and population_65plus), and `demand_derived` is True. A given demand layer must use township codes of the
       townships layer and match their total population within `POPULATION_TOLERANCE` (0.5%).
+    - The townships must hold some residents, and no township or demand point more residents aged 65+ than in
+      all. Demand points, like sites, must lie within `SNAP_TO_TOWNSHIP_M` of a township, and the roads' extent
+      must meet the townships' (a layer in the wrong CRS fails these).
     - Facility and candidate ids must be unique across both layers; `consortium_lead` must be empty or the id of
       a county or tertiary hospital.
     - Empty road `speed_kmh` values take the class speed: `network.DEFAULT_SPEEDS_KMH` overridden by `speeds_kmh`.
@@ -208,6 +212,12 @@ def build_region(
             raise DataError(f"{where(layer)}: the layer is in {frame.crs}, not {crs}; project it to the region CRS.")
     if len(townships) == 0:
         raise DataError(f"{where('townships')}: the layer has no townships.")
+    if not townships["population"].sum() > 0:
+        raise DataError(
+            f"{where('townships')}, field 'population': every township has 0 residents; fill in the resident "
+            "population (or map the right column to it with `rename` in region.toml)."
+        )
+    _check_elderly(townships, id_column="code", where=where("townships"))
     access_kmh = _positive_number(access_speed_kmh, where="key 'network.access_speed_kmh'")
     overrides = _class_speeds(speeds_kmh or {})
     facilities = _with_township_codes(facilities, townships, layer="facilities", where=where("facilities"))
@@ -218,7 +228,9 @@ def build_region(
     _check_unique_site_ids(facilities, candidates, where=where("candidates"), facilities_where=where("facilities"))
     _check_consortium_leads(facilities, where=where("facilities"))
     if demand is not None:
+        _check_elderly(demand, id_column="id", where=where("demand"))
         _check_demand(demand, townships, where=where("demand"))
+    _check_roads_reach_townships(roads, townships, where=where("roads"))
     return Region(
         name=name,
         path=path,
@@ -255,16 +267,19 @@ def combine_sites(facilities: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame) ->
 
 
 def _read_toml(toml_path: Path) -> dict[str, Any]:
-    """region.toml as a dict; DataError if it is missing or not TOML."""
+    """region.toml (UTF-8, a byte-order mark allowed) as a dict; DataError if it is unreadable or not TOML."""
     try:
-        with toml_path.open("rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(toml_path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError as exc:
         raise DataError(f"{toml_path}: not found; a region bundle is a directory holding region.toml.") from exc
+    except OSError as exc:
+        raise DataError(f"{toml_path}: cannot be read ({exc.strerror or exc}); make it a readable file.") from exc
     except tomllib.TOMLDecodeError as exc:
         raise DataError(f"{toml_path}: not valid TOML ({exc}); fix the syntax at that line.") from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"{toml_path}: not UTF-8 text; save it as UTF-8.") from exc
+        raise DataError(
+            f"{toml_path}: not UTF-8 text (undecodable byte at offset {exc.start}); save it as UTF-8."
+        ) from exc
 
 
 def _required_table(meta: Mapping[str, Any], key: str, *, where: str) -> dict[str, Any]:
@@ -369,7 +384,12 @@ def _load_layer(bundle: Path, name: str, table: object) -> tuple[gpd.GeoDataFram
 
 def _positive_number(value: object, *, where: str) -> float:
     """`value` as a positive finite float; DataError naming `where` otherwise."""
-    number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    try:
+        number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # a TOML integer beyond the float range
+        raise DataError(
+            f"region.toml {where}: an integer of {len(str(value))} digits is not a speed; give a speed in km/h."
+        ) from None
     if not (math.isfinite(number) and number > 0):
         raise DataError(f"region.toml {where}: {value!r} is not a positive number; give a speed in km/h.")
     return number
@@ -406,7 +426,16 @@ def _empty_layer(layer: str, crs: pyproj.CRS) -> gpd.GeoDataFrame:
 def _with_township_codes(
     points: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, layer: str, where: str
 ) -> gpd.GeoDataFrame:
-    """`points` of `layer` with `township_code` (after the spec columns) from the township holding each point.
+    """`points` of `layer` with `township_code` (after the spec columns) from the township holding each point."""
+    match = _township_positions(points, townships, where=where)
+    codes = townships["code"].to_numpy()[match]
+    frame = points.drop(columns="township_code", errors="ignore")
+    frame.insert(len(LAYERS[layer].columns), "township_code", pd.Series(codes, index=frame.index, dtype=str))
+    return frame
+
+
+def _township_positions(points: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, where: str) -> np.ndarray:
+    """Position in `townships` of the township holding each point (with an `id` column).
 
     A point on a shared boundary takes the first township in layer order; a point outside every township takes
     the nearest one within `SNAP_TO_TOWNSHIP_M`, and DataError names the points farther out.
@@ -433,10 +462,7 @@ def _with_township_codes(
                 f"{where}: {far.size} point(s) lie outside every township, more than {SNAP_TO_TOWNSHIP_M:g} m "
                 f"from the nearest: {listed}; fix their coordinates (check the CRS) or the township polygons."
             )
-    codes = townships["code"].to_numpy()[np.minimum(match, none - 1)] if len(points) else []
-    frame = points.drop(columns="township_code", errors="ignore")
-    frame.insert(len(LAYERS[layer].columns), "township_code", pd.Series(codes, index=frame.index, dtype=str))
-    return frame
+    return match
 
 
 def _check_unique_site_ids(
@@ -465,6 +491,32 @@ def _check_consortium_leads(facilities: gpd.GeoDataFrame, *, where: str) -> None
         )
 
 
+def _check_elderly(frame: gpd.GeoDataFrame, *, id_column: str, where: str) -> None:
+    """Raise DataError where `population_65plus` exceeds `population` (often two swapped columns)."""
+    above = (frame["population_65plus"] > frame["population"]).to_numpy()
+    if above.any():
+        row = np.flatnonzero(above)[0]
+        raise DataError(
+            f"{where}, {describe_rows(row_labels(frame, id_column), above)}, field 'population_65plus': "
+            f"{frame['population_65plus'].iloc[row]:g} residents aged 65+ but {frame['population'].iloc[row]:g} "
+            "residents in all; check whether the two columns are swapped."
+        )
+
+
+def _check_roads_reach_townships(roads: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, where: str) -> None:
+    """Raise DataError when the roads' extent misses the townships' extent: a roads layer with the wrong CRS or
+    from another place, whose travel times would be meaningless."""
+    if len(roads) == 0:
+        return
+    road_extent, township_extent = shapely.box(*roads.total_bounds), shapely.box(*townships.total_bounds)
+    if not road_extent.intersects(township_extent):
+        distance_km = road_extent.distance(township_extent) / 1000
+        raise DataError(
+            f"{where}: every road lies outside the townships' extent, {distance_km:,.0f} km away; check the "
+            "layer's CRS and that it covers this region."
+        )
+
+
 def _derived_demand(townships: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """One demand point per township, at a point inside it, carrying its whole population."""
     return gpd.GeoDataFrame(
@@ -480,7 +532,9 @@ def _derived_demand(townships: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _check_demand(demand: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, where: str) -> None:
-    """Raise DataError for unknown township codes or a total population off the townships' by more than 0.5%."""
+    """Raise DataError for points outside the townships (as for sites), unknown township codes, or a total
+    population off the townships' by more than 0.5%."""
+    _township_positions(demand, townships, where=where)
     unknown = (~demand["township_code"].isin(townships["code"])).to_numpy()
     if unknown.any():
         value = demand["township_code"][unknown].iloc[0]

@@ -27,6 +27,8 @@ class ColumnSpec:
     default: object = None
     minimum: float | None = None
     allowed: tuple[str, ...] | None = None
+    maximum: float | None = None
+    minimum_allowed: bool = True  # False: values must lie strictly above `minimum`
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,25 @@ class LayerSpec:
 
 ROAD_CLASSES: tuple[str, ...] = ("expressway", "national", "provincial", "county", "township", "village")
 
+MAX_POPULATION = 100_000_000.0
+"""Most people one township or demand point may hold: ten times the population of the largest Chinese city
+district or county, so that only unit and typing errors (an area or an ID in the population column, a lost
+decimal point) exceed it."""
+
+MAX_COUNT = 100_000
+"""Most GPs, beds or units of one equipment type a single facility may report: ten times the beds of the largest
+hospitals; larger counts are typing errors (and would overflow whole-number arithmetic)."""
+
+MAX_SPEED_KMH = 200.0
+"""Fastest road speed accepted: well above the 120 km/h limit of Chinese expressways, so only unit errors (m/s,
+speeds in m/min) exceed it."""
+
+MAX_COST_YUAN = 100_000_000_000.0
+"""Largest one-off opening cost of a candidate site: 100 billion yuan, more than any hospital campus costs."""
+
 _EQUIPMENT_COLUMNS = tuple(
-    ColumnSpec(k, "int", "units", f"{k} units installed", default=0, minimum=0) for k in EQUIPMENT
+    ColumnSpec(k, "int", "units", f"{k} units installed", default=0, minimum=0, maximum=MAX_COUNT)
+    for k in EQUIPMENT
 )
 _CENTER_COLUMNS = tuple(
     ColumnSpec(center_column(c), "bool", "", f"designated {c.replace('_', ' ')} center", default=False)
@@ -58,10 +77,10 @@ LAYERS: dict[str, LayerSpec] = {
         (
             ColumnSpec("code", "str", "", "township (乡镇/街道) code, unique"),
             ColumnSpec("name", "str", "", "township name"),
-            ColumnSpec("population", "float", "people", "resident population", minimum=0),
+            ColumnSpec("population", "float", "people", "resident population", minimum=0, maximum=MAX_POPULATION),
             ColumnSpec(
                 "population_65plus", "float", "people", "residents aged 65 and over (NaN: unknown)",
-                default=float("nan"), minimum=0,
+                default=float("nan"), minimum=0, maximum=MAX_POPULATION,
             ),
         ),
     ),
@@ -72,10 +91,13 @@ LAYERS: dict[str, LayerSpec] = {
         (
             ColumnSpec("id", "str", "", "demand point (village or grid cell) id, unique"),
             ColumnSpec("township_code", "str", "", "code of the township the point belongs to"),
-            ColumnSpec("population", "float", "people", "residents represented by the point", minimum=0),
+            ColumnSpec(
+                "population", "float", "people", "residents represented by the point", minimum=0,
+                maximum=MAX_POPULATION,
+            ),
             ColumnSpec(
                 "population_65plus", "float", "people", "residents aged 65 and over (NaN: unknown)",
-                default=float("nan"), minimum=0,
+                default=float("nan"), minimum=0, maximum=MAX_POPULATION,
             ),
         ),
         required=False,
@@ -91,8 +113,8 @@ LAYERS: dict[str, LayerSpec] = {
                 "level", "str", "", "facility level",
                 allowed=LEVELS,
             ),
-            ColumnSpec("gps", "int", "GPs", "general practitioners on staff", default=0, minimum=0),
-            ColumnSpec("beds", "int", "beds", "inpatient beds", default=0, minimum=0),
+            ColumnSpec("gps", "int", "GPs", "general practitioners on staff", default=0, minimum=0, maximum=MAX_COUNT),
+            ColumnSpec("beds", "int", "beds", "inpatient beds", default=0, minimum=0, maximum=MAX_COUNT),
             *_EQUIPMENT_COLUMNS,
             *_CENTER_COLUMNS,
             ColumnSpec(
@@ -108,7 +130,10 @@ LAYERS: dict[str, LayerSpec] = {
         (
             ColumnSpec("id", "str", "", "candidate site id, unique across facilities and candidates"),
             ColumnSpec("name", "str", "", "candidate site name"),
-            ColumnSpec("open_cost_yuan", "float", "yuan", "one-off cost of opening the site", minimum=0),
+            ColumnSpec(
+                "open_cost_yuan", "float", "yuan", "one-off cost of opening the site", minimum=0,
+                maximum=MAX_COST_YUAN,
+            ),
             ColumnSpec(
                 "level", "str", "", "level the site has once opened", default="township_hc",
                 allowed=LEVELS,
@@ -122,8 +147,10 @@ LAYERS: dict[str, LayerSpec] = {
         None,
         (
             ColumnSpec("road_class", "str", "", "road class (sets the default speed)", allowed=ROAD_CLASSES),
-            ColumnSpec("speed_kmh", "float", "km/h", "travel speed (NaN: the class default)", default=float("nan"),
-                       minimum=0),
+            ColumnSpec(
+                "speed_kmh", "float", "km/h", "travel speed (NaN: the class default)", default=float("nan"),
+                minimum=0, minimum_allowed=False, maximum=MAX_SPEED_KMH,
+            ),
             ColumnSpec("oneway", "bool", "", "traffic only in the line's drawing direction", default=False),
         ),
     ),
@@ -193,11 +220,18 @@ def validate(gdf: gpd.GeoDataFrame, layer: str, *, source: str) -> gpd.GeoDataFr
     columns that are absent, and blank cells of optional columns, take the column default. Bool columns accept
     true/false, 1/0 and yes/no. Every problem a planner can fix in the file raises DataError naming `source`, the
     layer, the row (1-based number and id) and the field: missing required columns, non-numbers, blanks in required
-    fields, values below the minimum, infinities, fractions in whole-number columns, empty or duplicate ids, values
-    outside the allowed list, and missing, wrong-kind or invalid geometries.
+    fields, values below the minimum or above the maximum, infinities, fractions in whole-number columns, empty or
+    duplicate ids, values outside the allowed list, repeated column names, and missing, wrong-kind or invalid
+    geometries.
     """
     spec = LAYERS[layer]
     where = f"{source}, layer '{layer}'"
+    repeated = gdf.columns[gdf.columns.duplicated()]
+    if len(repeated):
+        raise DataError(
+            f"{where}: column '{repeated[0]}' appears more than once; keep one of them (check `rename` in "
+            "region.toml, which may map two columns to one name)."
+        )
     try:
         geometry = gdf.geometry
     except AttributeError as exc:
@@ -256,10 +290,15 @@ def _to_text(value: object) -> str:
 
 
 def _coerce_text(raw: pd.Series, column: ColumnSpec, rows: _Rows) -> pd.Series:
-    """Text column: fill blanks with the default and check the allowed values."""
+    """Text column: reject blanks in a required column, fill them with the default otherwise, check the allowed
+    values."""
     text = pd.Series([_to_text(value) for value in raw], dtype=object)
-    if column.default is not None:
-        text = text.mask(text == "", str(column.default))
+    blanks = text == ""
+    if column.default is None and blanks.any():
+        raise rows.error(
+            blanks, column.name, f"the value is empty, but the field is required; enter the {column.description}."
+        )
+    text = text.mask(blanks, str(column.default))
     if column.allowed is not None:
         bad = ~text.isin(column.allowed)
         if bad.any():
@@ -272,10 +311,7 @@ def _coerce_text(raw: pd.Series, column: ColumnSpec, rows: _Rows) -> pd.Series:
 
 
 def _check_ids(ids: pd.Series, field: str, rows: _Rows) -> None:
-    """Raise DataError for an empty id or for two rows sharing one id (naming both rows)."""
-    empty = (ids == "").to_numpy()
-    if empty.any():
-        raise rows.error(empty, field, "the id is empty; give every row a unique id.")
+    """Raise DataError for two rows sharing one id (naming both rows); blank ids fail as required text."""
     duplicated = ids.duplicated(keep=False).to_numpy()
     if duplicated.any():
         value = ids.iloc[np.flatnonzero(duplicated)[0]]
@@ -308,11 +344,21 @@ def _coerce_number(raw: pd.Series, column: ColumnSpec, rows: _Rows, *, whole: bo
             )
         numbers = numbers.fillna(float(cast(float, column.default)))
     if column.minimum is not None:
-        low = numbers < column.minimum
+        low = (numbers < column.minimum) | (~column.minimum_allowed & (numbers == column.minimum))
         if low.any():
             value = numbers[low].iloc[0]
+            problem = (
+                f"{value:g} is below the minimum {column.minimum:g}{unit}" if value < column.minimum
+                else f"the value must be above {column.minimum:g}{unit}, not {value:g}"
+            )
+            raise rows.error(low, column.name, f"{problem}; correct the value.")
+    if column.maximum is not None:
+        high = numbers > column.maximum
+        if high.any():
+            value = numbers[high].iloc[0]
             raise rows.error(
-                low, column.name, f"{value:g} is below the minimum {column.minimum:g}{unit}; correct the value."
+                high, column.name,
+                f"{value:g} is above the maximum {column.maximum:g}{unit}; check the value and its unit.",
             )
     if whole:
         fractional = (numbers % 1) != 0

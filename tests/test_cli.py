@@ -209,3 +209,61 @@ def test_locate_reads_orlib_and_its_p(runner: CliRunner, tmp_path: Path) -> None
     assert data["objective"] == 4 and len(data["sites"]) == 1 and data["sites"][0] in {"2", "3"}
     missing = runner.invoke(main, ["locate", "mclp", "--costs", str(path), "--format-in", "orlib"])
     assert missing.exit_code == 1 and "--radius" in missing.output
+
+
+def test_sweep_compare_and_batch(runner: CliRunner, tiny_region_path: Path, tmp_path: Path) -> None:
+    cache = ["--cache-dir", str(tmp_path / "c")]
+    sweep_out = tmp_path / "sweep"
+    result = runner.invoke(main, ["sweep", str(tiny_region_path), "--budgets", "0:4000000:3", "--mip-gap", "0",
+                                  "--out", str(sweep_out), *cache])
+    assert result.exit_code == 0, result.output
+    frontier = pd.read_csv(sweep_out / "frontier.csv", encoding="utf-8-sig")
+    assert frontier["budget_yuan"].tolist() == [0, 2_000_000, 4_000_000]
+    assert (frontier["cost_yuan"] <= frontier["budget_yuan"] + 1e-6).all()
+    assert frontier["weighted_gap"].is_monotonic_decreasing
+
+    plans = []
+    for budget in ("1000000", "4000000"):
+        out = tmp_path / f"plan-{budget}"
+        assert runner.invoke(main, ["optimize", str(tiny_region_path), "--budget", budget, "--out", str(out),
+                                    *cache]).exit_code == 0
+        plans.append(str(out))
+    compared = runner.invoke(main, ["compare", *plans, "--format", "json"])
+    assert compared.exit_code == 0, compared.output
+    assert len(json.loads(compared.stdout)) == 2
+
+    batch_out = tmp_path / "batch"
+    batch = runner.invoke(main, ["batch", str(tiny_region_path), str(tmp_path / "missing"), "--out",
+                                 str(batch_out), *cache])
+    assert batch.exit_code == 3, batch.output
+    table = pd.read_csv(batch_out / "batch.csv", encoding="utf-8-sig")
+    assert table["status"].tolist()[0] == "optimal" and table["status"].tolist()[1] == "error"
+
+
+def test_consortium_json(runner: CliRunner, tiny_region_path: Path, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["consortium", str(tiny_region_path), "--format", "json", "--cache-dir",
+                                  str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    design = json.loads(result.stdout)
+    hospitals = {row["hospital_id"] for row in design["hospitals"]}
+    assert design["links"] and all(link["lead_hospital_id"] in hospitals for link in design["links"])
+
+
+def test_optimize_with_tiers_writes_referrals(runner: CliRunner, tiny_region_path: Path, tmp_path: Path) -> None:
+    scenario = tmp_path / "tiers.toml"
+    scenario.write_text("[budget]\ntotal_yuan = 3000000\n[tiers]\n", encoding="utf-8")
+    out = tmp_path / "plan"
+    result = runner.invoke(main, ["optimize", str(tiny_region_path), "--scenario", str(scenario), "--format",
+                                  "json", "--out", str(out), "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    tiers = json.loads(result.stdout)["tiers"]
+    for key in ("grassroots_share_before", "grassroots_share_after", "mean_referral_minutes_before",
+                "mean_referral_minutes_after"):
+        assert key in tiers
+    assert tiers["grassroots_share_after"] >= tiers["grassroots_share_before"] - 1e-9
+    referrals = pd.read_csv(out / "referrals.csv", encoding="utf-8-sig")
+    assert (referrals["load_visits"] <= referrals["capacity_visits"] + 1e-6).all()
+
+    import pyogrio
+
+    assert "referrals" in pyogrio.list_layers(out / "result.gpkg")[:, 0]

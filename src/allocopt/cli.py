@@ -335,6 +335,156 @@ def locate_command(model: str, costs_path: Path, costs_format: str, weights_path
         sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
 
 
+@main.command("consortium")
+@_region_argument
+@_scenario_option
+@click.option("--max-referral-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Hard limit on a primary site's travel time to its lead hospital.")
+@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_cache_option
+@_handle_errors
+def consortium_command(region: str, scenario_path: Path | None, max_referral_minutes: float | None,
+                       solver: str | None, output_format: str, cache_dir: Path | None) -> None:
+    """Redraw medical-consortium links alone: each grassroots site to one lead hospital, within capacity.
+
+    Minimizes referral-load-weighted travel minutes; hospital referral capacity comes from beds ([tiers] settings
+    of the scenario, or their defaults).
+
+    Example: allocopt consortium valley-county --max-referral-minutes 90 --format json
+    """
+    design = workflow.design_consortium(region, scenario_path=scenario_path,
+                                        max_referral_minutes=max_referral_minutes, solver=solver,
+                                        cache_dir=cache_dir or workflow.default_cache_dir())
+    if output_format == "json":
+        _echo_json(design.to_dict())
+        return
+    _echo_table(design.links)
+    click.echo("")
+    _echo_table(design.hospitals)
+
+
+def _workers_options(command: F) -> F:
+    command = click.option("--scheduler", default=None, metavar="ADDRESS",
+                           help="Run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")(command)
+    return click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                        help="Parallel workers on this machine (a local Dask cluster when more than 1).")(command)
+
+
+def _progress(done: int, total: int, label: str) -> None:
+    if sys.stderr.isatty():
+        click.echo(f"[{done}/{total}] {label}", err=True)
+
+
+@main.command("sweep")
+@_region_argument
+@_scenario_option
+@click.option("--budgets", required=True, metavar="START:STOP:STEPS",
+              help="Budgets in yuan: STEPS evenly spaced from START to STOP, or a comma-separated list.")
+@click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True)
+@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds the solver may run per budget.")
+@click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None, help="Relative optimality gap.")
+@click.option("--no-warm-start", is_flag=True, help="Solve each budget from scratch.")
+@_workers_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write frontier.csv, the chart and each budget's summary.")
+@_cache_option
+@_handle_errors
+def sweep_command(region: str, scenario_path: Path | None, budgets: str, objective: str, solver: str | None,
+                  time_limit_s: float | None, mip_gap: float | None, no_warm_start: bool, workers: int,
+                  scheduler: str | None, out_dir: Path | None, cache_dir: Path | None) -> None:
+    """What each extra yuan buys: the optimal plan at every budget, and the budget-gap frontier.
+
+    Exits 3 after writing when some budget failed (its row says why), 6 when some budget was not proven optimal.
+
+    Example: allocopt sweep valley-county --budgets 0:60000000:7 --workers 2 --out sweep/
+    """
+    from allocopt import sweep
+
+    values = sweep.parse_budgets(budgets)
+    prepared = workflow.prepare(region, scenario_path=scenario_path,
+                                cache_dir=cache_dir or workflow.default_cache_dir())
+    result = sweep.sweep_budgets(prepared, values, objective=objective, solver=solver, time_limit_s=time_limit_s,
+                                 mip_gap=mip_gap, warm_start=not no_warm_start, workers=workers,
+                                 scheduler=scheduler, progress=_progress)
+    target = out_dir or workflow.default_out_dir(f"{prepared.region.name}-sweep")
+    sweep.write_sweep(result, target)
+    columns = ["budget_yuan", "cost_yuan", "status", "gap", "weighted_gap", "marginal_people_per_10k_yuan"]
+    _echo_table(result.frontier[[c for c in columns if c in result.frontier.columns]])
+    click.echo(f"Frontier written to {target}")
+    _exit_for_statuses(result.frontier)
+
+
+def _exit_for_statuses(table: pd.DataFrame) -> None:
+    statuses = set(table["status"])
+    if "error" in statuses:
+        click.echo("Warning: some runs failed; their rows give the reason.", err=True)
+        sys.exit(3)
+    if statuses - {"optimal"}:
+        click.echo("Warning: some runs were not proven optimal; see their gap.", err=True)
+        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+
+
+@main.command("compare")
+@click.argument("result_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write comparison.csv, comparison.json and a chart here.")
+@_handle_errors
+def compare_command(result_dirs: tuple[Path, ...], output_format: str, out_dir: Path | None) -> None:
+    """Several results or scenarios side by side: cost, status, each service's unserved population, GPs.
+
+    Example: allocopt compare plan-20m/ plan-30m/ plan-equity/
+    """
+    from allocopt import compare
+
+    table = compare.compare_results(result_dirs)
+    click.echo(compare.render_comparison(table, output_format=output_format))
+    if out_dir is not None:
+        compare.write_comparison(table, out_dir)
+
+
+@main.command("batch")
+@click.argument("regions", nargs=-1)
+@click.option("--regions-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Run every region bundle found in this directory.")
+@_scenario_option
+@click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True)
+@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds the solver may run per region.")
+@click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None, help="Relative optimality gap.")
+@_workers_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write batch.csv (default: results/batch-<timestamp>/).")
+@_cache_option
+@_handle_errors
+def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_path: Path | None, objective: str,
+                  solver: str | None, time_limit_s: float | None, mip_gap: float | None, workers: int,
+                  scheduler: str | None, out_dir: Path | None, cache_dir: Path | None) -> None:
+    """Access and the optimal plan for many regions (a province's counties), in one combined table.
+
+    Exits 3 after writing when some region failed (its row says why).
+
+    Example: allocopt batch --regions-dir province/ --workers 2 --out province-results/
+    """
+    from allocopt import batch
+
+    names: list[str | Path] = [*regions, *(batch.find_regions(regions_dir) if regions_dir is not None else ())]
+    settings = batch.BatchSettings(scenario_path=scenario_path, objective=objective, solver=solver,
+                                   time_limit_s=time_limit_s, mip_gap=mip_gap,
+                                   cache_dir=cache_dir or workflow.default_cache_dir())
+    table = batch.run_batch(names, settings=settings, workers=workers, scheduler=scheduler, progress=_progress)
+    target = out_dir or workflow.default_out_dir("batch")
+    batch.write_batch(table, target)
+    _echo_table(table[["region", "population", "status", "cost_yuan", "error"]])
+    click.echo(f"Batch table written to {target}")
+    _exit_for_statuses(table)
+
+
 def _names(value: str, count: int, option: str) -> list[str]:
     names = [name.strip() for name in value.split(",")]
     if len(names) != count or not all(names):

@@ -9,13 +9,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from allocopt import __version__, consortium
 from allocopt.access import AccessReport, compute_access
+from allocopt.costs import read_capacities, read_costs, read_costs_long, read_weights
+from allocopt.errors import ScenarioError
 from allocopt.export import atomic_output_dir, write_csv, write_geopackage, write_json
+from allocopt.model import classic
 from allocopt.model.classic import LocateResult
 from allocopt.network import RoadNetwork, build_network
+from allocopt.optimize import optimize as optimize_region
 from allocopt.regions import Region, load_region
 from allocopt.results import Result
 from allocopt.scenario import Scenario, load_scenario, scenario_to_dict
+from allocopt.solve import DEFAULT_SOLVER
+from allocopt.tiers import TiersSettings
 from allocopt.travel import Connectivity, TravelMatrix, connectivity, travel_times
 
 DEFAULT_REGION = "valley-county"
@@ -35,6 +42,8 @@ class Prepared:
     network: RoadNetwork
     matrix: TravelMatrix
     scenario: Scenario
+    site_matrix: TravelMatrix | None = None
+    """Grassroots site x hospital minutes, computed when the scenario has a [tiers] section."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,7 @@ def prepare(
 ) -> Prepared:
     """Load `region` (an embedded name or a bundle path), build its network and the demand x site travel times."""
     loaded = load_region(region)
+    scenario = region_scenario(loaded, scenario_path)
     network = build_network(loaded.roads, speeds_kmh=loaded.speeds_kmh)
     sites = loaded.sites
     matrix = travel_times(
@@ -108,7 +118,10 @@ def prepare(
         access_speed_kmh=loaded.access_speed_kmh,
         cache_dir=cache_dir,
     )
-    return Prepared(loaded, network, matrix, region_scenario(loaded, scenario_path))
+    site_matrix = None
+    if scenario.tiers is not None:
+        site_matrix = consortium.site_hospital_matrix(loaded, network, cache_dir=cache_dir)
+    return Prepared(loaded, network, matrix, scenario, site_matrix)
 
 
 def access(prepared: Prepared) -> AccessReport:
@@ -159,8 +172,6 @@ def optimize(
     mip_gap: float | None = None,
 ) -> Result:
     """The best plan for a prepared region under its scenario (see `allocopt.optimize.optimize`)."""
-    from allocopt.optimize import optimize as optimize_region
-    from allocopt.solve import DEFAULT_SOLVER
 
     return optimize_region(
         prepared.region,
@@ -170,12 +181,12 @@ def optimize(
         solver=solver or DEFAULT_SOLVER,
         time_limit_s=time_limit_s,
         mip_gap=mip_gap,
+        site_matrix=prepared.site_matrix,
     )
 
 
 def plan_summary(prepared: Prepared, result: Result) -> dict[str, Any]:
     """summary.json: the result's figures with the region, the resolved scenario and the inputs' content hashes."""
-    from allocopt import __version__
 
     region, scenario = prepared.region, prepared.scenario
     summary: dict[str, Any] = {
@@ -199,14 +210,40 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path) -> Path:
     existing = region.sites.drop(columns=["name", "kind", "level", "township_code"])
     facilities = existing.merge(result.sites, on="id", how="left")
     demand = region.demand[["id", "geometry"]].merge(result.demand, on="id", how="left")
+    layers = {"townships": townships, "facilities": facilities, "demand": demand}
     with atomic_output_dir(out_dir) as staging:
         write_json(plan_summary(prepared, result), staging / "summary.json")
         write_csv(result.allocations, staging / "allocations.csv")
         write_csv(result.townships, staging / "townships.csv")
-        write_geopackage(
-            {"townships": townships, "facilities": facilities, "demand": demand}, staging / "result.gpkg"
-        )
+        if result.tiers is not None:
+            write_csv(result.tiers.referrals, staging / "referrals.csv")
+            write_csv(result.tiers.hospitals, staging / "referral_hospitals.csv")
+            write_csv(result.tiers.first_contact, staging / "first_contact.csv")
+            layers["referrals"] = consortium.referral_lines(
+                region.sites, result.tiers.referrals, site_column="primary_site_id", hospital_column="lead_hospital_id"
+            )
+        write_geopackage(layers, staging / "result.gpkg")
     return Path(out_dir)
+
+
+def design_consortium(
+    region: str | Path = DEFAULT_REGION,
+    *,
+    scenario_path: str | Path | None = None,
+    max_referral_minutes: float | None = None,
+    solver: str | None = None,
+    cache_dir: Path | None = None,
+) -> consortium.ConsortiumResult:
+    """Redraw consortium links alone: each grassroots site to one lead hospital within capacity (tiers settings)."""
+
+    loaded = load_region(region)
+    network = build_network(loaded.roads, speeds_kmh=loaded.speeds_kmh)
+    scenario = region_scenario(loaded, scenario_path)
+    site_matrix = consortium.site_hospital_matrix(loaded, network, cache_dir=cache_dir)
+    return consortium.design_consortium(
+        loaded, site_matrix, scenario.tiers or TiersSettings(), max_referral_minutes=max_referral_minutes,
+        solver=solver or DEFAULT_SOLVER,
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -254,10 +291,6 @@ def locate(
     mip_gap: float | None = None,
 ) -> LocateResult:
     """Run a classic location model (pmedian, mclp, lscp, pcenter) on a cost-matrix file, keyed by IDs."""
-    from allocopt.costs import read_capacities, read_costs, read_costs_long, read_weights
-    from allocopt.errors import ScenarioError
-    from allocopt.model import classic
-    from allocopt.solve import DEFAULT_SOLVER
 
     if costs_format == "long":
         costs = read_costs_long(costs_path, demand_column=columns.demand, site_column=columns.site,

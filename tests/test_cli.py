@@ -267,3 +267,31 @@ def test_optimize_with_tiers_writes_referrals(runner: CliRunner, tiny_region_pat
     import pyogrio
 
     assert "referrals" in pyogrio.list_layers(out / "result.gpkg")[:, 0]
+
+
+def test_status_line_only_on_a_terminal(runner: CliRunner, tiny_region_path: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from allocopt import cli
+
+    args = ["optimize", str(tiny_region_path), "--out", str(tmp_path / "p"), "--cache-dir", str(tmp_path / "c")]
+    piped = runner.invoke(main, args)
+    assert piped.exit_code == 0 and piped.stderr == ""
+
+    monkeypatch.setattr(cli, "_status_line", lambda: cli.StatusLine(enabled=True))
+    shown = runner.invoke(main, args)
+    assert shown.exit_code == 0
+    for step in ("Loading region", "Travel times", "Building the gap model", "Solving with highs"):
+        assert step in shown.stderr
+    assert shown.stderr.endswith("\r\x1b[K")
+
+
+def test_quiet_silences_the_status_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from allocopt import cli
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with cli.main.make_context("allocopt", ["--quiet", "regions"]) as ctx, ctx.scope():
+        assert not cli._status_line().enabled
+    with cli.main.make_context("allocopt", ["regions"]) as ctx, ctx.scope():
+        assert cli._status_line().enabled

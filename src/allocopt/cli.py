@@ -70,9 +70,34 @@ def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
 
 
+class StatusLine:
+    """A live one-line status on a terminal's stderr; silent in pipes, files and with --quiet."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, text: str) -> None:
+        if self.enabled:
+            click.echo(f"\r\x1b[K{text} ...", err=True, nl=False, color=True)
+            self.shown = True
+
+    def clear(self) -> None:
+        """Erase the status line before ordinary output."""
+        if self.shown:
+            click.echo("\r\x1b[K", err=True, nl=False, color=True)
+            self.shown = False
+
+
+def _status_line() -> StatusLine:
+    quiet = bool(click.get_current_context().find_root().params.get("quiet"))
+    return StatusLine(enabled=not quiet and sys.stderr.isatty())
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="allocopt")
-def main() -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress status line (it is never shown in pipes).")
+def main(quiet: bool) -> None:
     """Place GPs, equipment and specialty centers so that people reach care in time, within a budget.
 
     Start with `allocopt access` to see today's gaps in the embedded default region, then `allocopt optimize`.
@@ -140,9 +165,12 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
 
     Example: allocopt access valley-county --format json
     """
+    status = _status_line()
     prepared = workflow.prepare(region, scenario_path=scenario_path,
-                                cache_dir=cache_dir or workflow.default_cache_dir())
+                                cache_dir=cache_dir or workflow.default_cache_dir(), on_step=status)
+    status("Measuring access")
     report = workflow.access(prepared)
+    status.clear()
     if out_dir is not None:
         workflow.write_access(report, out_dir)
     if map_path is not None:
@@ -231,18 +259,24 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
 
     Example: allocopt optimize valley-county --budget 30000000 --objective gap --out plan/
     """
-    prepared = workflow.prepare(region, scenario_path=scenario_path,
-                                cache_dir=cache_dir or workflow.default_cache_dir())
-    if budget_yuan is not None:
-        prepared = dataclasses.replace(prepared, scenario=prepared.scenario.with_budget(budget_yuan))
-    result = workflow.optimize(prepared, objective=objective, solver=solver, time_limit_s=time_limit_s,
-                               mip_gap=mip_gap)
-    target = out_dir or workflow.default_out_dir(prepared.region.name)
-    workflow.write_plan(prepared, result, target)
-    if with_report:
-        from allocopt.report import write_report
+    status = _status_line()
+    try:
+        prepared = workflow.prepare(region, scenario_path=scenario_path,
+                                    cache_dir=cache_dir or workflow.default_cache_dir(), on_step=status)
+        if budget_yuan is not None:
+            prepared = dataclasses.replace(prepared, scenario=prepared.scenario.with_budget(budget_yuan))
+        result = workflow.optimize(prepared, objective=objective, solver=solver, time_limit_s=time_limit_s,
+                                   mip_gap=mip_gap, on_step=status)
+        target = out_dir or workflow.default_out_dir(prepared.region.name)
+        status(f"Writing results to {target}")
+        workflow.write_plan(prepared, result, target)
+        if with_report:
+            from allocopt.report import write_report
 
-        write_report(target)
+            status("Drawing maps and the report")
+            write_report(target)
+    finally:
+        status.clear()
     summary = workflow.plan_summary(prepared, result)
     if output_format == "json":
         _echo_json(summary)
@@ -371,9 +405,11 @@ def _workers_options(command: F) -> F:
                         help="Parallel workers on this machine (a local Dask cluster when more than 1).")(command)
 
 
-def _progress(done: int, total: int, label: str) -> None:
-    if sys.stderr.isatty():
-        click.echo(f"[{done}/{total}] {label}", err=True)
+def _progress(status: StatusLine) -> Callable[[int, int, str], None]:
+    def report(done: int, total: int, label: str) -> None:
+        status(f"[{done}/{total}] {label}")
+
+    return report
 
 
 @main.command("sweep")
@@ -404,13 +440,17 @@ def sweep_command(region: str, scenario_path: Path | None, budgets: str, objecti
     from allocopt import sweep
 
     values = sweep.parse_budgets(budgets)
-    prepared = workflow.prepare(region, scenario_path=scenario_path,
-                                cache_dir=cache_dir or workflow.default_cache_dir())
-    result = sweep.sweep_budgets(prepared, values, objective=objective, solver=solver, time_limit_s=time_limit_s,
-                                 mip_gap=mip_gap, warm_start=not no_warm_start, workers=workers,
-                                 scheduler=scheduler, progress=_progress)
-    target = out_dir or workflow.default_out_dir(f"{prepared.region.name}-sweep")
-    sweep.write_sweep(result, target)
+    status = _status_line()
+    try:
+        prepared = workflow.prepare(region, scenario_path=scenario_path,
+                                    cache_dir=cache_dir or workflow.default_cache_dir(), on_step=status)
+        result = sweep.sweep_budgets(prepared, values, objective=objective, solver=solver,
+                                     time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=not no_warm_start,
+                                     workers=workers, scheduler=scheduler, progress=_progress(status))
+        target = out_dir or workflow.default_out_dir(f"{prepared.region.name}-sweep")
+        sweep.write_sweep(result, target)
+    finally:
+        status.clear()
     columns = ["budget_yuan", "cost_yuan", "status", "gap", "weighted_gap", "marginal_people_per_10k_yuan"]
     _echo_table(result.frontier[[c for c in columns if c in result.frontier.columns]])
     click.echo(f"Frontier written to {target}")
@@ -477,9 +517,14 @@ def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_p
     settings = batch.BatchSettings(scenario_path=scenario_path, objective=objective, solver=solver,
                                    time_limit_s=time_limit_s, mip_gap=mip_gap,
                                    cache_dir=cache_dir or workflow.default_cache_dir())
-    table = batch.run_batch(names, settings=settings, workers=workers, scheduler=scheduler, progress=_progress)
-    target = out_dir or workflow.default_out_dir("batch")
-    batch.write_batch(table, target)
+    status = _status_line()
+    try:
+        table = batch.run_batch(names, settings=settings, workers=workers, scheduler=scheduler,
+                                progress=_progress(status))
+        target = out_dir or workflow.default_out_dir("batch")
+        batch.write_batch(table, target)
+    finally:
+        status.clear()
     _echo_table(table[["region", "population", "status", "cost_yuan", "error"]])
     click.echo(f"Batch table written to {target}")
     _exit_for_statuses(table)

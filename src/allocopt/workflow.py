@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,13 @@ from allocopt.tiers import TiersSettings
 from allocopt.travel import Connectivity, TravelMatrix, connectivity, travel_times
 
 DEFAULT_REGION = "valley-county"
+
+StepCallback = Callable[[str], None]
+"""Told, before each long step, what it is about to do (for a status line); must not raise."""
+
+
+def _quiet(_: str) -> None:
+    """The default step callback: says nothing."""
 
 
 def default_cache_dir() -> Path:
@@ -103,12 +111,17 @@ def prepare(
     *,
     scenario_path: str | Path | None = None,
     cache_dir: Path | None = None,
+    on_step: StepCallback = _quiet,
 ) -> Prepared:
     """Load `region` (an embedded name or a bundle path), build its network and the demand x site travel times."""
+    on_step(f"Loading region {region}")
     loaded = load_region(region)
     scenario = region_scenario(loaded, scenario_path)
+    on_step(f"Building the road network ({len(loaded.roads):,} road lines)")
     network = build_network(loaded.roads, speeds_kmh=loaded.speeds_kmh)
     sites = loaded.sites
+    on_step(f"Travel times: {len(loaded.demand):,} demand points x {len(sites):,} sites, "
+            f"{network.n_nodes:,} road nodes")
     matrix = travel_times(
         network,
         loaded.demand.geometry,
@@ -120,6 +133,7 @@ def prepare(
     )
     site_matrix = None
     if scenario.tiers is not None:
+        on_step("Travel times from grassroots sites to hospitals")
         site_matrix = consortium.site_hospital_matrix(loaded, network, cache_dir=cache_dir)
     return Prepared(loaded, network, matrix, scenario, site_matrix)
 
@@ -170,9 +184,9 @@ def optimize(
     solver: str | None = None,
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
+    on_step: StepCallback = _quiet,
 ) -> Result:
     """The best plan for a prepared region under its scenario (see `allocopt.optimize.optimize`)."""
-
     return optimize_region(
         prepared.region,
         prepared.matrix,
@@ -182,6 +196,7 @@ def optimize(
         time_limit_s=time_limit_s,
         mip_gap=mip_gap,
         site_matrix=prepared.site_matrix,
+        on_step=on_step,
     )
 
 

@@ -1,0 +1,248 @@
+"""Benchmark cases: each runs in its own process (harness.py), measures one tool on one instance, returns figures.
+
+Every case has the signature `case(params, meter) -> dict` and measures its work inside `meter.section()`, after
+its inputs are loaded, so peak memory is that of the measured work. Times are wall-clock seconds.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from harness import Meter
+
+_CHECK_ATOL = 1e-9
+
+
+def travel_ours(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
+    """allocopt: build_network on the grid roads, then travel_times (no cache) for origins x sites."""
+    from allocopt.network import build_network
+    from allocopt.travel import travel_times
+
+    roads, origins, sites = _grid_inputs(params)
+    with meter.section():
+        start = time.perf_counter()
+        network = build_network(roads)
+        network_s = time.perf_counter() - start
+        start = time.perf_counter()
+        matrix = travel_times(
+            network, origins, sites, origin_ids=[f"o{i}" for i in range(len(origins))],
+            destination_ids=[f"s{j}" for j in range(len(sites))], access_speed_kmh=5.0,
+        )
+        matrix_s = time.perf_counter() - start
+    return {"nodes": network.n_nodes, "edges": network.n_edges, "network_s": network_s, "seconds": matrix_s,
+            **_checksum(matrix.minutes)}
+
+
+def travel_scipy(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
+    """Lower bound: one `scipy.sparse.csgraph.dijkstra` call from all unique site nodes, nothing around it."""
+    from scipy.sparse.csgraph import dijkstra
+
+    from allocopt.network import build_network, snap
+
+    roads, origins, sites = _grid_inputs(params)
+    network = build_network(roads)
+    origin, site = (snap(network, points, access_speed_kmh=5.0) for points in (origins, sites))
+    sources, inverse = np.unique(site.node, return_inverse=True)
+    reverse = network.minutes_csr.transpose().tocsr()
+    with meter.section():
+        start = time.perf_counter()
+        distances = dijkstra(reverse, directed=True, indices=sources)
+        seconds = time.perf_counter() - start
+    minutes = origin.access_minutes[:, None] + distances[:, origin.node][inverse].T + site.access_minutes[None, :]
+    return {"nodes": network.n_nodes, "unique_sources": len(sources), "seconds": seconds, **_checksum(minutes)}
+
+
+def travel_networkx(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
+    """networkx on `network.to_networkx()`: per-source Dijkstra from a sample of site nodes (scaled to all
+    unique site nodes) and one multi-source Dijkstra (nearest site only); the sample is checked against scipy."""
+    import networkx as nx
+    from scipy.sparse.csgraph import dijkstra
+
+    from allocopt.network import build_network, snap
+
+    roads, _origins, sites = _grid_inputs(params)
+    network = build_network(roads)
+    sources = np.unique(snap(network, sites, access_speed_kmh=5.0).node)
+    sample = sources[: min(len(sources), int(params["networkx_sources"]))]
+    with meter.section():
+        start = time.perf_counter()
+        graph = network.to_networkx().reverse(copy=False)
+        convert_s = time.perf_counter() - start
+        start = time.perf_counter()
+        lengths = [nx.single_source_dijkstra_path_length(graph, int(s), weight="minutes") for s in sample]
+        sample_s = time.perf_counter() - start
+        start = time.perf_counter()
+        nx.multi_source_dijkstra_path_length(graph, {int(s) for s in sources}, weight="minutes")
+        multi_s = time.perf_counter() - start
+    reference = dijkstra(network.minutes_csr.transpose().tocsr(), directed=True, indices=sample)
+    ours = np.full_like(reference, np.inf)
+    for row, found in enumerate(lengths):
+        ours[row, list(found)] = list(found.values())
+    return {"nodes": network.n_nodes, "convert_s": convert_s, "sample_sources": len(sample),
+            "unique_sources": len(sources), "sample_s": sample_s,
+            "per_source_all_s": sample_s / len(sample) * len(sources), "multi_source_s": multi_s,
+            "matches_scipy": bool(np.allclose(ours, reference, rtol=0, atol=_CHECK_ATOL))}
+
+
+def locate_ours(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
+    """allocopt.model.classic p_median / mclp on a locate instance, solved to a zero gap."""
+    from instances import classic_instance
+
+    from allocopt.model import classic
+
+    costs, weights, p, radius = classic_instance(params["instance"], params["model"])
+    by_id = dict(zip(costs.demand_ids, weights.tolist(), strict=True))
+    options = {"solver": params["solver"], "time_limit_s": params["time_limit_s"], "mip_gap": 0.0}
+    with meter.section():
+        start = time.perf_counter()
+        if params["model"] == "pmedian":
+            result = classic.p_median(costs, p=p, weights=by_id, **options)
+        else:
+            result = classic.mclp(costs, p=p, radius=float(radius or 0.0), weights=by_id, **options)
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "solve_s": result.seconds, "status": result.status, "objective": result.objective,
+            "p": p, "radius": radius, "demand": len(costs.demand_ids), "sites": len(costs.site_ids),
+            "solver_version": result.solver_version}
+
+
+def locate_spopt(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
+    """spopt's PMedian / MCLP (`from_cost_matrix` then `solve`) on the same instance, same solver, zero gap."""
+    import pulp
+    from instances import classic_instance
+    from spopt.locate import MCLP, PMedian
+
+    costs, weights, p, radius = classic_instance(params["instance"], params["model"])
+    solver = _pulp_solver(params["solver"], params["time_limit_s"])
+    with meter.section():
+        start = time.perf_counter()
+        if params["model"] == "pmedian":
+            model = PMedian.from_cost_matrix(costs.costs, weights, p_facilities=p)
+        else:
+            model = MCLP.from_cost_matrix(costs.costs, weights, service_radius=float(radius or 0.0), p_facilities=p)
+        build_s = time.perf_counter() - start
+        start = time.perf_counter()
+        try:
+            model.solve(solver)
+            status = "optimal" if model.problem.sol_status == pulp.LpSolutionOptimal else "not_optimal"
+        except (AttributeError, RuntimeError, ValueError, pulp.PulpSolverError):
+            status = "not_solved"
+        solve_s = time.perf_counter() - start
+    objective = pulp.value(model.problem.objective) if status == "optimal" else None
+    return {"seconds": build_s + solve_s, "build_s": build_s, "solve_s": solve_s, "status": status,
+            "objective": None if objective is None else float(objective), "p": p, "radius": radius}
+
+
+def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
+    """The optimize pipeline on a region, step by step through the library API (what workflow.prepare and
+    optimize do): load_region, build_network, travel_times (no cache), build_problem + check_attainable,
+    build_model, solve_model, build_result. Each step's seconds and the memory high-water mark after it."""
+    from allocopt.model import build_model, build_problem, check_attainable, solve_model
+    from allocopt.network import build_network
+    from allocopt.regions import load_region
+    from allocopt.results import build_result
+    from allocopt.travel import travel_times
+    from allocopt.workflow import region_scenario
+
+    with tempfile.TemporaryDirectory(prefix="allocopt-bench-region-") as tmp:
+        path, generate_s = _region_path(params, Path(tmp))
+        step = _Steps(meter)
+        with meter.section():
+            region = step("load", load_region, path)
+            network = step("network", build_network, region.roads, speeds_kmh=region.speeds_kmh)
+            matrix = step("travel", travel_times, network, region.demand.geometry, region.sites.geometry,
+                          origin_ids=tuple(region.demand["id"]), destination_ids=tuple(region.sites["id"]),
+                          access_speed_kmh=region.access_speed_kmh)
+            scenario = region_scenario(region, None)
+            problem = step("problem", build_problem, region, matrix, scenario)
+            step("attainable", check_attainable, problem)
+            model = step("model", build_model, problem)
+            outcomes = step("solve", solve_model, model, solver=params["solver"],
+                            time_limit_s=params["time_limit_s"], mip_gap=params["mip_gap"])
+            if outcomes[-1].has_plan:
+                step("result", build_result, model, outcomes, time_limit_s=params["time_limit_s"],
+                     mip_gap=params["mip_gap"])
+    last = outcomes[-1]
+    return {**step.figures, "generate_s": generate_s, "seconds": sum(step.seconds.values()),
+            "solver_s": sum(o.seconds for o in outcomes), "stages": len(outcomes), "status": last.status,
+            "gap": last.gap, "mip_gap": params["mip_gap"], "objective": last.objective,
+            "solver_version": last.solver_version, "demand": len(region.demand), "sites": len(region.sites),
+            "road_nodes": network.n_nodes, "variables": len(model.lp.variables()),
+            "constraints": len(model.lp.constraints)}
+
+
+class _Steps:
+    """Run named steps, keeping each one's seconds and the memory high-water mark (MiB) after it."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.meter = meter
+        self.seconds: dict[str, float] = {}
+        self.figures: dict[str, float] = {}
+
+    def __call__(self, name: str, function: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        value = function(*args, **kwargs)
+        self.seconds[name] = time.perf_counter() - start
+        self.figures[f"{name}_s"] = self.seconds[name]
+        self.figures[f"{name}_hwm_mib"] = round(self.meter.high_water_mib(), 1)
+        return value
+
+
+def orlib_pmedian(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
+    """allocopt p_median on an OR-Library instance to proven optimality (zero gap), against the published
+    optimum."""
+    from instances import orlib_costs, orlib_optimum
+
+    from allocopt.model import classic
+
+    costs, _weights, p = orlib_costs(params["instance"])
+    with meter.section():
+        start = time.perf_counter()
+        result = classic.p_median(costs, p=p, solver=params["solver"], time_limit_s=params["time_limit_s"],
+                                  mip_gap=0.0)
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "solve_s": result.seconds, "status": result.status, "objective": result.objective,
+            "optimum": orlib_optimum(params["instance"]), "n": len(costs.demand_ids), "p": p,
+            "solver_version": result.solver_version}
+
+
+def _grid_inputs(params: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Roads, origins and sites of a travel instance (same seeds in every case)."""
+    from instances import grid_points, grid_roads, grid_side
+
+    side = grid_side(int(params["nodes"]))
+    return (grid_roads(side, seed=1), grid_points(side, int(params["origins"]), seed=2),
+            grid_points(side, int(params["sites"]), seed=3))
+
+
+def _checksum(minutes: np.ndarray) -> dict[str, Any]:
+    """Count and sum of the finite entries of a travel matrix, to tell two tools computed the same matrix."""
+    finite = np.isfinite(minutes)
+    return {"finite_pairs": int(finite.sum()), "minutes_sum": float(minutes[finite].sum())}
+
+
+def _pulp_solver(name: str, time_limit_s: float) -> Any:
+    """The PuLP solver object spopt is handed: the same solver allocopt runs, with a zero gap."""
+    import pulp
+
+    if name == "highs":
+        return pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=0.0)
+    return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=0.0)
+
+
+def _region_path(params: dict[str, Any], tmp: Path) -> tuple[str, float]:
+    """The region to optimize: an embedded name as is, or a generated bundle written under `tmp`."""
+    from instances import REGION_CLINIC_SHARE, REGION_SEED, REGION_SIZES
+
+    from allocopt.generate import generate_region, write_region
+
+    if params["region"] not in REGION_SIZES:
+        return params["region"], 0.0
+    start = time.perf_counter()
+    generated = generate_region(name=params["region"], seed=REGION_SEED, clinic_share=REGION_CLINIC_SHARE,
+                                **REGION_SIZES[params["region"]])  # type: ignore[arg-type]
+    path = write_region(generated, tmp / params["region"])
+    return str(path), time.perf_counter() - start

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from harness import Meter
 
 _CHECK_ATOL = 1e-9
@@ -90,9 +91,8 @@ def travel_networkx(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
 
 def locate_ours(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
     """allocopt.model.classic p_median / mclp on a locate instance, solved to a zero gap."""
-    from instances import classic_instance
-
     from allocopt.model import classic
+    from instances import classic_instance
 
     costs, weights, p, radius = classic_instance(params["instance"], params["model"])
     by_id = dict(zip(costs.demand_ids, weights.tolist(), strict=True))
@@ -112,8 +112,9 @@ def locate_ours(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
 def locate_spopt(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
     """spopt's PMedian / MCLP (`from_cost_matrix` then `solve`) on the same instance, same solver, zero gap."""
     import pulp
-    from instances import classic_instance
     from spopt.locate import MCLP, PMedian
+
+    from instances import classic_instance
 
     costs, weights, p, radius = classic_instance(params["instance"], params["model"])
     solver = _pulp_solver(params["solver"], params["time_limit_s"])
@@ -194,9 +195,8 @@ class _Steps:
 def orlib_pmedian(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
     """allocopt p_median on an OR-Library instance to proven optimality (zero gap), against the published
     optimum."""
-    from instances import orlib_costs, orlib_optimum
-
     from allocopt.model import classic
+    from instances import orlib_costs, orlib_optimum
 
     costs, _weights, p = orlib_costs(params["instance"])
     with meter.section():
@@ -235,9 +235,8 @@ def _pulp_solver(name: str, time_limit_s: float) -> Any:
 
 def _region_path(params: dict[str, Any], tmp: Path) -> tuple[str, float]:
     """The region to optimize: an embedded name as is, or a generated bundle written under `tmp`."""
-    from instances import REGION_CLINIC_SHARE, REGION_SEED, REGION_SIZES
-
     from allocopt.generate import generate_region, write_region
+    from instances import REGION_CLINIC_SHARE, REGION_SEED, REGION_SIZES
 
     if params["region"] not in REGION_SIZES:
         return params["region"], 0.0

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 bad input (file, layer, scenario); 2 usage error; 3 infeasible scenario; 4 solver failure;
 5 results could not be written; 6 a limit stopped the solver before optimality was proven (the plan found is
-written, marked with its gap); 130 interrupted (Ctrl-C). Earlier results are never overwritten by partial ones.
+written, marked with its gap); 70 internal error (a bug: the message asks for a report; the traceback is shown
+with ALLOCOPT_DEBUG=1); 130 interrupted (Ctrl-C). Earlier results are never overwritten by partial ones.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,11 +25,18 @@ from allocopt.errors import AllocoptError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+EXIT_INTERNAL_ERROR = 70
 EXIT_INTERRUPTED = 130
+DEBUG_VARIABLE = "ALLOCOPT_DEBUG"
+"""Set to 1 to see the traceback of an internal error instead of the one-line message."""
 
 
 def _handle_errors(command: F) -> F:
-    """Turn library errors into one clear message on stderr and the error's exit code, with no traceback."""
+    """Turn library errors into one clear message on stderr and the error's exit code, with no traceback.
+
+    Any other exception is a bug: a one-line message asking for a report and exit code 70, or the traceback
+    when ALLOCOPT_DEBUG is set. Click's own usage errors pass through (exit code 2).
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -37,8 +46,17 @@ def _handle_errors(command: F) -> F:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted: nothing was written over earlier results.", err=True)
+            click.echo("Interrupted: no partial results were written; an earlier result directory is replaced "
+                       "only by a complete new one.", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+                raise
+            click.echo(f"Internal error ({type(exc).__name__}: {exc}). This is a bug in allocopt; please report it "
+                       f"with the command you ran. Set {DEBUG_VARIABLE}=1 to see the traceback.", err=True)
+            sys.exit(EXIT_INTERNAL_ERROR)
 
     return wrapper  # type: ignore[return-value]
 
@@ -290,8 +308,9 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
 
 def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path) -> None:
     gap = summary["gap"]
+    proven = "" if summary["status"] == "optimal" else " (NOT proven optimal: a limit stopped the solver)"
     click.echo(f"Plan for {summary['region']} ({summary['objective_name']} objective): status {summary['status']}"
-               + (f", gap {gap:.4%}" if gap is not None else ""))
+               + (f", gap {gap:.4%}" if gap is not None else "") + proven)
     budget = summary["budget_yuan"]
     click.echo(f"Cost {summary['cost_yuan']:,.0f} yuan" + (f" of {budget:,.0f}" if budget is not None else ""))
     gp = summary["gp"]

@@ -41,7 +41,12 @@ def _open_permissions(path: Path, *, directory: bool) -> None:
 
 
 def _output_error(target: Path, exc: OSError) -> OutputError:
-    reason = exc.strerror or str(exc)
+    """The OutputError for `target`, giving the operating system's reason (of a file inside a staging
+    directory too, whose own OutputError is not repeated)."""
+    root: OSError = exc
+    while isinstance(root, OutputError) and isinstance(root.__cause__, OSError):
+        root = root.__cause__
+    reason = root.strerror or str(root)
     return OutputError(
         f"{target}: could not write results ({reason}); choose a writable --out directory with free space. "
         "Earlier results there are unchanged."
@@ -74,14 +79,21 @@ def atomic_output_dir(out_dir: str | Path) -> Iterator[Path]:
 
 
 def _swap_in(staging: Path, target: Path) -> None:
-    """Move the finished staging directory to `target`, keeping the old one until the new one is in place."""
+    """Move the finished staging directory to `target`, keeping the old one until the new one is in place.
+
+    Should the second move fail or be interrupted (Ctrl-C between the two moves), the old directory is put back;
+    an interrupt raised just after the move went through keeps the new one.
+    """
     if target.exists():
         retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
         os.replace(target, retired)
         try:
             os.replace(staging, target)
-        except OSError:
-            os.replace(retired, target)
+        except BaseException:
+            if target.exists():  # the move went through just before the interrupt was raised
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                os.replace(retired, target)
             raise
         shutil.rmtree(retired, ignore_errors=True)
     else:

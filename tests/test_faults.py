@@ -1,0 +1,333 @@
+"""Faults through the CLI: a missing or crashing solver, time limits, a full or unwritable disk, Ctrl-C, bugs.
+
+Each fault must give its exit code and one clear message without a traceback, leave the earlier results in --out
+byte for byte, and leave no staging (`.partial`) or retired (`.old-`) directories behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pulp
+import pytest
+from click.testing import CliRunner, Result
+
+from allocopt import export, solve
+from allocopt.cli import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, main
+from allocopt.model import objectives
+
+EARLIER = {"summary.json": b'{"earlier": true}\n', "allocations.csv": b"\xef\xbb\xbfsite_id\nA\n",
+           "maps/coverage.png": b"\x89PNG earlier"}
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def earlier(tmp_path: Path) -> Path:
+    """A result directory from an earlier run, which no failed run may change."""
+    out = tmp_path / "work" / "plan"
+    for name, data in EARLIER.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
+    return out
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under `directory` (relative path -> bytes)."""
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def assert_untouched(earlier: Path) -> None:
+    """The earlier results are there byte for byte and nothing else was left beside them."""
+    assert snapshot(earlier) == EARLIER
+    assert sorted(p.name for p in earlier.parent.iterdir()) == ["plan"]
+
+
+def optimize(runner: CliRunner, region: Path, out: Path, *extra: str, env: dict[str, str] | None = None) -> Result:
+    return runner.invoke(main, ["optimize", str(region), "--out", str(out), "--budget", "3000000",
+                                "--cache-dir", str(out.parent.parent / "cache"), *extra], env=env)
+
+
+def assert_one_error(result: Result, code: int, *phrases: str) -> None:
+    """Exit `code` with one message line on stderr holding every phrase, no traceback, no success line."""
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output and "Results written" not in result.stdout
+    for phrase in phrases:
+        assert phrase in lines[0], (phrase, lines[0])
+
+
+# ---------------------------------------------------------------- the solver missing or crashing
+
+
+@pytest.mark.parametrize("error", [RuntimeError("HiGHS internal error"),
+                                   OSError(errno.ENOMEM, "Cannot allocate memory"),
+                                   pulp.PulpSolverError("Pulp: Error while executing HiGHS")],
+                         ids=["runtime", "oserror", "pulp"])
+def test_highs_crash_exits_4_naming_the_fix(runner: CliRunner, tiny_region_path: Path, earlier: Path,
+                                            monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    def crash(self: Any, lp: pulp.LpProblem) -> None:
+        raise error
+
+    monkeypatch.setattr(solve._BulkHiGHS, "callSolver", crash)
+    result = optimize(runner, tiny_region_path, earlier)
+    assert_one_error(result, 4, "solver 'highs' failed", type(error).__name__, "--solver cbc", "pip install")
+    assert_untouched(earlier)
+
+
+def test_highspy_missing_exits_4(runner: CliRunner, tiny_region_path: Path, earlier: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "highspy", None)  # `import highspy` now raises ImportError
+    result = optimize(runner, tiny_region_path, earlier)
+    assert_one_error(result, 4, "solver 'highs' is not available", "pip install highspy", "--solver cbc")
+    assert_untouched(earlier)
+
+
+def _write_executable(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize(("binary", "phrase"), [
+    (lambda d: str(d / "no-such-cbc"), "solver 'cbc' is not available"),
+    (lambda d: _write_executable(d / "cbc", b"\x7fELF not a program"), "solver 'cbc' failed (OSError"),
+    (lambda d: _write_executable(d / "cbc", b"#!/bin/sh\nkill -SEGV $$\n"), "solver 'cbc' failed (PulpSolverError"),
+], ids=["missing", "not-executable-format", "segfault"])
+def test_cbc_missing_or_crashing_exits_4(runner: CliRunner, tiny_region_path: Path, earlier: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch, binary: Callable[[Path], str],
+                                         phrase: str) -> None:
+    monkeypatch.setattr(pulp.PULP_CBC_CMD, "pulp_cbc_path", binary(tmp_path))
+    result = optimize(runner, tiny_region_path, earlier, "--solver", "cbc")
+    assert_one_error(result, 4, phrase, "pip install", "--solver highs")
+    assert_untouched(earlier)
+
+
+def test_no_new_result_directory_after_a_solver_failure(runner: CliRunner, tiny_region_path: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(self: Any, lp: pulp.LpProblem) -> None:
+        raise RuntimeError("HiGHS internal error")
+
+    monkeypatch.setattr(solve._BulkHiGHS, "callSolver", crash)
+    with runner.isolated_filesystem(temp_dir=tmp_path) as cwd:
+        result = runner.invoke(main, ["optimize", str(tiny_region_path), "--cache-dir", str(tmp_path / "cache")])
+        assert result.exit_code == 4
+        assert list(Path(cwd).iterdir()) == []  # no results/<region>-<timestamp>/
+
+
+# ---------------------------------------------------------------- time limits
+
+
+def test_time_limit_with_a_plan_writes_it_marked_not_optimal_and_exits_6(
+        runner: CliRunner, tiny_region_path: Path, earlier: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_solve = objectives.solve
+
+    def stopped_by_the_limit(model: pulp.LpProblem, **options: Any) -> solve.SolveOutcome:
+        outcome = real_solve(model, **options)
+        bound = outcome.objective - 0.05 * abs(outcome.objective) - 1.0
+        return dataclasses.replace(outcome, status="feasible", best_bound=bound,
+                                   gap=solve.relative_gap(outcome.objective, bound))
+
+    monkeypatch.setattr(objectives, "solve", stopped_by_the_limit)
+    result = optimize(runner, tiny_region_path, earlier, "--time-limit", "5")
+    assert result.exit_code == 6, result.output
+    assert "Traceback" not in result.output
+    assert "NOT proven optimal" in result.stdout and "stopped before proving optimality" in result.stderr
+    summary = json.loads((earlier / "summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "feasible" and summary["gap"] > 0.04
+    assert summary["best_bound"] < summary["objective"] and summary["solver"]["time_limit_s"] == 5
+    assert (earlier / "allocations.csv").read_bytes() != EARLIER["allocations.csv"]
+    assert not (earlier / "maps").exists()  # the new directory replaced the old one whole
+    as_json = optimize(runner, tiny_region_path, earlier, "--time-limit", "5", "--format", "json")
+    assert as_json.exit_code == 6 and json.loads(as_json.stdout)["status"] == "feasible"
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_time_limit_without_a_plan_exits_4_and_writes_nothing(runner: CliRunner, tiny_region_path: Path,
+                                                              earlier: Path, solver: str) -> None:
+    result = optimize(runner, tiny_region_path, earlier, "--time-limit", "0.000001", "--solver", solver)
+    assert_one_error(result, 4, f"solver '{solver}' found no plan within the time limit", "raise the time limit")
+    assert_untouched(earlier)
+
+
+# ---------------------------------------------------------------- a full disk, an unwritable directory
+
+
+def _fail_on(predicate: Callable[[Path, Path], bool], error: BaseException) -> Callable[..., None]:
+    """os.replace that raises `error` when predicate(src, dst) holds."""
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        if predicate(Path(src), Path(dst)):
+            raise error
+        real_replace(src, dst)
+
+    return replace
+
+
+def _staging_to(target: Path) -> Callable[[Path, Path], bool]:
+    """Whether a move is the finished staging directory's onto `target`."""
+    return lambda src, dst: dst == target and src.name.endswith(".partial")
+
+
+def _disk_full() -> OSError:
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _full_geopackage(self: gpd.GeoDataFrame, path: Any, *args: Any, **kwargs: Any) -> None:
+    Path(path).write_bytes(b"SQLite format 3\x00 half")
+    raise _disk_full()
+
+
+@pytest.mark.parametrize("where", ["file", "geopackage", "swap"])
+def test_disk_full_exits_5_and_keeps_earlier_results(runner: CliRunner, tiny_region_path: Path, earlier: Path,
+                                                     monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    if where == "file":  # the first file moved into place inside the staging directory
+        monkeypatch.setattr(export.os, "replace",
+                            _fail_on(lambda src, dst: dst.parent.name.endswith(".partial"), _disk_full()))
+    elif where == "geopackage":  # mid-write of result.gpkg, after the CSV and JSON files
+        monkeypatch.setattr(gpd.GeoDataFrame, "to_file", _full_geopackage)
+    else:  # the finished staging directory moved over the earlier one
+        monkeypatch.setattr(export.os, "replace", _fail_on(_staging_to(earlier), _disk_full()))
+    result = optimize(runner, tiny_region_path, earlier)
+    assert_one_error(result, 5, str(earlier), "No space left on device", "--out", "Earlier results there are unchanged")
+    assert result.stderr.count("could not write results") == 1
+    assert_untouched(earlier)
+
+
+def test_unwritable_parent_exits_5(runner: CliRunner, tiny_region_path: Path, earlier: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # running as root makes chmod ineffective, so the refusal is simulated where the staging directory is made
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(export.tempfile, "mkdtemp", refuse)
+    result = optimize(runner, tiny_region_path, earlier)
+    assert_one_error(result, 5, str(earlier), "Permission denied")
+    assert_untouched(earlier)
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_parent_exits_5(runner: CliRunner, tiny_region_path: Path, earlier: Path) -> None:
+    earlier.parent.chmod(0o500)
+    try:
+        result = optimize(runner, tiny_region_path, earlier)
+    finally:
+        earlier.parent.chmod(0o700)
+    assert_one_error(result, 5, str(earlier), "Permission denied")
+    assert_untouched(earlier)
+
+
+def test_out_below_a_file_exits_5(runner: CliRunner, tiny_region_path: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "work" / "not-a-directory"
+    blocker.parent.mkdir()
+    blocker.write_text("a file", encoding="utf-8")
+    result = optimize(runner, tiny_region_path, blocker / "plan")
+    assert_one_error(result, 5, str(blocker / "plan"), "could not write results")
+    assert not [p.name for p in blocker.parent.iterdir() if p.name.startswith(".")]
+
+
+# ---------------------------------------------------------------- Ctrl-C
+
+
+def test_ctrl_c_during_the_solve_exits_130(runner: CliRunner, tiny_region_path: Path, earlier: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(self: Any, lp: pulp.LpProblem) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(solve._BulkHiGHS, "callSolver", interrupted)
+    result = optimize(runner, tiny_region_path, earlier)
+    assert_one_error(result, EXIT_INTERRUPTED, "Interrupted", "no partial results")
+    assert_untouched(earlier)
+
+
+@pytest.mark.parametrize("where", ["geopackage", "swap"])
+def test_ctrl_c_during_the_write_exits_130_and_keeps_earlier_results(
+        runner: CliRunner, tiny_region_path: Path, earlier: Path, monkeypatch: pytest.MonkeyPatch,
+        where: str) -> None:
+    if where == "geopackage":
+        def interrupted(self: gpd.GeoDataFrame, path: Any, *args: Any, **kwargs: Any) -> None:
+            Path(path).write_bytes(b"SQLite format 3\x00 half")
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(gpd.GeoDataFrame, "to_file", interrupted)
+    else:  # between moving the earlier directory aside and moving the new one in
+        monkeypatch.setattr(export.os, "replace", _fail_on(_staging_to(earlier), KeyboardInterrupt()))
+    result = optimize(runner, tiny_region_path, earlier)
+    assert_one_error(result, EXIT_INTERRUPTED, "Interrupted")
+    assert_untouched(earlier)
+
+
+_INTERRUPTED_SOLVE = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from test_solve import market_split
+    from allocopt.solve import solve
+    model, *_ = market_split(seed=0)
+    print("solving", flush=True)
+    try:
+        solve(model, solver="highs", time_limit_s=60)
+    except KeyboardInterrupt:
+        print("interrupted:", model.solverModel.modelStatusToString(model.solverModel.getModelStatus()), flush=True)
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_real_ctrl_c_stops_highs_mid_solve(tmp_path: Path) -> None:
+    # HiGHS stops on the interrupt itself (status "Interrupted by user"), not when its time limit runs out
+    script = tmp_path / "interrupted.py"
+    script.write_text(_INTERRUPTED_SOLVE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(solve.__file__).resolve().parents[1])}
+    child = subprocess.Popen([sys.executable, str(script), str(Path(__file__).parent)], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "solving\n"
+        subprocess.run([sys.executable, "-c", "import time; time.sleep(1.5)"], check=True)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=180)
+    finally:
+        child.kill()
+    assert out.strip() == "interrupted: Interrupted by user", err
+
+
+# ---------------------------------------------------------------- bugs
+
+
+def test_an_internal_error_exits_70_asking_for_a_report(runner: CliRunner, tiny_region_path: Path, earlier: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from allocopt import workflow
+
+    def bug(*args: Any, **kwargs: Any) -> None:
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(workflow, "optimize", bug)
+    result = optimize(runner, tiny_region_path, earlier)
+    assert_one_error(result, EXIT_INTERNAL_ERROR, "Internal error (ZeroDivisionError: float division by zero)",
+                     "please report", "ALLOCOPT_DEBUG=1")
+    assert_untouched(earlier)
+    debug = optimize(runner, tiny_region_path, earlier, env={"ALLOCOPT_DEBUG": "1"})
+    assert isinstance(debug.exception, ZeroDivisionError)
+    assert_untouched(earlier)
+
+
+def test_usage_errors_still_exit_2(runner: CliRunner, tmp_path: Path) -> None:
+    costs = tmp_path / "costs.csv"
+    costs.write_text("demand,site,cost\na,x,1\n", encoding="utf-8")
+    result = runner.invoke(main, ["locate", "pmedian", "--costs", str(costs), "-p", "1", "--columns", "a,b"])
+    assert result.exit_code == 2 and "Internal error" not in result.output

@@ -183,14 +183,25 @@ def add_centers(m: AllocationModel, p: Problem) -> None:
 
 
 def add_prerequisites(m: AllocationModel, p: Problem) -> None:
-    """ctr[j,s] <= existing[j,k] + eq[j,k] for each equipment k that center s requires.
+    """x <= U eq[j,k] for each equipment k that the decision x at site j requires (U: x's upper bound).
 
-    Only sites lacking k need the row (eligibility already ruled out sites that can neither have nor get k).
+    Applies to added GPs, equipment and center designations alike (`requires` of their eligibility rule). Only
+    sites lacking k need the row (eligibility already ruled out sites that can neither have nor get k).
     """
+    scenario = p.scenario
+    decisions: list[tuple[tuple[str, ...], pulp.LpVariable, str, tuple[str, ...], int]] = [
+        ((site,), var, site, scenario.gp_eligibility.requires, scenario.gp_eligibility.max_per_site)
+        for site, var in m.gp.items()
+    ]
+    for (site, k), var in m.eq.items():
+        rule = scenario.equipment_eligibility[k]
+        decisions.append(((site, k), var, site, rule.requires, rule.max_per_site))
     for (site, s), var in m.ctr.items():
-        for k in p.scenario.center_eligibility[s].requires:
+        decisions.append(((site, s), var, site, scenario.center_eligibility[s].requires, 1))
+    for keys, var, site, requires, upper in decisions:
+        for k in requires:
             if (site, k) in m.eq:
-                m.constrain("requires", (site, s, k), [(var, 1.0), (m.eq[site, k], -1.0)],
+                m.constrain("requires", (*keys, k), [(var, 1.0), (m.eq[site, k], -float(upper))],
                             pulp.LpConstraintLE, 0.0)
 
 

@@ -337,17 +337,23 @@ def _eligibility(scenario: Scenario, levels: tuple[str, ...], equipment: Mapping
     def at_levels(allowed: tuple[str, ...]) -> np.ndarray:
         return np.isin(level, np.asarray(allowed, dtype=object)) if len(level) else np.zeros(0, dtype=bool)
 
-    rules = scenario.gp_eligibility
-    result = {"gp": at_levels(rules.levels) & (rules.max_per_site >= 1)}
+    def with_requirements(allowed: np.ndarray, requires: tuple[str, ...]) -> np.ndarray:
+        for k in requires:
+            allowed = allowed & ((equipment[k] >= 1) | result[k])
+        return allowed
+
+    result: dict[str, np.ndarray] = {}
     for k in EQUIPMENT:
         rule = scenario.equipment_eligibility[k]
         result[k] = at_levels(rule.levels) & (rule.max_per_site >= 1) & (equipment[k] == 0)
+    for k in EQUIPMENT:
+        result[k] = with_requirements(result[k], scenario.equipment_eligibility[k].requires)
+    rules = scenario.gp_eligibility
+    result["gp"] = with_requirements(at_levels(rules.levels) & (rules.max_per_site >= 1), rules.requires)
     for s in CENTERS:
         rule = scenario.center_eligibility[s]
-        allowed = at_levels(rule.levels) & ~centers[s]
-        for k in rule.requires:
-            allowed &= (equipment[k] >= 1) | result[k]
-        result[s] = allowed
+        allowed = at_levels(rule.levels) & ~centers[s] & (rule.max_per_site >= 1)
+        result[s] = with_requirements(allowed, rule.requires)
     return result
 
 

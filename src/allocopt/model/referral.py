@@ -148,8 +148,9 @@ def _add_families(m: AllocationModel, p: Problem, t: TierData, *, capacity: Mapp
             hospital = p.site_ids[t.hospitals[h]]
             var = tm.down[site, hospital] = m.var("down", (site, hospital), upper=stepdown)
             hospital_down.setdefault(h, []).append((var, 1.0))
-            if link is not None:
-                m.constrain("down_link", (site, hospital), [(var, 1.0), (link, -stepdown)],
+            gate = link if link is not None else linked[j]  # a fixed lead still needs the site open
+            if gate is not None:
+                m.constrain("down_link", (site, hospital), [(var, 1.0), (gate, -stepdown)],
                             pulp.LpConstraintLE, 0.0)
     for h, terms in hospital_ref.items():
         if enforce_capacity:

@@ -494,5 +494,5 @@ def test_build_problem_aligns_the_matrix_by_id() -> None:
     assert problem.minutes.tolist() == [[4.0, 3.0], [2.0, 1.0]]
     assert problem.site_township.tolist() == [0, -1]
     assert problem.township_names == ("镇",)
-    with pytest.raises(DataError, match=r"demand id\(s\) a are not among its origin ids"):
+    with pytest.raises(DataError, match=r"origin ids do not match the demand ids \(missing a\)"):
         build_problem(region, _Matrix(("b",), ("s2", "s1"), np.ones((1, 2))), scenario_from_dict({}))

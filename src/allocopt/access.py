@@ -38,6 +38,7 @@ import pandas as pd
 from allocopt.errors import DataError, ScenarioError
 from allocopt.scenario import Scenario
 from allocopt.services import GP_SHORTAGE, LEVELS, PRIMARY_CARE, SERVICES, providers
+from allocopt.travel import MatrixLike, aligned_minutes
 
 PER_10K = 10_000.0
 """Residents per unit of GP density."""
@@ -66,19 +67,6 @@ class RegionLike(Protocol):
 
     @property
     def sites(self) -> pd.DataFrame: ...
-
-
-class MatrixLike(Protocol):
-    """What access needs of a travel-time matrix: row and column IDs and minutes (`inf` where unreachable)."""
-
-    @property
-    def origin_ids(self) -> tuple[str, ...]: ...
-
-    @property
-    def destination_ids(self) -> tuple[str, ...]: ...
-
-    @property
-    def minutes(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -173,7 +161,7 @@ def compute_access(
     _require_columns(demand, _DEMAND_COLUMNS, layer="demand")
     _require_columns(sites, _SITE_COLUMNS, layer="sites")
     _require_columns(townships, _TOWNSHIP_COLUMNS, layer="townships")
-    minutes = _aligned_minutes(matrix, demand["id"], sites["id"])
+    minutes = aligned_minutes(matrix, list(demand["id"]), list(sites["id"]), exact=True)
     thresholds = {s: _scenario_number(scenario.thresholds_minutes, "thresholds_minutes", s) for s in SERVICES}
     d0 = thresholds[PRIMARY_CARE] if catchment_minutes is None else float(catchment_minutes)
     _check_gini_cap(gini_cap_factor)
@@ -394,48 +382,6 @@ def _township_index(demand_codes: pd.Series, codes: pd.Series) -> np.ndarray:
             "fix the demand points' township_code or add the township"
         )
     return index
-
-
-def _aligned_minutes(matrix: MatrixLike, demand_ids: pd.Series, site_ids: pd.Series) -> np.ndarray:
-    """Matrix minutes with rows in demand order and columns in site order, checked for shape and values."""
-    minutes = np.asarray(matrix.minutes, dtype=float)
-    origins, destinations = tuple(matrix.origin_ids), tuple(matrix.destination_ids)
-    if minutes.shape != (len(origins), len(destinations)):
-        raise DataError(
-            f"travel matrix: minutes has shape {minutes.shape} but there are {len(origins)} origin and "
-            f"{len(destinations)} destination ids; rebuild it with travel.travel_times"
-        )
-    rows = _positions(origins, demand_ids, axis="origin", layer="demand")
-    cols = _positions(destinations, site_ids, axis="destination", layer="sites")
-    aligned = minutes if rows is None else minutes[rows]
-    aligned = aligned if cols is None else aligned[:, cols]
-    if np.isnan(aligned).any() or (aligned < 0).any():
-        raise DataError(
-            "travel matrix: minutes contain NaN or negative values; use numpy.inf for unreachable pairs"
-        )
-    return aligned
-
-
-def _positions(matrix_ids: tuple[str, ...], ids: pd.Series, *, axis: str, layer: str) -> np.ndarray | None:
-    """Matrix positions of `ids` (None when already in that order); DataError when the ID sets differ."""
-    wanted = pd.Index([str(i) for i in ids])
-    if not wanted.is_unique:
-        raise DataError(f"{layer}: duplicate id(s) {_few(wanted[wanted.duplicated()].unique())}; "
-                        "give every row its own id")
-    if matrix_ids == tuple(wanted):
-        return None
-    index = pd.Index(matrix_ids)
-    if not index.is_unique:
-        raise DataError(f"travel matrix: duplicate {axis} id(s) {_few(index[index.duplicated()].unique())}; "
-                        "rebuild it with travel.travel_times")
-    missing = wanted.difference(index)
-    extra = index.difference(wanted)
-    if len(missing) or len(extra):
-        raise DataError(
-            f"travel matrix: {axis} ids do not match the {layer} ids (missing {_few(missing)}, "
-            f"unexpected {_few(extra)}); rebuild the matrix for this region with travel.travel_times"
-        )
-    return index.get_indexer(wanted)
 
 
 def _require_columns(table: pd.DataFrame, columns: tuple[str, ...], *, layer: str) -> None:

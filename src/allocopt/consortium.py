@@ -25,7 +25,6 @@ import pulp
 import shapely
 
 from allocopt.errors import DataError, InfeasibleError
-from allocopt.model.problem import MatrixLike, aligned_minutes
 from allocopt.network import RoadNetwork
 from allocopt.regions import Region
 from allocopt.services import GRASSROOTS_LEVELS
@@ -39,7 +38,7 @@ from allocopt.tiers import (
     site_base_capacity,
     unlinkable_reasons,
 )
-from allocopt.travel import TravelMatrix, travel_times
+from allocopt.travel import MatrixLike, TravelMatrix, aligned_minutes, travel_times
 
 LINK_COLUMNS = ("site_id", "site_name", "level", "township_code", "load_visits", "lead_hospital_id",
                 "lead_hospital_name", "travel_minutes", "fixed", "lead_hospital_id_before", "travel_minutes_before")

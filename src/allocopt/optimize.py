@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from allocopt.errors import InfeasibleError, SolverError
 from allocopt.model import build_model, build_problem, check_attainable, explain_infeasible, solve_model
-from allocopt.model.problem import MatrixLike, Problem, RegionLike
+from allocopt.model.problem import Problem, RegionLike
 from allocopt.results import Result, build_result
 from allocopt.scenario import Scenario
 from allocopt.solve import DEFAULT_SOLVER
+from allocopt.travel import MatrixLike
 
 
 def optimize(region: RegionLike, matrix: MatrixLike, scenario: Scenario, *, objective: str = "gap",

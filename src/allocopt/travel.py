@@ -16,9 +16,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
@@ -30,6 +32,75 @@ CHUNK_BYTES = 200_000_000
 """Upper bound on one Dijkstra chunk's (sources x nodes) float64 distance block."""
 
 _CACHE_FORMAT = b"allocopt-travel-matrix-v1"
+
+
+class MatrixLike(Protocol):
+    """What consumers need of a travel-time matrix: row and column IDs and minutes (`inf` where unreachable)."""
+
+    @property
+    def origin_ids(self) -> tuple[str, ...]: ...
+
+    @property
+    def destination_ids(self) -> tuple[str, ...]: ...
+
+    @property
+    def minutes(self) -> np.ndarray: ...
+
+
+def aligned_minutes(
+    matrix: MatrixLike,
+    row_ids: Sequence[str],
+    column_ids: Sequence[str],
+    *,
+    layers: tuple[str, str] = ("demand", "sites"),
+    exact: bool = False,
+) -> NDArray[np.float64]:
+    """Matrix minutes with rows in `row_ids` order and columns in `column_ids` order.
+
+    DataError, naming the `layers` (rows, columns), for a shape that does not fit the IDs, duplicate IDs, an ID
+    missing from the matrix, NaN or negative minutes, and (with `exact`) matrix IDs the layer does not have.
+    """
+    minutes = np.asarray(matrix.minutes, dtype=float)
+    origins, destinations = tuple(matrix.origin_ids), tuple(matrix.destination_ids)
+    if minutes.shape != (len(origins), len(destinations)):
+        raise DataError(
+            f"travel matrix: minutes has shape {minutes.shape} but there are {len(origins)} origin and "
+            f"{len(destinations)} destination ids; rebuild it with travel.travel_times"
+        )
+    rows = _matrix_positions(origins, row_ids, axis="origin", layer=layers[0], exact=exact)
+    cols = _matrix_positions(destinations, column_ids, axis="destination", layer=layers[1], exact=exact)
+    aligned = minutes[np.ix_(rows, cols)]
+    if np.isnan(aligned).any() or (aligned < 0).any():
+        raise DataError("travel matrix: minutes contain NaN or negative values; use numpy.inf for unreachable pairs")
+    return aligned
+
+
+def _matrix_positions(matrix_ids: tuple[str, ...], ids: Sequence[str], *, axis: str, layer: str,
+                      exact: bool) -> NDArray[np.intp]:
+    """Matrix positions of `ids`; DataError for duplicates on either side, missing IDs or (exact) extra ones."""
+    wanted = pd.Index([str(i) for i in ids])
+    if not wanted.is_unique:
+        raise DataError(f"{layer}: duplicate id(s) {_few(wanted[wanted.duplicated()].unique())}; "
+                        "give every row its own id")
+    index = pd.Index([str(i) for i in matrix_ids])
+    if not index.is_unique:
+        raise DataError(f"travel matrix: duplicate {axis} id(s) {_few(index[index.duplicated()].unique())}; "
+                        "rebuild it with travel.travel_times")
+    missing = wanted.difference(index, sort=False)
+    extra = index.difference(wanted, sort=False) if exact else pd.Index([])
+    if len(missing) or len(extra):
+        unexpected = f", unexpected {_few(extra)}" if len(extra) else ""
+        raise DataError(
+            f"travel matrix: {axis} ids do not match the {layer} ids (missing {_few(missing)}{unexpected}); "
+            "rebuild the matrix for this region with travel.travel_times"
+        )
+    return np.asarray(index.get_indexer(wanted), dtype=np.intp)
+
+
+def _few(values: Any, limit: int = 5) -> str:
+    items = [str(v) for v in values]
+    shown = ", ".join(items[:limit]) or "none"
+    return f"{shown} (+{len(items) - limit} more)" if len(items) > limit else shown
 
 
 @dataclass(frozen=True, eq=False)

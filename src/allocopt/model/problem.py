@@ -37,6 +37,7 @@ from allocopt.services import (
     center_column,
 )
 from allocopt.tiers import TierData, TierInputs, hospital_sites, prepare_tiers
+from allocopt.travel import MatrixLike, aligned_minutes
 
 PER_10K = 10_000.0
 """Residents per unit of GP density."""
@@ -55,19 +56,6 @@ class RegionLike(Protocol):
 
     @property
     def sites(self) -> pd.DataFrame: ...
-
-
-class MatrixLike(Protocol):
-    """What the problem needs of a travel matrix: row and column IDs and dense minutes (`inf`: unreachable)."""
-
-    @property
-    def origin_ids(self) -> tuple[str, ...]: ...
-
-    @property
-    def destination_ids(self) -> tuple[str, ...]: ...
-
-    @property
-    def minutes(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -386,29 +374,6 @@ def _merge_units(township: np.ndarray, cover: Mapping[str, sparse.csr_array],
         key = (int(township[row]), indices[indptr[row]:indptr[row + 1]].tobytes())
         units[row] = keys.setdefault(key, len(keys))
     return units
-
-
-def aligned_minutes(matrix: MatrixLike, demand_ids: list[str], site_ids: list[str], *,
-                    layers: tuple[str, str] = ("demand", "sites")) -> np.ndarray:
-    """Matrix minutes with rows in `demand_ids` order and columns in `site_ids` order; DataError naming the
-    `layers` (rows, columns) for an ID missing from the matrix."""
-    minutes = np.asarray(matrix.minutes, dtype=float)
-    rows = _positions(tuple(matrix.origin_ids), demand_ids, "origin", layers[0])
-    cols = _positions(tuple(matrix.destination_ids), site_ids, "destination", layers[1])
-    return minutes[np.ix_(rows, cols)]
-
-
-def _positions(matrix_ids: tuple[str, ...], ids: list[str], axis: str, layer: str) -> np.ndarray:
-    index = pd.Index([str(i) for i in matrix_ids])
-    if not index.is_unique:
-        raise DataError(f"travel matrix: duplicate {axis} ids {_few(index[index.duplicated()].unique())}; "
-                        "rebuild it with travel.travel_times")
-    positions = index.get_indexer(ids)
-    if (positions < 0).any():
-        missing = [i for i, p in zip(ids, positions, strict=True) if p < 0]
-        raise DataError(f"travel matrix: {layer} id(s) {_few(missing)} are not among its {axis} ids; "
-                        "rebuild the matrix for this region")
-    return positions
 
 
 def _require(table: pd.DataFrame, columns: tuple[str, ...], layer: str) -> None:

@@ -1,4 +1,5 @@
-"""Classic location models: spopt parity on San Francisco, OR-Library pmed1, brute force on small matrices."""
+"""Classic location models: spopt parity on San Francisco, OR-Library optima (pmed, pmedcap), brute force on small
+matrices, both p-median formulations with and without reductions, dominated sites in the coverage models."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from allocopt.costs import CostMatrix, read_costs_long, read_orlib_pmedian, read_weights
+from allocopt.costs import CostMatrix, read_costs_long, read_orlib_pmedcap, read_orlib_pmedian, read_weights
 from allocopt.errors import InfeasibleError, ScenarioError
-from allocopt.model.classic import LocateResult, lscp, mclp, p_center, p_median
+from allocopt.model.classic import LocateResult, _undominated, lscp, mclp, p_center, p_median
 from allocopt.solve import SOLVERS
 
 DATA = Path(__file__).resolve().parent / "data"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +65,61 @@ def test_sf_mclp_matches_spopt(sf: tuple[CostMatrix, dict[str, float]], solver: 
     assert result.assignment == {}
 
 
-def test_orlib_pmed1_optimum() -> None:
-    costs, p = read_orlib_pmedian(DATA / "orlib" / "pmed1.txt")
+@pytest.mark.parametrize(("name", "optimum"), [("pmed1", 5819), ("pmed2", 4093), ("pmed6", 7824)])
+def test_orlib_optimum_between_lp_bound_and_heuristic(name: str, optimum: int) -> None:
+    costs, p = read_orlib_pmedian(DATA / "orlib" / f"{name}.txt")
     result = p_median(costs, p=p, mip_gap=0.0)
-    assert result.status == "optimal"
-    assert result.objective == 5819
-    assert len(result.sites) == 5
+    assert (result.status, result.formulation, result.objective) == ("optimal", "radius", optimum)
+    assert len(result.sites) == p
+    assert result.lp_bound is not None and result.heuristic_objective is not None
+    assert result.lp_bound <= optimum + 1e-6 <= result.heuristic_objective + 2e-6
+    assert result.gap == pytest.approx(0.0, abs=1e-9)
+    recomputed = sum(costs.costs[i, column(costs, result.assignment[d])] for i, d in enumerate(costs.demand_ids))
+    assert recomputed == optimum
+
+
+def test_orlib_pmed2_full_formulations_share_the_lp_bound() -> None:
+    # without reductions the radius and assignment LPs describe the same relaxation (4088.5 < 4093)
+    costs, p = read_orlib_pmedian(DATA / "orlib" / "pmed2.txt")
+    radius = p_median(costs, p=p, mip_gap=0.0, formulation="radius", reduce=False)
+    assignment = p_median(costs, p=p, mip_gap=0.0, formulation="assignment", reduce=False)
+    assert radius.objective == assignment.objective == 4093
+    assert (radius.formulation, assignment.formulation) == ("radius", "assignment")
+    assert radius.lp_bound == pytest.approx(4088.5, abs=1e-6)
+    assert assignment.lp_bound == pytest.approx(4088.5, abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "optimum"), [("pmed16", 8162), ("pmed40", 5128)])
+def test_orlib_large_optimum(name: str, optimum: int) -> None:
+    path = BENCHMARKS / "orlib-pmed" / f"{name}.txt"
+    if not path.exists():
+        pytest.skip(f"{path} is not beside the repository")
+    costs, p = read_orlib_pmedian(path)
+    result = p_median(costs, p=p, mip_gap=0.0)
+    assert (result.status, result.objective) == ("optimal", optimum)
+    assert result.lp_bound is not None and result.lp_bound <= optimum + 1e-6
+
+
+def test_pmedcap01_capacitated_optimum() -> None:
+    instance = read_orlib_pmedcap(DATA / "orlib" / "pmedcap01.txt")
+    assert (len(instance.costs.demand_ids), instance.p, instance.optimum) == (50, 5, 713)
+    assert set(instance.capacities.values()) == {120} and sum(instance.demands.values()) == 490
+    # customers 1 (2, 62) and 2 (80, 25): floor(sqrt(78^2 + 37^2)) = floor(86.33) = 86
+    assert instance.costs.costs[0, 1] == 86
+    result = p_median(
+        instance.costs, p=instance.p, capacities=instance.capacities, demands=instance.demands, mip_gap=0.0
+    )
+    assert (result.status, result.formulation, result.objective) == ("optimal", "assignment", 713)
+    load = dict.fromkeys(result.sites, 0.0)
+    for d, s in result.assignment.items():
+        load[s] += instance.demands[d]
+    assert max(load.values()) <= 120
+    assert result.lp_bound is not None and result.lp_bound <= 713 + 1e-6
+    assert result.heuristic_objective is None
+    # the capacities bind: unit demands without them reach a lower total
+    free = p_median(instance.costs, p=instance.p, mip_gap=0.0)
+    assert free.objective is not None and free.objective < 713
 
 
 # ---------------------------------------------------------------- brute force
@@ -145,6 +197,48 @@ def test_p_median_brute_force(seed: int, p: int) -> None:
     assert recomputed == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_formulations_and_reductions_agree_with_brute_force(seed: int, p: int) -> None:
+    costs, weights = random_matrix(seed + 100)
+    w = weight_array(costs, weights)
+    expected = brute_p_median(costs, w, p)
+    for formulation in ("radius", "assignment"):
+        for reduce in (True, False):
+            if math.isinf(expected):
+                with pytest.raises(InfeasibleError):
+                    p_median(costs, p=p, weights=weights, formulation=formulation, reduce=reduce)
+                continue
+            result = p_median(costs, p=p, weights=weights, formulation=formulation, reduce=reduce, mip_gap=0.0)
+            assert result.formulation == formulation
+            assert result.objective == pytest.approx(expected)
+            assert result.lp_bound is not None and result.heuristic_objective is not None
+            assert result.lp_bound <= expected + 1e-6
+            assert result.heuristic_objective >= expected - 1e-6
+
+
+def euclidean(seed: int, *, n: int, m: int) -> tuple[CostMatrix, dict[str, float]]:
+    """Demand points and candidate sites in a 100 x 100 square, real distances, weights 1..20."""
+    rng = np.random.default_rng(seed)
+    demand, sites = rng.uniform(0, 100, (n, 2)), rng.uniform(0, 100, (m, 2))
+    distances = np.sqrt(((demand[:, None, :] - sites[None, :, :]) ** 2).sum(axis=2))
+    demand_ids = tuple(f"d{i}" for i in range(n))
+    weights = dict(zip(demand_ids, rng.integers(1, 21, n).astype(float).tolist(), strict=True))
+    return CostMatrix(demand_ids, tuple(f"s{j}" for j in range(m)), distances), weights
+
+
+@pytest.mark.parametrize(("seed", "p"), [(1, 3), (2, 6), (3, 12)])
+def test_radius_with_reductions_matches_full_assignment(seed: int, p: int) -> None:
+    costs, weights = euclidean(seed, n=70, m=40)
+    radius = p_median(costs, p=p, weights=weights, mip_gap=0.0)
+    full = p_median(costs, p=p, weights=weights, mip_gap=0.0, formulation="assignment", reduce=False)
+    assert radius.formulation == "radius"
+    assert radius.objective == pytest.approx(full.objective, rel=1e-9)
+    assert radius.lp_bound is not None and full.lp_bound is not None and radius.objective is not None
+    # the reduced model's relaxation is at least as tight as the full one, and both stay below the optimum
+    assert full.lp_bound <= radius.lp_bound + 1e-6 <= radius.objective + 2e-6
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_capacitated_p_median_brute_force(seed: int) -> None:
     costs, weights = random_matrix(seed)
@@ -180,6 +274,49 @@ def test_mclp_brute_force(seed: int, p: int, radius: float) -> None:
     }
     assert set(result.covered) == covered
     assert sum(weights[d] for d in covered) == pytest.approx(result.objective)
+
+
+def with_dominated_sites(seed: int) -> tuple[CostMatrix, dict[str, float]]:
+    """random_matrix plus, for each of its first three sites, an identical copy and a copy 2 units costlier
+    (which covers a subset of the original within any radius)."""
+    costs, weights = random_matrix(seed, n=8, m=5)
+    extra = np.concatenate([costs.costs[:, :3], costs.costs[:, :3] + 2], axis=1)
+    site_ids = (*costs.site_ids, *(f"copy{j}" for j in range(3)), *(f"far{j}" for j in range(3)))
+    return CostMatrix(costs.demand_ids, site_ids, np.concatenate([costs.costs, extra], axis=1)), weights
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(("p", "radius"), [(1, 10.0), (2, 8.0), (3, 5.0), (6, 6.0)])
+def test_mclp_dominated_sites_keep_the_optimum(seed: int, p: int, radius: float) -> None:
+    costs, weights = with_dominated_sites(seed)
+    w = weight_array(costs, weights)
+    result = mclp(costs, p=p, radius=radius, weights=weights, mip_gap=0.0)
+    assert result.objective == pytest.approx(brute_mclp(costs, w, p, radius))
+    assert len(set(result.sites)) == p
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lscp_dominated_sites_keep_the_optimum(seed: int) -> None:
+    costs, _ = with_dominated_sites(seed)
+    radius = float(np.min(costs.costs, axis=1).max()) + 2
+    result = lscp(costs, radius=radius, mip_gap=0.0)
+    assert result.objective == brute_lscp(costs, radius) == len(result.sites)
+    assert set(result.covered) == set(costs.demand_ids)
+
+
+def test_undominated_keeps_one_of_identical_columns_and_drops_subsets() -> None:
+    # columns: A = {0, 1}, B = {0} (inside A), C = A, D = {} (inside all), E = {2}
+    cover = np.array([[1, 1, 1, 0, 0], [1, 0, 1, 0, 0], [0, 0, 0, 0, 1]], dtype=float)
+    assert _undominated(sp.csr_matrix(cover)).tolist() == [0, 4]
+    assert _undominated(sp.csr_matrix(np.zeros((2, 3)))).tolist() == [0]
+
+
+def test_mclp_opens_p_sites_when_fewer_are_undominated() -> None:
+    # three identical sites and p = 2: one is kept, the plan is filled up with another
+    costs = CostMatrix(("a", "b"), ("s1", "s2", "s3"), np.array([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]))
+    result = mclp(costs, p=2, radius=5, weights={"a": 3, "b": 4})
+    assert result.objective == 7 and len(set(result.sites)) == 2
+    assert set(result.covered) == {"a", "b"}
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -249,6 +386,25 @@ def test_too_few_sites_to_serve_everyone(model: object) -> None:
         model(costs, p=1)  # type: ignore[operator]
 
 
+def test_p_median_option_errors() -> None:
+    costs = CostMatrix(("a", "b"), ("s1", "s2"), np.array([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(ScenarioError, match="unknown p-median formulation 'flow'"):
+        p_median(costs, p=1, formulation="flow")
+    with pytest.raises(ScenarioError, match="radius formulation has no assignment variables"):
+        p_median(costs, p=1, capacities={"s1": 5, "s2": 5}, formulation="radius")
+    with pytest.raises(ScenarioError, match="demands only load site capacities"):
+        p_median(costs, p=1, demands={"a": 1, "b": 1})
+
+
+def test_demands_load_capacities_apart_from_weights() -> None:
+    # weights pull both units to s1, but their demands (3 each) overflow its capacity 5
+    costs = CostMatrix(("a", "b"), ("s1", "s2"), np.array([[1.0, 4.0], [1.0, 9.0]]))
+    result = p_median(
+        costs, p=2, weights={"a": 1, "b": 1}, capacities={"s1": 5, "s2": 5}, demands={"a": 3, "b": 3}, mip_gap=0.0
+    )
+    assert dict(result.assignment) == {"a": "s2", "b": "s1"} and result.objective == 5
+
+
 @pytest.mark.parametrize("p", [0, 3, 1.5, True])
 def test_p_out_of_range(p: object) -> None:
     costs = CostMatrix(("a",), ("s1", "s2"), np.array([[1.0, 2.0]]))
@@ -269,6 +425,8 @@ def test_result_serializes_to_json(sf: tuple[CostMatrix, dict[str, float]]) -> N
     assert data["model"] == "pmedian"
     assert data["objective"] == pytest.approx(result.objective)
     assert data["objective_meaning"].startswith("sum of weight x cost")
+    assert data["formulation"] == "radius"
+    assert data["lp_bound"] <= data["objective"] + 1e-6 <= data["heuristic_objective"] + 2e-6
     assert len(data["assignment"]) == 205
     assert isinstance(result, LocateResult)
     with pytest.raises(TypeError):

@@ -1,4 +1,5 @@
-"""Demand x site cost matrices from files: long CSV, wide CSV and OR-Library p-median graphs; weights and capacities."""
+"""Demand x site cost matrices from files: long CSV, wide CSV, OR-Library p-median graphs and capacitated
+p-median problems; weights and capacities."""
 
 from __future__ import annotations
 
@@ -179,6 +180,56 @@ def read_orlib_pmedian(path: str | Path) -> tuple[CostMatrix, int]:
     distances = shortest_path(graph, method="D", directed=False)
     ids = tuple(str(v) for v in range(1, n + 1))
     return CostMatrix(ids, ids, distances), p
+
+
+@dataclass(frozen=True)
+class CapacitatedInstance:
+    """A capacitated p-median instance: costs, p, each demand unit's load on a site and each site's capacity
+    (both in the file's demand units), and the optimum the file states."""
+
+    costs: CostMatrix
+    p: int
+    demands: Mapping[str, float]
+    capacities: Mapping[str, float]
+    optimum: float
+
+
+def read_orlib_pmedcap(path: str | Path) -> CapacitatedInstance:
+    """Read one OR-Library capacitated p-median problem (Osman and Christofides 1994, file `pmedcap1` split).
+
+    Lines: `problem optimum`, `n p capacity`, then `id x y demand` for each of the n customers. Every customer
+    is a demand unit and a candidate site with the same capacity; costs are floor(Euclidean distance), the
+    truncation under which the stated optima hold. The objective is unweighted: demands load the capacities.
+    """
+    source = Path(path)
+    lines = [(number, text.split()) for number, text in enumerate(_text(source).splitlines(), start=1)]
+    lines = [(number, tokens) for number, tokens in lines if tokens]
+    if len(lines) < 2:
+        raise DataError(f"{source}: expected the lines `problem optimum` and `n p capacity` first")
+    (head_line, head), (size_line, size) = lines[0], lines[1]
+    _, optimum = _int_fields(source, head_line, head, ("problem", "optimum"))
+    n, p, capacity = _int_fields(source, size_line, size, ("n", "p", "capacity"))
+    if n < 1 or not 1 <= p <= n or capacity < 0:
+        raise DataError(
+            f"{source}, line {size_line}: need n >= 1, 1 <= p <= n and capacity >= 0, got {n} {p} {capacity}"
+        )
+    if len(lines) - 2 != n:
+        raise DataError(f"{source}: line {size_line} announces {n} customers, the file has {len(lines) - 2} lines")
+    records = [_int_fields(source, number, tokens, ("id", "x", "y", "demand")) for number, tokens in lines[2:]]
+    ids = tuple(str(record[0]) for record in records)
+    duplicates = sorted(i for i, count in Counter(ids).items() if count > 1)
+    if duplicates:
+        raise DataError(f"{source}: customer ids repeat: {', '.join(duplicates[:10])}; give each customer one line")
+    xy = np.asarray([record[1:3] for record in records], dtype=np.float64)
+    demand = [float(record[3]) for record in records]
+    distances = np.floor(np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)))
+    return CapacitatedInstance(
+        costs=CostMatrix(ids, ids, distances),
+        p=p,
+        demands=dict(zip(ids, demand, strict=True)),
+        capacities=dict.fromkeys(ids, float(capacity)),
+        optimum=float(optimum),
+    )
 
 
 def read_weights(

@@ -1,23 +1,41 @@
 """Classic location models on plain cost matrices: p-median (optionally capacitated), MCLP, LSCP and p-center.
 
-Every model is sparse: assignment variables only where a cost is finite, coverage rows only for pairs within the
-radius, demand units with identical coverage sets merged. Results are keyed by demand and site IDs.
+The p-median and the coverage models are built from sparse arrays: the p-median in the radius formulation (cost
+levels per demand unit, see `pmedian`) after a greedy + interchange plan and the exact reductions it allows, or
+in the assignment formulation when sites have capacities; the coverage models with demand units of identical
+coverage merged and dominated sites removed. Results are keyed by demand and site IDs.
 Objective of each model, as reported: pmedian = sum of weight x cost, mclp = covered weight, lscp = number of
 open sites, pcenter = largest cost from a demand unit to its assigned site.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pulp
+import scipy.sparse as sp
 
 from allocopt.costs import CostMatrix, capacities_array, weights_array
 from allocopt.errors import InfeasibleError, ScenarioError, SolverError
+from allocopt.model._sparse import add_rows
+from allocopt.model.heuristics import greedy, interchange, plan_cost
+from allocopt.model.pmedian import (
+    FORMULATIONS,
+    Formulation,
+    SiteFixing,
+    assignment_formulation,
+    cost_caps,
+    lagrangian_bound,
+    lagrangian_fixing,
+    no_fixing,
+    radius_formulation,
+)
 from allocopt.solve import DEFAULT_SOLVER, SolveOutcome, relative_gap, solve
 
 MODELS = ("pmedian", "mclp", "lscp", "pcenter")
@@ -39,6 +57,12 @@ class LocateResult:
     `assignment` maps demand id -> site id for the models that assign (pmedian, pcenter) and is empty for the
     coverage models; `covered` lists the demand ids within reach of an open site (mclp, lscp). Both are empty,
     like `sites`, when no plan was found (status "not_solved").
+
+    For the p-median: `formulation` is the model solved ("radius" or "assignment"), `heuristic_objective` the
+    value of the greedy + interchange plan (an upper bound, and the solver's starting plan), `lp_bound` the LP
+    relaxation of the model as solved (a lower bound: the reductions only remove plans worse than the
+    heuristic's). `build_seconds` covers heuristic, reductions and model building; `seconds` the solver runs
+    (LP relaxation and MIP).
     """
 
     model: str
@@ -51,6 +75,10 @@ class LocateResult:
     solver: str = ""
     solver_version: str = ""
     seconds: float = 0.0
+    formulation: str = ""
+    heuristic_objective: float | None = None
+    lp_bound: float | None = None
+    build_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary, with the meaning of the objective spelled out."""
@@ -66,6 +94,10 @@ class LocateResult:
             "solver": self.solver,
             "solver_version": self.solver_version,
             "seconds": self.seconds,
+            "formulation": self.formulation,
+            "heuristic_objective": self.heuristic_objective,
+            "lp_bound": self.lp_bound,
+            "build_seconds": self.build_seconds,
         }
 
 
@@ -75,73 +107,118 @@ def p_median(
     p: int,
     weights: Mapping[str, float] | None = None,
     capacities: Mapping[str, float] | None = None,
+    demands: Mapping[str, float] | None = None,
     solver: str = DEFAULT_SOLVER,
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
+    formulation: str = "auto",
+    reduce: bool = True,
+    lp_relaxation: bool = True,
 ) -> LocateResult:
     """Open p sites minimizing the sum of weight x cost, each demand unit served by one open site.
 
-    With `capacities` (site id -> capacity in weight units) this is the capacitated p-median with single
-    sourcing: the weights assigned to a site must fit its capacity. Assignment variables exist only where the
-    cost is finite. Raises InfeasibleError when a demand unit reaches no site or the capacities cannot hold
-    the demand.
+    With `capacities` (site id -> capacity) this is the capacitated p-median with single sourcing: the load of
+    the units assigned to a site must fit its capacity, a unit's load being its entry in `demands` (as in
+    OR-Library's pmedcap) or, without `demands`, its weight. `formulation` "auto" takes the radius
+    formulation, which scales to large instances, unless there are capacities, which need the assignment
+    formulation. Without capacities a greedy + interchange plan gives the solver its start and an upper
+    bound, and with `reduce` that bound closes and opens sites (Lagrangian tests) and caps each unit's cost
+    levels, all without cutting off an optimum. `lp_relaxation` solves the LP relaxation first for
+    `lp_bound`, within `time_limit_s`, which then bounds relaxation and MIP together. Raises InfeasibleError
+    when a demand unit reaches no site or the capacities cannot hold the demand, ScenarioError for a
+    formulation that cannot hold the capacities.
     """
     _check_p(costs, p)
+    if formulation not in FORMULATIONS:
+        raise ScenarioError(f"unknown p-median formulation {formulation!r}; choose one of: {', '.join(FORMULATIONS)}")
     w = weights_array(costs.demand_ids, weights)
     _check_reachable(costs, np.isfinite(costs.costs), what="has a finite cost to no site")
     capacity = None if capacities is None else capacities_array(costs.site_ids, capacities)
+    if demands is not None and capacity is None:
+        raise ScenarioError("demands only load site capacities; give capacities too, or leave demands out")
+    load = w if demands is None else weights_array(costs.demand_ids, demands)
     if capacity is not None:
-        best = float(np.sort(capacity)[::-1][:p].sum())
-        if best < w.sum():
-            raise InfeasibleError(
-                f"the {p} largest site capacities add up to {best:g}, less than the total demand weight "
-                f"{w.sum():g}; raise capacities or p"
+        if formulation == "radius":
+            raise ScenarioError(
+                "the radius formulation has no assignment variables to hold site capacities; "
+                "use formulation 'assignment' or 'auto'"
             )
-    model = pulp.LpProblem("pmedian", pulp.LpMinimize)
-    y = _open_variables(model, costs)
-    rows, cols = (positions.tolist() for positions in np.nonzero(np.isfinite(costs.costs)))
-    cat = pulp.LpContinuous if capacity is None else pulp.LpBinary
-    x = [model.add_variable(f"assign_{i}_{j}", 0, 1, cat) for i, j in zip(rows, cols, strict=True)]
-    model.setObjective(
-        pulp.LpAffineExpression(
-            (var, w[i] * costs.costs[i, j]) for var, i, j in zip(x, rows, cols, strict=True) if w[i] != 0
-        )
-    )
-    by_demand: list[list[pulp.LpVariable]] = [[] for _ in costs.demand_ids]
-    for var, i, j in zip(x, rows, cols, strict=True):
-        by_demand[i].append(var)
-        _add(model, [(var, 1.0), (y[j], -1.0)], pulp.LpConstraintLE, 0.0, f"link_{i}_{j}")
-    for i, assigned in enumerate(by_demand):
-        _add(model, [(var, 1.0) for var in assigned], pulp.LpConstraintEQ, 1.0, f"serve_{i}")
-    _add(model, [(var, 1.0) for var in y], pulp.LpConstraintEQ, float(p), "count")
-    if capacity is not None:
-        loads: list[list[tuple[pulp.LpVariable, float]]] = [[] for _ in costs.site_ids]
-        for var, i, j in zip(x, rows, cols, strict=True):
-            if w[i] != 0:
-                loads[j].append((var, float(w[i])))
-        for j, load in enumerate(loads):
-            _add(model, [*load, (y[j], -float(capacity[j]))], pulp.LpConstraintLE, 0.0, f"capacity_{j}")
-    limit = "" if capacity is None else " within the site capacities"
-    outcome = _run(
-        model,
-        solver=solver,
-        time_limit_s=time_limit_s,
-        mip_gap=mip_gap,
-        infeasible=f"no {p} open sites can serve every demand unit at finite cost{limit}; raise p"
-        + ("" if capacity is None else " or the capacities"),
-    )
-    if not outcome.has_plan:
-        return _no_plan("pmedian", outcome)
-    open_sites = _opened(y)
+        best = float(np.sort(capacity)[::-1][:p].sum())
+        if best < load.sum():
+            raise InfeasibleError(
+                f"the {p} largest site capacities add up to {best:g}, less than the total demand "
+                f"{load.sum():g}; raise capacities or p"
+            )
+    started = time.perf_counter()
+    c = costs.costs
     if capacity is None:
-        choice = _nearest_open(costs, open_sites)
+        plan, fixing, caps = _plan_and_reductions(c, w, p=p, reduce=reduce)
     else:
-        choice = np.full(len(costs.demand_ids), -1)
-        for var, i, j in zip(x, rows, cols, strict=True):
-            if (var.varValue or 0.0) > 0.5:
-                choice[i] = j
-    objective = float(np.sum(w * costs.costs[np.arange(len(choice)), choice]))
-    return _result("pmedian", outcome, costs, open_sites, objective, assignment=choice)
+        plan, fixing, caps = None, no_fixing(c.shape[1]), np.full(c.shape[0], np.inf)
+    build = radius_formulation if capacity is None and formulation != "assignment" else assignment_formulation
+    options: dict[str, Any] = {"capacity": capacity, "loads": load} if build is assignment_formulation else {}
+    model = build(c, w, p=p, fixing=fixing, caps=caps, **options)
+    build_seconds = time.perf_counter() - started
+    limit = "" if capacity is None else " within the site capacities"
+    run: dict[str, Any] = {
+        "solver": solver,
+        "time_limit_s": time_limit_s,
+        "mip_gap": mip_gap,
+        "infeasible": f"no {p} open sites can serve every demand unit at finite cost{limit}; raise p"
+        + ("" if capacity is None else " or the capacities"),
+    }
+    relaxed = _relaxation(model, **run) if lp_relaxation else None
+    if relaxed is not None and time_limit_s is not None:
+        # the relaxation counts against the time limit; the MIP keeps a second to hand back the start plan
+        run["time_limit_s"] = max(time_limit_s - relaxed.seconds, 1.0)
+    if plan is not None:
+        model.start(plan)
+    outcome = _run(model.model, warm_start=plan is not None, **run)
+    extra: dict[str, Any] = {
+        "formulation": model.name,
+        "heuristic_objective": None if plan is None else float(np.sum(w * c[:, plan].min(axis=1))),
+        "lp_bound": None if relaxed is None or relaxed.status != "optimal" else relaxed.objective,
+        "build_seconds": build_seconds,
+        "seconds": outcome.seconds + (0.0 if relaxed is None else relaxed.seconds),
+    }
+    if not outcome.has_plan:
+        return replace(_no_plan("pmedian", outcome), **extra)
+    choice = model.assigned()
+    objective = float(np.sum(w * c[np.arange(len(choice)), choice]))
+    return replace(_result("pmedian", outcome, costs, model.opened(), objective, assignment=choice), **extra)
+
+
+def _plan_and_reductions(
+    c: np.ndarray, w: np.ndarray, *, p: int, reduce: bool
+) -> tuple[np.ndarray | None, SiteFixing, np.ndarray]:
+    """The greedy + interchange plan (None when it leaves a unit unserved) and, with `reduce`, the sites it
+    proves closed or open and each unit's cost cap (see `pmedian`); without, no fixing and no caps.
+
+    With `reduce` the sites that the Lagrangian relaxation opens start a second interchange, and the better
+    of the two plans is the bound the fixing tests use.
+    """
+    weighted = np.where(np.isfinite(c), w[:, None] * np.where(np.isfinite(c), c, 0.0), np.inf)
+    plan = interchange(weighted, greedy(weighted, p=p))
+    if not math.isfinite(plan_cost(weighted, plan)):
+        return None, no_fixing(c.shape[1]), np.full(c.shape[0], np.inf)
+    if not reduce:
+        return plan, no_fixing(c.shape[1]), np.full(c.shape[0], np.inf)
+    relaxation = lagrangian_bound(weighted, p=p, upper_bound=plan_cost(weighted, plan))
+    plan = min(plan, interchange(weighted, relaxation.sites), key=lambda sites: plan_cost(weighted, sites))
+    fixing = lagrangian_fixing(weighted, relaxation, p=p, upper_bound=plan_cost(weighted, plan))
+    return plan, fixing, cost_caps(c, p=p, fixing=fixing)
+
+
+def _relaxation(model: Formulation, **run: Any) -> SolveOutcome:
+    """Solve the LP relaxation of the model (integer variables made continuous, then restored)."""
+    categories = [var.cat for var in model.integer_vars]
+    for var in model.integer_vars:
+        var.cat = pulp.LpContinuous
+    try:
+        return _run(model.model, **run)
+    finally:
+        for var, category in zip(model.integer_vars, categories, strict=True):
+            var.cat = category
 
 
 def mclp(
@@ -156,29 +233,36 @@ def mclp(
 ) -> LocateResult:
     """Open p sites maximizing the weight of demand units that have an open site within `radius` (cost units).
 
-    Demand units with the same set of sites within reach share one coverage variable; units no site reaches
-    are left out of the model and stay uncovered.
+    Demand units with the same set of sites within reach share one coverage variable; units no site reaches,
+    or of zero weight, are left out of the model. Dominated sites are left out too: say site j covers a subset
+    of what site k covers, k kept. An optimal plan S with j in S gives one without j that covers as much:
+    S - j + k when k is not in S; S - j + l for a kept l outside S when k is in S (j adds nothing beyond k);
+    and when every kept site is in S already, S covers everything any plan can, and so does the plan of all
+    kept sites. So the model chooses among the kept sites only (all of them when fewer than p remain), and
+    the plan is filled up to p with the first sites left out, which changes no coverage that counts.
     """
     _check_p(costs, p)
     _check_radius(radius)
     w = weights_array(costs.demand_ids, weights)
     within = costs.costs <= radius
+    groups, group_of = _coverage_groups(within)
+    group_weight = np.bincount(group_of, weights=w, minlength=groups.shape[0])
+    useful = np.flatnonzero((group_weight > 0) & (np.diff(groups.indptr) > 0))
+    cover = groups[useful]
+    kept = _undominated(cover)
     model = pulp.LpProblem("mclp", pulp.LpMaximize)
-    y = _open_variables(model, costs)
-    objective_terms: list[tuple[pulp.LpVariable, float]] = []
-    for g, (sites, members) in enumerate(_coverage_groups(within)):
-        weight = float(w[members].sum())
-        if not sites or weight == 0:
-            continue
-        z = model.add_variable(f"cover_{g}", 0, 1)
-        objective_terms.append((z, weight))
-        _add(model, [(z, 1.0), *((y[j], -1.0) for j in sites)], pulp.LpConstraintLE, 0.0, f"reach_{g}")
-    model.setObjective(pulp.LpAffineExpression(objective_terms))
-    _add(model, [(var, 1.0) for var in y], pulp.LpConstraintEQ, float(p), "count")
+    y = [model.add_variable(f"open_{j}", cat=pulp.LpBinary) for j in kept.tolist()]
+    z = [model.add_variable(f"cover_{g}", 0, 1) for g in range(len(useful))]
+    model.setObjective(pulp.LpAffineExpression(zip(z, group_weight[useful].tolist(), strict=True)))
+    reach = sp.hstack([sp.identity(len(useful), format="csr"), -cover[:, kept]], format="csr")
+    add_rows(model, [*z, *y], reach, sense=pulp.LpConstraintLE, rhs=0.0, prefix="reach")
+    _add(model, [(var, 1.0) for var in y], pulp.LpConstraintEQ, float(min(p, len(kept))), "count")
     outcome = _run(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap)
     if not outcome.has_plan:
         return _no_plan("mclp", outcome)
-    open_sites = _opened(y)
+    chosen = kept[_opened(y)]
+    filler = np.setdiff1d(np.arange(len(costs.site_ids)), chosen)[: p - len(chosen)]
+    open_sites = np.sort(np.concatenate([chosen, filler]))
     covered = np.asarray(within[:, open_sites].any(axis=1), dtype=bool)
     return _result("mclp", outcome, costs, open_sites, float(w[covered].sum()), covered=covered)
 
@@ -193,20 +277,23 @@ def lscp(
 ) -> LocateResult:
     """Open the fewest sites such that every demand unit has an open site within `radius` (cost units).
 
+    Demand units with the same coverage share one row. A site whose covered set is a subset of a kept site's
+    is left out: in any cover it can be replaced by that site, which keeps it a cover and adds no site.
     Raises InfeasibleError naming the demand units that no site reaches within the radius.
     """
     _check_radius(radius)
     within = costs.costs <= radius
     _check_reachable(costs, within, what=f"has no site within radius {radius:g}")
+    groups, _ = _coverage_groups(within)
+    kept = _undominated(groups)
     model = pulp.LpProblem("lscp", pulp.LpMinimize)
-    y = _open_variables(model, costs)
+    y = [model.add_variable(f"open_{j}", cat=pulp.LpBinary) for j in kept.tolist()]
     model.setObjective(pulp.LpAffineExpression((var, 1.0) for var in y))
-    for g, (sites, _members) in enumerate(_coverage_groups(within)):
-        _add(model, [(y[j], 1.0) for j in sites], pulp.LpConstraintGE, 1.0, f"reach_{g}")
+    add_rows(model, y, groups[:, kept], sense=pulp.LpConstraintGE, rhs=1.0, prefix="reach")
     outcome = _run(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap)
     if not outcome.has_plan:
         return _no_plan("lscp", outcome)
-    open_sites = _opened(y)
+    open_sites = kept[_opened(y)]
     covered = np.asarray(within[:, open_sites].any(axis=1), dtype=bool)
     return _result("lscp", outcome, costs, open_sites, float(len(open_sites)), covered=covered)
 
@@ -298,12 +385,31 @@ def _add(
     model.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, name, rhs))
 
 
-def _coverage_groups(within: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
-    """Demand units grouped by their set of sites within reach: (site positions, member row positions)."""
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, row in enumerate(within):
-        groups.setdefault(tuple(np.flatnonzero(row).tolist()), []).append(i)
-    return [(sites, np.asarray(members)) for sites, members in groups.items()]
+def _coverage_groups(within: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Demand units grouped by their set of sites within reach: a (groups x sites) 0/1 CSR matrix of each
+    group's sites and, for each demand unit, its group."""
+    _, first, group_of = np.unique(np.packbits(within, axis=1), axis=0, return_index=True, return_inverse=True)
+    return sp.csr_matrix(within[first], dtype=np.float64), np.asarray(group_of).ravel()
+
+
+def _undominated(cover: sp.csr_matrix) -> np.ndarray:
+    """Positions of the sites whose covered set (a column of `cover`) is no subset of another kept site's.
+
+    Site j is dropped when some k covers a strict superset of j's set, or the same set with k < j (so one of
+    identical columns stays). This order is strict and the sites are finite, so each dropped site has a
+    kept site covering all it covers. Subsets come from the column overlaps cover^T cover: j's set lies in
+    k's when their overlap equals j's size. An empty column is a subset of any other.
+    """
+    counts = sp.csc_matrix(cover, dtype=np.int64)
+    size = np.asarray(counts.sum(axis=0)).ravel()
+    overlap = (counts.T @ counts).tocoo()
+    j, k = overlap.row, overlap.col
+    inside = (j != k) & (overlap.data == size[j]) & ((size[k] > size[j]) | (k < j))
+    dominated = np.zeros(len(size), dtype=bool)
+    dominated[j[inside]] = True
+    empty = size == 0
+    dominated |= empty if not empty.all() else np.arange(len(size)) > 0
+    return np.flatnonzero(~dominated)
 
 
 def _run(
@@ -313,10 +419,12 @@ def _run(
     time_limit_s: float | None,
     mip_gap: float | None,
     infeasible: str | None = None,
+    warm_start: bool = False,
 ) -> SolveOutcome:
-    """Solve; an infeasible model raises InfeasibleError with the given message, or SolverError when the
-    model cannot be infeasible (nor ever unbounded) and the solver says so all the same."""
-    outcome = solve(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    """Solve (from the variables' current values with `warm_start`); an infeasible model raises
+    InfeasibleError with the given message, or SolverError when the model cannot be infeasible (nor ever
+    unbounded) and the solver says so all the same."""
+    outcome = solve(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=warm_start)
     if outcome.status == "infeasible" and infeasible is not None:
         raise InfeasibleError(infeasible)
     if outcome.status in ("infeasible", "unbounded"):

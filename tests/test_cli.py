@@ -295,3 +295,13 @@ def test_quiet_silences_the_status_line(monkeypatch: pytest.MonkeyPatch) -> None
         assert not cli._status_line().enabled
     with cli.main.make_context("allocopt", ["regions"]) as ctx, ctx.scope():
         assert cli._status_line().enabled
+
+
+def test_locate_capacitated_orlib_file_reaches_its_optimum(runner: CliRunner) -> None:
+    path = Path(__file__).resolve().parent / "data" / "orlib" / "pmedcap01.txt"
+    result = runner.invoke(main, ["locate", "pmedian", "--costs", str(path), "--format-in", "orlib-cap",
+                                  "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["objective"] == pytest.approx(713)
+    assert len(data["sites"]) == 5

@@ -333,8 +333,11 @@ def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path)
 @click.argument("model", type=click.Choice(["pmedian", "mclp", "lscp", "pcenter"]))
 @click.option("--costs", "costs_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
               help="Cost matrix: long CSV (demand,site,cost), wide CSV, or an OR-Library p-median file.")
-@click.option("--format-in", "costs_format", type=click.Choice(["long", "wide", "orlib"]), default="long",
-              show_default=True, help="Layout of the --costs file.")
+@click.option("--format-in", "costs_format", type=click.Choice(["long", "wide", "orlib", "orlib-cap"]),
+              default="long", show_default=True,
+              help="Layout of the --costs file (orlib-cap: an OR-Library capacitated p-median problem).")
+@click.option("--formulation", type=click.Choice(["auto", "radius", "assignment"]), default="auto",
+              show_default=True, help="p-median formulation (radius scales further; capacities need assignment).")
 @click.option("--weights", "weights_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="CSV demand,weight (default: every weight 1).")
 @click.option("--capacities", "capacities_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -354,7 +357,7 @@ def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path)
 @click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None, help="Relative optimality gap.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @_handle_errors
-def locate_command(model: str, costs_path: Path, costs_format: str, weights_path: Path | None,
+def locate_command(model: str, costs_path: Path, costs_format: str, formulation: str, weights_path: Path | None,
                    capacities_path: Path | None, p: int | None, radius: float | None, cost_columns: str,
                    weight_columns: str, capacity_columns: str, solver: str | None, time_limit_s: float | None,
                    mip_gap: float | None, output_format: str) -> None:
@@ -371,7 +374,8 @@ def locate_command(model: str, costs_path: Path, costs_format: str, weights_path
     columns = workflow.CostColumns(demand=demand, site=site, cost=cost, weight_id=weight_id, weight=weight,
                                    capacity_id=capacity_id, capacity=capacity)
     result = workflow.locate(model, costs_path, costs_format=costs_format, weights_path=weights_path,
-                             capacities_path=capacities_path, p=p, radius=radius, columns=columns, solver=solver,
+                             capacities_path=capacities_path, p=p, radius=radius, columns=columns,
+                             formulation=formulation, solver=solver,
                              time_limit_s=time_limit_s, mip_gap=mip_gap)
     data = result.to_dict()
     if output_format == "json":

@@ -12,7 +12,7 @@ from typing import Any
 
 from allocopt import __version__, consortium
 from allocopt.access import AccessReport, compute_access
-from allocopt.costs import read_capacities, read_costs, read_costs_long, read_weights
+from allocopt.costs import read_capacities, read_costs, read_costs_long, read_orlib_pmedcap, read_weights
 from allocopt.errors import ScenarioError
 from allocopt.export import atomic_output_dir, write_csv, write_geopackage, write_json
 from allocopt.model import classic
@@ -301,22 +301,34 @@ def locate(
     p: int | None = None,
     radius: float | None = None,
     columns: CostColumns = CostColumns(),
+    formulation: str = "auto",
     solver: str | None = None,
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
 ) -> LocateResult:
-    """Run a classic location model (pmedian, mclp, lscp, pcenter) on a cost-matrix file, keyed by IDs."""
+    """Run a classic location model (pmedian, mclp, lscp, pcenter) on a cost-matrix file, keyed by IDs.
 
+    `costs_format`: long or wide CSV, an OR-Library p-median file (`orlib`) or an OR-Library capacitated p-median
+    problem (`orlib-cap`, whose demands and capacities come from the file). `formulation` chooses the p-median
+    formulation (auto, radius or assignment).
+    """
+
+    demands = None
+    capacities = None
     if costs_format == "long":
         costs = read_costs_long(costs_path, demand_column=columns.demand, site_column=columns.site,
                                 cost_column=columns.cost)
         file_p = None
+    elif costs_format == "orlib-cap":
+        instance = read_orlib_pmedcap(costs_path)
+        costs, file_p, demands, capacities = instance.costs, instance.p, instance.demands, instance.capacities
     else:
         costs, file_p = read_costs(costs_path, fmt=costs_format)
     weights = None if weights_path is None else read_weights(
         weights_path, demand_ids=costs.demand_ids, id_column=columns.weight_id, weight_column=columns.weight)
-    capacities = None if capacities_path is None else read_capacities(
-        capacities_path, site_ids=costs.site_ids, id_column=columns.capacity_id, capacity_column=columns.capacity)
+    if capacities_path is not None:
+        capacities = read_capacities(capacities_path, site_ids=costs.site_ids, id_column=columns.capacity_id,
+                                     capacity_column=columns.capacity)
     options: dict[str, Any] = {"solver": solver or DEFAULT_SOLVER, "time_limit_s": time_limit_s, "mip_gap": mip_gap}
     count = p if p is not None else file_p
 
@@ -328,7 +340,8 @@ def locate(
     if capacities is not None and model != "pmedian":
         raise ScenarioError(f"--capacities applies to pmedian only, not {model}")
     if model == "pmedian":
-        return classic.p_median(costs, p=need(count, "-p N"), weights=weights, capacities=capacities, **options)
+        return classic.p_median(costs, p=need(count, "-p N"), weights=weights, capacities=capacities,
+                                demands=demands, formulation=formulation, **options)
     if model == "mclp":
         return classic.mclp(costs, p=need(count, "-p N"), radius=need(radius, "--radius R"), weights=weights,
                             **options)

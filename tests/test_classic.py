@@ -265,8 +265,14 @@ def test_capacitated_p_median_brute_force(seed: int) -> None:
 def test_mclp_brute_force(seed: int, p: int, radius: float) -> None:
     costs, weights = random_matrix(seed)
     w = weight_array(costs, weights)
-    result = mclp(costs, p=p, radius=radius, weights=weights, mip_gap=0.0)
-    assert result.objective == pytest.approx(brute_mclp(costs, w, p, radius))
+    result = mclp(costs, p=p, radius=radius, weights=weights, solver="cbc", mip_gap=0.0)
+    optimum = brute_mclp(costs, w, p, radius)
+    assert result.objective == pytest.approx(optimum)
+    assert result.heuristic_objective is not None and result.lp_bound is not None
+    assert result.heuristic_objective <= optimum <= result.lp_bound + 1e-6
+    # the MIP is skipped (the LP's solver reported) exactly when the plan reaches the rounded-down LP bound
+    proven = result.heuristic_objective >= math.floor(result.lp_bound + 1e-6)
+    assert (result.solver == "highs") == proven
     covered = {
         d
         for i, d in enumerate(costs.demand_ids)
@@ -274,6 +280,24 @@ def test_mclp_brute_force(seed: int, p: int, radius: float) -> None:
     }
     assert set(result.covered) == covered
     assert sum(weights[d] for d in covered) == pytest.approx(result.objective)
+
+
+def test_mclp_runs_the_mip_when_the_lp_bound_is_not_reached() -> None:
+    # six groups, one per pair of four sites: two sites cover 5 of them, the LP (every y = 1/2) all 6
+    pairs = list(itertools.combinations(range(4), 2))
+    matrix = np.array([[1.0 if j in pair else 9.0 for j in range(4)] for pair in pairs])
+    costs = CostMatrix(tuple(f"d{i}" for i in range(6)), tuple(f"s{j}" for j in range(4)), matrix)
+    result = mclp(costs, p=2, radius=5, solver="cbc", mip_gap=0.0)
+    assert (result.objective, result.heuristic_objective, result.lp_bound) == (5, 5, pytest.approx(6))
+    assert (result.status, result.solver, result.gap) == ("optimal", "cbc", 0)
+
+
+def test_sf_mclp_proven_by_the_lp_bound(sf: tuple[CostMatrix, dict[str, float]]) -> None:
+    costs, weights = sf
+    result = mclp(costs, p=4, radius=5000, weights=weights, solver="cbc", mip_gap=0.0)
+    assert (result.status, result.objective, result.heuristic_objective) == ("optimal", 875_247, 875_247)
+    assert result.lp_bound == pytest.approx(875_247)
+    assert (result.solver, result.gap) == ("highs", 0)
 
 
 def with_dominated_sites(seed: int) -> tuple[CostMatrix, dict[str, float]]:

@@ -1,4 +1,5 @@
-"""Greedy + interchange and the p-median reductions, checked against brute force on small matrices."""
+"""Greedy + interchange (p-median and MCLP) and the p-median reductions, checked against brute force on small
+matrices."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from pathlib import Path
 import numpy as np
 import pulp
 import pytest
+import scipy.sparse as sp
 
 from allocopt.costs import read_orlib_pmedian
-from allocopt.model.heuristics import greedy, interchange, plan_cost
+from allocopt.model.heuristics import (
+    coverage_greedy,
+    coverage_interchange,
+    covered_weight,
+    greedy,
+    interchange,
+    plan_cost,
+)
 from allocopt.model.pmedian import (
     assignment_formulation,
     cost_caps,
@@ -135,3 +144,37 @@ def test_start_values_satisfy_every_row(build: object, seed: int) -> None:
     assert sorted(formulation.sites[[var.varValue == 1 for var in formulation.open_vars]].tolist()) == sorted(
         plan.tolist()
     )
+
+
+def cover_matrix(seed: int, *, n: int = 14, m: int = 8) -> tuple[sp.csr_matrix, np.ndarray]:
+    """A random 0/1 cover (about a third of the pairs) with integer weights 1..9."""
+    rng = np.random.default_rng(seed)
+    return sp.csr_matrix((rng.random((n, m)) < 0.3).astype(float)), rng.integers(1, 10, n).astype(float)
+
+
+def test_coverage_greedy_by_hand() -> None:
+    # s0 covers weights 5 + 1, s1 covers 5 + 4, s2 covers 4 + 2: s1 first, then s2 adds 2 against s0's 1
+    cover = sp.csr_matrix(np.array([[1.0, 1, 0], [0, 1, 1], [0, 0, 1], [1, 0, 0]]))
+    weights = np.array([5.0, 4, 2, 1])
+    assert coverage_greedy(cover, weights, p=1).tolist() == [1]
+    assert coverage_greedy(cover, weights, p=2).tolist() == [1, 2]
+    assert covered_weight(cover, weights, np.array([1, 2])) == 11
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("p", [1, 2, 3, 4])
+def test_coverage_interchange_is_a_local_optimum_below_the_optimum(seed: int, p: int) -> None:
+    cover, weights = cover_matrix(seed)
+    start = coverage_greedy(cover, weights, p=p)
+    local = coverage_interchange(cover, weights, start)
+    value = covered_weight(cover, weights, local)
+    optimum = max(
+        covered_weight(cover, weights, np.asarray(s)) for s in itertools.combinations(range(cover.shape[1]), p)
+    )
+    assert len(set(local.tolist())) == p
+    assert covered_weight(cover, weights, start) <= value <= optimum
+    for out, into in itertools.product(local.tolist(), range(cover.shape[1])):
+        if into not in local:
+            swapped = np.array([into if j == out else j for j in local.tolist()])
+            assert covered_weight(cover, weights, swapped) <= value
+    assert start.tolist() == coverage_greedy(cover, weights, p=p).tolist()

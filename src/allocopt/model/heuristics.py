@@ -1,9 +1,11 @@
-"""Greedy construction and best-improvement interchange for the p-median, vectorized over whole cost matrices.
+"""Greedy construction and best-improvement interchange for the p-median and the MCLP, vectorized over whole
+matrices.
 
-Both work on `weighted` = weight x cost (demand units x sites, `inf` where a site cannot serve a unit). A unit
-left without any finite site is charged a penalty larger than any finite plan's total, so the search first
-serves every unit it can and only then lowers the cost. The plans are starting points and upper bounds for the
-exact models; they prove nothing by themselves.
+The p-median functions work on `weighted` = weight x cost (demand units x sites, `inf` where a site cannot serve
+a unit). A unit left without any finite site is charged a penalty larger than any finite plan's total, so the
+search first serves every unit it can and only then lowers the cost. The MCLP functions work on a 0/1 cover
+matrix (demand groups x sites) and group weights. The plans are starting points and bounds for the exact
+models; they prove nothing by themselves.
 """
 
 from __future__ import annotations
@@ -85,3 +87,62 @@ def _penalty(weighted: np.ndarray) -> float:
 def _penalized(weighted: np.ndarray) -> np.ndarray:
     """The weighted costs with `inf` replaced by the unserved-unit penalty (a new array)."""
     return np.where(np.isfinite(weighted), weighted, _penalty(weighted))
+
+
+def covered_weight(cover: sp.csr_matrix, weights: np.ndarray, sites: np.ndarray) -> float:
+    """Total weight of the rows of `cover` (demand groups x sites, 0/1) that some site in `sites` covers."""
+    reached = np.asarray(cover[:, sites].sum(axis=1)).ravel() > 0
+    return float(weights[reached].sum())
+
+
+def coverage_greedy(cover: sp.csr_matrix, weights: np.ndarray, *, p: int) -> np.ndarray:
+    """Maximal covering: open p sites one at a time, each time the site adding the most uncovered weight.
+
+    `cover` is demand groups x sites (0/1), `weights` the weight of each group, p at most the sites. Returns
+    the open site positions in the order they were opened. Each step is one sparse product.
+    """
+    by_site = sp.csr_matrix(cover.T)
+    uncovered = np.asarray(weights, dtype=np.float64).copy()
+    chosen: list[int] = []
+    for _ in range(p):
+        gain = by_site @ uncovered
+        gain[chosen] = -1.0
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        uncovered[by_site[best].indices] = 0.0
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def coverage_interchange(
+    cover: sp.csr_matrix, weights: np.ndarray, sites: np.ndarray, *, max_swaps: int = 10_000
+) -> np.ndarray:
+    """Swap one open site for one closed site while that raises the covered weight; return the local optimum.
+
+    With n_g the number of open sites covering group g, opening j and closing r changes the covered weight by
+        delta(j, r) = sum_{g: n_g = 0} a_gj w_g - sum_{g: n_g = 1} a_gr w_g + sum_{g: n_g = 1, only r} a_gj w_g,
+    the last sum (groups only r covers, kept by j) being one sparse (open x groups) by (groups x sites)
+    product, so all pairs are scored at once. Stops when no swap gains more than a relative 1e-12 of the
+    total weight, or after `max_swaps`.
+    """
+    csr = sp.csr_matrix(cover, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    open_sites = np.array(sites, dtype=np.int64)
+    n_groups, m = csr.shape
+    if len(open_sites) in (0, m):
+        return open_sites
+    groups = np.arange(n_groups)
+    tolerance = 1e-12 * max(float(np.abs(w).sum()), 1.0)
+    for _ in range(max_swaps):
+        block = csr[:, open_sites].toarray()
+        count = block.sum(axis=1)
+        alone = np.where(count == 1, w, 0.0)
+        gain = csr.T @ np.where(count == 0, w, 0.0)
+        loss = block.T @ alone
+        owner = sp.csr_matrix((alone, (np.argmax(block, axis=1), groups)), shape=(len(open_sites), n_groups))
+        delta = gain[None, :] - loss[:, None] + (owner @ csr).toarray()
+        delta[:, open_sites] = -np.inf
+        r, j = np.unravel_index(int(np.argmax(delta)), delta.shape)
+        if not delta[r, j] > tolerance:
+            break
+        open_sites[r] = j
+    return open_sites

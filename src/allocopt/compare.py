@@ -29,10 +29,7 @@ COMPARISON_JSON_FILE = "comparison.json"
 COMPARISON_CHART_FILE = "chart_compare.png"
 FORMATS = ("table", "csv", "json")
 
-COMPARISON_COLUMNS = (
-    "result",
-    "region",
-    "scenario",
+_SUMMARY_KEYS = (
     "objective_name",
     "status",
     "gap",
@@ -44,6 +41,14 @@ COMPARISON_COLUMNS = (
     "weighted_gap_before",
     "weighted_gap_after",
     "max_gap_share_after",
+)
+"""summary.json keys copied as they are into a comparison row."""
+
+COMPARISON_COLUMNS = (
+    "result",
+    "region",
+    "scenario",
+    *_SUMMARY_KEYS,
     "gp_per_10k_before",
     "gp_per_10k_after",
     "gp_shortage_people_after",
@@ -75,22 +80,7 @@ def _row(label: str, summary: Mapping[str, Any]) -> dict[str, Any]:
         "result": label,
         "region": summary.get("region"),
         "scenario": (summary.get("scenario") or {}).get("name"),
-        **{
-            key: summary.get(key)
-            for key in (
-                "objective_name",
-                "status",
-                "gap",
-                "budget_yuan",
-                "cost_yuan",
-                "capital_yuan",
-                "annual_yuan",
-                "population",
-                "weighted_gap_before",
-                "weighted_gap_after",
-                "max_gap_share_after",
-            )
-        },
+        **{key: summary.get(key) for key in _SUMMARY_KEYS},
         "gp_per_10k_before": gp.get("per_10k_before"),
         "gp_per_10k_after": gp.get("per_10k_after"),
         "gp_shortage_people_after": gp.get("shortage_people_after"),

@@ -271,13 +271,13 @@ def test_optimize_with_tiers_writes_referrals(runner: CliRunner, tiny_region_pat
 
 def test_status_line_only_on_a_terminal(runner: CliRunner, tiny_region_path: Path, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from allocopt import cli
+    from allocopt import _clitools, cli
 
     args = ["optimize", str(tiny_region_path), "--out", str(tmp_path / "p"), "--cache-dir", str(tmp_path / "c")]
     piped = runner.invoke(main, args)
     assert piped.exit_code == 0 and piped.stderr == ""
 
-    monkeypatch.setattr(cli, "_status_line", lambda: cli.StatusLine(enabled=True))
+    monkeypatch.setattr(cli, "status_line", lambda: _clitools.StatusLine(enabled=True))
     shown = runner.invoke(main, args)
     assert shown.exit_code == 0
     for step in ("Loading region", "Travel times", "Building the gap model", "Solving with highs"):
@@ -288,13 +288,13 @@ def test_status_line_only_on_a_terminal(runner: CliRunner, tiny_region_path: Pat
 def test_quiet_silences_the_status_line(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from allocopt import cli
+    from allocopt import _clitools, cli
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     with cli.main.make_context("allocopt", ["--quiet", "regions"]) as ctx, ctx.scope():
-        assert not cli._status_line().enabled
+        assert not _clitools.status_line().enabled
     with cli.main.make_context("allocopt", ["regions"]) as ctx, ctx.scope():
-        assert cli._status_line().enabled
+        assert _clitools.status_line().enabled
 
 
 def test_locate_capacitated_orlib_file_reaches_its_optimum(runner: CliRunner) -> None:

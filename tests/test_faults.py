@@ -24,7 +24,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from allocopt import export, solve
-from allocopt.cli import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, main
+from allocopt._clitools import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED
+from allocopt.cli import main
 from allocopt.model import objectives
 
 EARLIER = {"summary.json": b'{"earlier": true}\n', "allocations.csv": b"\xef\xbb\xbfsite_id\nA\n",

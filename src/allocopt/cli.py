@@ -9,107 +9,29 @@ with ALLOCOPT_DEBUG=1); 130 interrupted (Ctrl-C). Earlier results are never over
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import pandas as pd
 
 from allocopt import workflow
-from allocopt.errors import AllocoptError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_INTERNAL_ERROR = 70
-EXIT_INTERRUPTED = 130
-DEBUG_VARIABLE = "ALLOCOPT_DEBUG"
-"""Set to 1 to see the traceback of an internal error instead of the one-line message."""
-
-
-def _handle_errors(command: F) -> F:
-    """Turn library errors into one clear message on stderr and the error's exit code, with no traceback.
-
-    Any other exception is a bug: a one-line message asking for a report and exit code 70, or the traceback
-    when ALLOCOPT_DEBUG is set. Click's own usage errors pass through (exit code 2).
-    """
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except AllocoptError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted: no partial results were written; an earlier result directory is replaced "
-                       "only by a complete new one.", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except Exception as exc:
-            if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
-                raise
-            click.echo(f"Internal error ({type(exc).__name__}: {exc}). This is a bug in allocopt; please report it "
-                       f"with the command you ran. Set {DEBUG_VARIABLE}=1 to see the traceback.", err=True)
-            sys.exit(EXIT_INTERNAL_ERROR)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _region_argument(command: F) -> F:
-    return click.argument("region", default=workflow.DEFAULT_REGION, required=False)(command)
-
-
-def _scenario_option(command: F) -> F:
-    return click.option(
-        "--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="Scenario TOML file (default: the region's scenario.toml, else the built-in defaults).",
-    )(command)
-
-
-def _cache_option(command: F) -> F:
-    return click.option(
-        "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-        help="Where travel-time matrices are cached (default: $ALLOCOPT_CACHE_DIR or ~/.cache/allocopt).",
-    )(command)
-
-
-def _echo_table(table: pd.DataFrame) -> None:
-    with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 160):
-        click.echo(table.to_string(index=False))
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
-
-
-class StatusLine:
-    """A live one-line status on a terminal's stderr; silent in pipes, files and with --quiet."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self.shown = False
-
-    def __call__(self, text: str) -> None:
-        if self.enabled:
-            click.echo(f"\r\x1b[K{text} ...", err=True, nl=False, color=True)
-            self.shown = True
-
-    def clear(self) -> None:
-        """Erase the status line before ordinary output."""
-        if self.shown:
-            click.echo("\r\x1b[K", err=True, nl=False, color=True)
-            self.shown = False
-
-
-def _status_line() -> StatusLine:
-    quiet = bool(click.get_current_context().find_root().params.get("quiet"))
-    return StatusLine(enabled=not quiet and sys.stderr.isatty())
+from allocopt._clitools import (
+    EXIT_NOT_PROVEN_OPTIMAL,
+    cache_option,
+    column_map,
+    column_names,
+    echo_json,
+    echo_table,
+    exit_for_statuses,
+    handle_errors,
+    progress_reporter,
+    region_argument,
+    scenario_option,
+    status_line,
+    workers_options,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -123,7 +45,7 @@ def main(quiet: bool) -> None:
 
 
 @main.command("regions")
-@_handle_errors
+@handle_errors
 def regions_command() -> None:
     """List the embedded regions.
 
@@ -135,13 +57,13 @@ def regions_command() -> None:
         {"name": info.name, "synthetic": info.synthetic, "description": info.description}
         for info in list_regions()
     ]
-    _echo_table(pd.DataFrame(rows, columns=["name", "synthetic", "description"]))
+    echo_table(pd.DataFrame(rows, columns=["name", "synthetic", "description"]))
 
 
 @main.command("validate")
-@_region_argument
+@region_argument
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@_handle_errors
+@handle_errors
 def validate_command(region: str, output_format: str) -> None:
     """Check a region bundle: layers, columns, CRS, IDs, and how demand and sites connect to the roads.
 
@@ -152,7 +74,7 @@ def validate_command(region: str, output_format: str) -> None:
     check = workflow.check_region(region)
     facts = check.to_dict()
     if output_format == "json":
-        _echo_json(facts)
+        echo_json(facts)
         return
     click.echo(f"Region {facts['region']} is valid{' (synthetic data)' if facts['synthetic'] else ''}.")
     for key in ("crs", "townships", "demand_points", "facilities", "candidates", "roads", "road_nodes",
@@ -165,16 +87,16 @@ def validate_command(region: str, output_format: str) -> None:
 
 
 @main.command("access")
-@_region_argument
-@_scenario_option
+@region_argument
+@scenario_option
 @click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="How to print the per-service figures.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write access.json, services.csv, townships.csv and demand.csv to this directory.")
 @click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also draw today's travel times per township and service to this PNG file.")
-@_cache_option
-@_handle_errors
+@cache_option
+@handle_errors
 def access_command(region: str, scenario_path: Path | None, output_format: str, out_dir: Path | None,
                    map_path: Path | None, cache_dir: Path | None) -> None:
     """Today's access gaps: travel time to each service, population within its threshold, GPs per 10,000.
@@ -183,7 +105,7 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
 
     Example: allocopt access valley-county --format json
     """
-    status = _status_line()
+    status = status_line()
     prepared = workflow.prepare(region, scenario_path=scenario_path,
                                 cache_dir=cache_dir or workflow.default_cache_dir(), on_step=status)
     status("Measuring access")
@@ -195,13 +117,13 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
         workflow.write_access_map(prepared, report, map_path)
     services = report.services.reset_index(drop=True)
     if output_format == "json":
-        _echo_json(report.to_dict())
+        echo_json(report.to_dict())
     elif output_format == "csv":
         click.echo(services.to_csv(index=False), nl=False)
     else:
         click.echo(f"Region {report.region}: {report.population:,.0f} residents, {report.gp_per_10k:.2f} GPs per "
                    f"10,000 (target {report.gp_target_per_10k:g}); worst-served township: {report.worst_township}")
-        _echo_table(services[["service", "threshold_minutes", "covered_population", "covered_share",
+        echo_table(services[["service", "threshold_minutes", "covered_population", "covered_share",
                               "unserved_population", "mean_minutes", "worst_township"]].round(3))
     unreachable = prepared.matrix.unreachable_origins
     if unreachable:
@@ -221,7 +143,7 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
               help="Total area in km2 (default: 3,100).")
 @click.option("--candidates", type=click.IntRange(min=0), default=None, help="Candidate sites for new facilities.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing bundle in OUT_DIR.")
-@_handle_errors
+@handle_errors
 def generate_region_command(out_dir: Path, townships: int, villages: int, seed: int, name: str | None,
                             population: int | None, area_km2: float | None, candidates: int | None,
                             overwrite: bool) -> None:
@@ -244,12 +166,9 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
     click.echo(f"Wrote synthetic region {generated.name!r} to {path}")
 
 
-EXIT_NOT_PROVEN_OPTIMAL = 6
-
-
 @main.command("optimize")
-@_region_argument
-@_scenario_option
+@region_argument
+@scenario_option
 @click.option("--budget", "budget_yuan", type=click.FloatRange(min=0), default=None,
               help="Total budget in yuan (replaces the scenario's budget lines).")
 @click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True,
@@ -265,8 +184,8 @@ EXIT_NOT_PROVEN_OPTIMAL = 6
               help="Result directory (default: results/<region>-<timestamp>/).")
 @click.option("--report", "with_report", is_flag=True, help="Also write maps, plan.xlsx and report.html.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@_cache_option
-@_handle_errors
+@cache_option
+@handle_errors
 def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float | None, objective: str,
                      solver: str | None, time_limit_s: float | None, mip_gap: float | None, out_dir: Path | None,
                      with_report: bool, output_format: str, cache_dir: Path | None) -> None:
@@ -277,7 +196,7 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
 
     Example: allocopt optimize valley-county --budget 30000000 --objective gap --out plan/
     """
-    status = _status_line()
+    status = status_line()
     try:
         prepared = workflow.prepare(region, scenario_path=scenario_path,
                                     cache_dir=cache_dir or workflow.default_cache_dir(), on_step=status)
@@ -297,7 +216,7 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
         status.clear()
     summary = workflow.plan_summary(prepared, result)
     if output_format == "json":
-        _echo_json(summary)
+        echo_json(summary)
     else:
         _echo_plan(summary, result.allocations, target)
     if result.status != "optimal":
@@ -322,10 +241,10 @@ def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path)
          "covered_share_after": figures["covered_share"]}
         for name, figures in summary["services"].items()
     ]
-    _echo_table(pd.DataFrame(rows).round(3))
+    echo_table(pd.DataFrame(rows).round(3))
     if len(allocations):
         click.echo("")
-        _echo_table(allocations[["site_id", "site_name", "resource", "quantity", "cost_yuan"]])
+        echo_table(allocations[["site_id", "site_name", "resource", "quantity", "cost_yuan"]])
     click.echo(f"Results written to {target}")
 
 
@@ -356,7 +275,7 @@ def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path)
               help="Seconds the solver may run.")
 @click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None, help="Relative optimality gap.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@_handle_errors
+@handle_errors
 def locate_command(model: str, costs_path: Path, costs_format: str, formulation: str, weights_path: Path | None,
                    capacities_path: Path | None, p: int | None, radius: float | None, cost_columns: str,
                    weight_columns: str, capacity_columns: str, solver: str | None, time_limit_s: float | None,
@@ -368,9 +287,9 @@ def locate_command(model: str, costs_path: Path, costs_format: str, formulation:
 
     Example: allocopt locate pmedian --costs distances.csv --weights population.csv -p 4
     """
-    demand, site, cost = _names(cost_columns, 3, "--columns")
-    weight_id, weight = _names(weight_columns, 2, "--weight-columns")
-    capacity_id, capacity = _names(capacity_columns, 2, "--capacity-columns")
+    demand, site, cost = column_names(cost_columns, 3, "--columns")
+    weight_id, weight = column_names(weight_columns, 2, "--weight-columns")
+    capacity_id, capacity = column_names(capacity_columns, 2, "--capacity-columns")
     columns = workflow.CostColumns(demand=demand, site=site, cost=cost, weight_id=weight_id, weight=weight,
                                    capacity_id=capacity_id, capacity=capacity)
     result = workflow.locate(model, costs_path, costs_format=costs_format, weights_path=weights_path,
@@ -379,28 +298,28 @@ def locate_command(model: str, costs_path: Path, costs_format: str, formulation:
                              time_limit_s=time_limit_s, mip_gap=mip_gap)
     data = result.to_dict()
     if output_format == "json":
-        _echo_json(data)
+        echo_json(data)
     else:
         click.echo(f"{model}: status {data['status']}, objective {data['objective']:,.6g} "
                    f"({data['objective_meaning']})")
         click.echo(f"Sites ({len(data['sites'])}): {', '.join(data['sites'])}")
         if data["assignment"]:
             assigned = pd.DataFrame(sorted(data["assignment"].items()), columns=["demand", "site"])
-            _echo_table(assigned.groupby("site", sort=True).size().rename("demand_points").reset_index())
+            echo_table(assigned.groupby("site", sort=True).size().rename("demand_points").reset_index())
     if result.status != "optimal":
         click.echo(f"Warning: not proven optimal (status {result.status}, gap {result.gap}).", err=True)
         sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
 
 
 @main.command("consortium")
-@_region_argument
-@_scenario_option
+@region_argument
+@scenario_option
 @click.option("--max-referral-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Hard limit on a primary site's travel time to its lead hospital.")
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@_cache_option
-@_handle_errors
+@cache_option
+@handle_errors
 def consortium_command(region: str, scenario_path: Path | None, max_referral_minutes: float | None,
                        solver: str | None, output_format: str, cache_dir: Path | None) -> None:
     """Redraw medical-consortium links alone: each grassroots site to one lead hospital, within capacity.
@@ -414,30 +333,16 @@ def consortium_command(region: str, scenario_path: Path | None, max_referral_min
                                         max_referral_minutes=max_referral_minutes, solver=solver,
                                         cache_dir=cache_dir or workflow.default_cache_dir())
     if output_format == "json":
-        _echo_json(design.to_dict())
+        echo_json(design.to_dict())
         return
-    _echo_table(design.links)
+    echo_table(design.links)
     click.echo("")
-    _echo_table(design.hospitals)
-
-
-def _workers_options(command: F) -> F:
-    command = click.option("--scheduler", default=None, metavar="ADDRESS",
-                           help="Run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")(command)
-    return click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-                        help="Parallel workers on this machine (a local Dask cluster when more than 1).")(command)
-
-
-def _progress(status: StatusLine) -> Callable[[int, int, str], None]:
-    def report(done: int, total: int, label: str) -> None:
-        status(f"[{done}/{total}] {label}")
-
-    return report
+    echo_table(design.hospitals)
 
 
 @main.command("sweep")
-@_region_argument
-@_scenario_option
+@region_argument
+@scenario_option
 @click.option("--budgets", required=True, metavar="START:STOP:STEPS",
               help="Budgets in yuan: STEPS evenly spaced from START to STOP, or a comma-separated list.")
 @click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True)
@@ -446,11 +351,11 @@ def _progress(status: StatusLine) -> Callable[[int, int, str], None]:
               help="Seconds the solver may run per budget.")
 @click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None, help="Relative optimality gap.")
 @click.option("--no-warm-start", is_flag=True, help="Solve each budget from scratch.")
-@_workers_options
+@workers_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write frontier.csv, the chart and each budget's summary.")
-@_cache_option
-@_handle_errors
+@cache_option
+@handle_errors
 def sweep_command(region: str, scenario_path: Path | None, budgets: str, objective: str, solver: str | None,
                   time_limit_s: float | None, mip_gap: float | None, no_warm_start: bool, workers: int,
                   scheduler: str | None, out_dir: Path | None, cache_dir: Path | None) -> None:
@@ -463,31 +368,21 @@ def sweep_command(region: str, scenario_path: Path | None, budgets: str, objecti
     from allocopt import sweep
 
     values = sweep.parse_budgets(budgets)
-    status = _status_line()
+    status = status_line()
     try:
         prepared = workflow.prepare(region, scenario_path=scenario_path,
                                     cache_dir=cache_dir or workflow.default_cache_dir(), on_step=status)
         result = sweep.sweep_budgets(prepared, values, objective=objective, solver=solver,
                                      time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=not no_warm_start,
-                                     workers=workers, scheduler=scheduler, progress=_progress(status))
+                                     workers=workers, scheduler=scheduler, progress=progress_reporter(status))
         target = out_dir or workflow.default_out_dir(f"{prepared.region.name}-sweep")
         sweep.write_sweep(result, target)
     finally:
         status.clear()
     columns = ["budget_yuan", "cost_yuan", "status", "gap", "weighted_gap", "marginal_people_per_10k_yuan"]
-    _echo_table(result.frontier[[c for c in columns if c in result.frontier.columns]])
+    echo_table(result.frontier[[c for c in columns if c in result.frontier.columns]])
     click.echo(f"Frontier written to {target}")
-    _exit_for_statuses(result.frontier)
-
-
-def _exit_for_statuses(table: pd.DataFrame) -> None:
-    statuses = set(table["status"])
-    if "error" in statuses:
-        click.echo("Warning: some runs failed; their rows give the reason.", err=True)
-        sys.exit(3)
-    if statuses - {"optimal"}:
-        click.echo("Warning: some runs were not proven optimal; see their gap.", err=True)
-        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+    exit_for_statuses(result.frontier)
 
 
 @main.command("compare")
@@ -496,7 +391,7 @@ def _exit_for_statuses(table: pd.DataFrame) -> None:
               show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write comparison.csv, comparison.json and a chart here.")
-@_handle_errors
+@handle_errors
 def compare_command(result_dirs: tuple[Path, ...], output_format: str, out_dir: Path | None) -> None:
     """Several results or scenarios side by side: cost, status, each service's unserved population, GPs.
 
@@ -514,17 +409,17 @@ def compare_command(result_dirs: tuple[Path, ...], output_format: str, out_dir: 
 @click.argument("regions", nargs=-1)
 @click.option("--regions-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Run every region bundle found in this directory.")
-@_scenario_option
+@scenario_option
 @click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True)
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
 @click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds the solver may run per region.")
 @click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None, help="Relative optimality gap.")
-@_workers_options
+@workers_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write batch.csv (default: results/batch-<timestamp>/).")
-@_cache_option
-@_handle_errors
+@cache_option
+@handle_errors
 def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_path: Path | None, objective: str,
                   solver: str | None, time_limit_s: float | None, mip_gap: float | None, workers: int,
                   scheduler: str | None, out_dir: Path | None, cache_dir: Path | None) -> None:
@@ -540,34 +435,17 @@ def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_p
     settings = batch.BatchSettings(scenario_path=scenario_path, objective=objective, solver=solver,
                                    time_limit_s=time_limit_s, mip_gap=mip_gap,
                                    cache_dir=cache_dir or workflow.default_cache_dir())
-    status = _status_line()
+    status = status_line()
     try:
         table = batch.run_batch(names, settings=settings, workers=workers, scheduler=scheduler,
-                                progress=_progress(status))
+                                progress=progress_reporter(status))
         target = out_dir or workflow.default_out_dir("batch")
         batch.write_batch(table, target)
     finally:
         status.clear()
-    _echo_table(table[["region", "population", "status", "cost_yuan", "error"]])
+    echo_table(table[["region", "population", "status", "cost_yuan", "error"]])
     click.echo(f"Batch table written to {target}")
-    _exit_for_statuses(table)
-
-
-def _names(value: str, count: int, option: str) -> list[str]:
-    names = [name.strip() for name in value.split(",")]
-    if len(names) != count or not all(names):
-        raise click.BadParameter(f"{value!r}: give {count} comma-separated column names", param_hint=option)
-    return names
-
-
-def _column_map(values: tuple[str, ...]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for value in values:
-        field, sep, column = value.partition("=")
-        if not sep or not field or not column:
-            raise click.BadParameter(f"{value!r}: write FIELD=COLUMN, e.g. level=医院等级", param_hint="--map")
-        mapping[field.strip()] = column.strip()
-    return mapping
+    exit_for_statuses(table)
 
 
 @main.command("build-region")
@@ -584,14 +462,14 @@ def _column_map(values: tuple[str, ...]) -> dict[str, str]:
               help="Candidate sites for new facilities (id, name, open_cost_yuan).")
 @click.option("--source-crs", default=None,
               help="CRS of inputs that declare none: wgs84, cgcs2000, gcj02 (web-map offset) or EPSG:xxxx.")
-@click.option("--map", "column_map", multiple=True, metavar="FIELD=COLUMN",
+@click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN",
               help="Read FIELD from a differently named COLUMN (repeatable); INPUT.FIELD=COLUMN for one input.")
 @click.option("--name", default=None, help="Region name (default: OUT_DIR's name).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing bundle in OUT_DIR.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@_handle_errors
+@handle_errors
 def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities: Path, population: Path | None,
-                         candidates: Path | None, source_crs: str | None, column_map: tuple[str, ...],
+                         candidates: Path | None, source_crs: str | None, mappings: tuple[str, ...],
                          name: str | None, overwrite: bool, output_format: str) -> None:
     """Build a region bundle from planners' files: OSM roads, township polygons, facility lists, population.
 
@@ -602,11 +480,11 @@ def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities
 
     report = build_region(
         out_dir, roads=roads, townships=townships, facilities=facilities, population=population,
-        candidates=candidates, source_crs=source_crs, column_map=_column_map(column_map), name=name,
+        candidates=candidates, source_crs=source_crs, column_map=column_map(mappings), name=name,
         overwrite=overwrite,
     )
     if output_format == "json":
-        _echo_json(report.to_dict())
+        echo_json(report.to_dict())
         return
     click.echo(f"Wrote region {report.name!r} to {report.out_dir} (CRS {report.crs}).")
     click.echo(f"  population read {report.population_read:,.0f}, assigned {report.population_assigned:,.0f}, "
@@ -621,7 +499,7 @@ def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities
 @click.argument("result_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the report (default: RESULT_DIR itself).")
-@_handle_errors
+@handle_errors
 def report_command(result_dir: Path, out_dir: Path | None) -> None:
     """Maps, an Excel workbook and a self-contained HTML report of an optimize result directory.
 

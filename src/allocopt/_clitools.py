@@ -1,0 +1,149 @@
+"""Terminal plumbing of the CLI: error handling and exit codes, shared options, output and the status line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pandas as pd
+
+from allocopt import workflow
+from allocopt.errors import AllocoptError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_INTERNAL_ERROR = 70
+EXIT_INTERRUPTED = 130
+DEBUG_VARIABLE = "ALLOCOPT_DEBUG"
+"""Set to 1 to see the traceback of an internal error instead of the one-line message."""
+
+
+def handle_errors(command: F) -> F:
+    """Turn library errors into one clear message on stderr and the error's exit code, with no traceback.
+
+    Any other exception is a bug: a one-line message asking for a report and exit code 70, or the traceback
+    when ALLOCOPT_DEBUG is set. Click's own usage errors pass through (exit code 2).
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AllocoptError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: no partial results were written; an earlier result directory is replaced "
+                       "only by a complete new one.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+                raise
+            click.echo(f"Internal error ({type(exc).__name__}: {exc}). This is a bug in allocopt; please report it "
+                       f"with the command you ran. Set {DEBUG_VARIABLE}=1 to see the traceback.", err=True)
+            sys.exit(EXIT_INTERNAL_ERROR)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def region_argument(command: F) -> F:
+    return click.argument("region", default=workflow.DEFAULT_REGION, required=False)(command)
+
+
+def scenario_option(command: F) -> F:
+    return click.option(
+        "--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Scenario TOML file (default: the region's scenario.toml, else the built-in defaults).",
+    )(command)
+
+
+def cache_option(command: F) -> F:
+    return click.option(
+        "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Where travel-time matrices are cached (default: $ALLOCOPT_CACHE_DIR or ~/.cache/allocopt).",
+    )(command)
+
+
+def echo_table(table: pd.DataFrame) -> None:
+    with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 160):
+        click.echo(table.to_string(index=False))
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+
+
+class StatusLine:
+    """A live one-line status on a terminal's stderr; silent in pipes, files and with --quiet."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, text: str) -> None:
+        if self.enabled:
+            click.echo(f"\r\x1b[K{text} ...", err=True, nl=False, color=True)
+            self.shown = True
+
+    def clear(self) -> None:
+        """Erase the status line before ordinary output."""
+        if self.shown:
+            click.echo("\r\x1b[K", err=True, nl=False, color=True)
+            self.shown = False
+
+
+def status_line() -> StatusLine:
+    quiet = bool(click.get_current_context().find_root().params.get("quiet"))
+    return StatusLine(enabled=not quiet and sys.stderr.isatty())
+
+
+EXIT_NOT_PROVEN_OPTIMAL = 6
+
+
+def workers_options(command: F) -> F:
+    command = click.option("--scheduler", default=None, metavar="ADDRESS",
+                           help="Run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")(command)
+    return click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                        help="Parallel workers on this machine (a local Dask cluster when more than 1).")(command)
+
+
+def progress_reporter(status: StatusLine) -> Callable[[int, int, str], None]:
+    def report(done: int, total: int, label: str) -> None:
+        status(f"[{done}/{total}] {label}")
+
+    return report
+
+
+def exit_for_statuses(table: pd.DataFrame) -> None:
+    statuses = set(table["status"])
+    if "error" in statuses:
+        click.echo("Warning: some runs failed; their rows give the reason.", err=True)
+        sys.exit(3)
+    if statuses - {"optimal"}:
+        click.echo("Warning: some runs were not proven optimal; see their gap.", err=True)
+        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+
+
+def column_names(value: str, count: int, option: str) -> list[str]:
+    names = [name.strip() for name in value.split(",")]
+    if len(names) != count or not all(names):
+        raise click.BadParameter(f"{value!r}: give {count} comma-separated column names", param_hint=option)
+    return names
+
+
+def column_map(values: tuple[str, ...]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for value in values:
+        field, sep, column = value.partition("=")
+        if not sep or not field or not column:
+            raise click.BadParameter(f"{value!r}: write FIELD=COLUMN, e.g. level=医院等级", param_hint="--map")
+        mapping[field.strip()] = column.strip()
+    return mapping

@@ -262,17 +262,20 @@ def test_capacitated_p_median_brute_force(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize(("p", "radius"), [(1, 10.0), (2, 8.0), (3, 5.0)])
-def test_mclp_brute_force(seed: int, p: int, radius: float) -> None:
+@pytest.mark.parametrize("search_cells", [0, 4_000_000])
+def test_mclp_brute_force(seed: int, p: int, radius: float, search_cells: int) -> None:
     costs, weights = random_matrix(seed)
     w = weight_array(costs, weights)
-    result = mclp(costs, p=p, radius=radius, weights=weights, solver="cbc", mip_gap=0.0)
+    result = mclp(costs, p=p, radius=radius, weights=weights, solver="cbc", mip_gap=0.0, search_cells=search_cells)
     optimum = brute_mclp(costs, w, p, radius)
     assert result.objective == pytest.approx(optimum)
     assert result.heuristic_objective is not None and result.lp_bound is not None
     assert result.heuristic_objective <= optimum <= result.lp_bound + 1e-6
-    # the MIP is skipped (the LP's solver reported) exactly when the plan reaches the rounded-down LP bound
+    # without the search the MIP is skipped (the LP's solver reported) exactly when the plan reaches the
+    # rounded-down LP bound; with it, the search settles these small cases and the MIP never runs
     proven = result.heuristic_objective >= math.floor(result.lp_bound + 1e-6)
-    assert (result.solver == "highs") == proven
+    assert (result.solver == "highs") == (proven or search_cells > 0)
+    assert (result.status, result.gap) == ("optimal", 0)
     covered = {
         d
         for i, d in enumerate(costs.demand_ids)
@@ -282,14 +285,28 @@ def test_mclp_brute_force(seed: int, p: int, radius: float) -> None:
     assert sum(weights[d] for d in covered) == pytest.approx(result.objective)
 
 
-def test_mclp_runs_the_mip_when_the_lp_bound_is_not_reached() -> None:
-    # six groups, one per pair of four sites: two sites cover 5 of them, the LP (every y = 1/2) all 6
+def six_pairs() -> CostMatrix:
+    """Six demand units, one per pair of four sites: two sites cover 5 of them, the LP (every y = 1/2) all 6."""
     pairs = list(itertools.combinations(range(4), 2))
     matrix = np.array([[1.0 if j in pair else 9.0 for j in range(4)] for pair in pairs])
-    costs = CostMatrix(tuple(f"d{i}" for i in range(6)), tuple(f"s{j}" for j in range(4)), matrix)
-    result = mclp(costs, p=2, radius=5, solver="cbc", mip_gap=0.0)
+    return CostMatrix(tuple(f"d{i}" for i in range(6)), tuple(f"s{j}" for j in range(4)), matrix)
+
+
+def test_mclp_runs_the_mip_when_the_lp_bound_is_not_reached_and_the_search_is_off() -> None:
+    result = mclp(six_pairs(), p=2, radius=5, solver="cbc", mip_gap=0.0, search_cells=0)
     assert (result.objective, result.heuristic_objective, result.lp_bound) == (5, 5, pytest.approx(6))
     assert (result.status, result.solver, result.gap) == ("optimal", "cbc", 0)
+
+
+def test_mclp_search_proves_what_the_lp_bound_cannot() -> None:
+    result = mclp(six_pairs(), p=2, radius=5, solver="cbc", mip_gap=0.0)
+    assert (result.objective, result.heuristic_objective, result.lp_bound) == (5, 5, pytest.approx(6))
+    assert (result.status, result.solver, result.gap) == ("optimal", "highs", 0)
+
+
+def test_mclp_runs_the_mip_when_the_search_gives_up() -> None:
+    result = mclp(six_pairs(), p=2, radius=5, solver="cbc", mip_gap=0.0, search_cells=1)
+    assert (result.objective, result.status, result.solver) == (5, "optimal", "cbc")
 
 
 def test_sf_mclp_proven_by_the_lp_bound(sf: tuple[CostMatrix, dict[str, float]]) -> None:

@@ -19,12 +19,11 @@ from typing import Any
 
 import numpy as np
 import pulp
-import scipy
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from allocopt.costs import CostMatrix, capacities_array, weights_array
 from allocopt.errors import InfeasibleError, ScenarioError, SolverError
+from allocopt.model import max_cover
 from allocopt.model._sparse import add_rows
 from allocopt.model.heuristics import (
     coverage_greedy,
@@ -240,6 +239,7 @@ def mclp(
     solver: str = DEFAULT_SOLVER,
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
+    search_cells: int = max_cover.SEARCH_CELLS,
 ) -> LocateResult:
     """Open p sites maximizing the weight of demand units that have an open site within `radius` (cost units).
 
@@ -252,9 +252,11 @@ def mclp(
     the plan is filled up to p with the first sites left out, which changes no coverage that counts.
 
     The LP relaxation comes first (`lp_bound`, solved by HiGHS through scipy), then an interchange plan
-    (`heuristic_objective`, see `_mclp_plan`). When the plan covers as much as the bound allows, it is optimal
-    and the MIP is not run (status "optimal", gap 0, `solver` "highs" for the LP); otherwise the MIP starts
-    from the plan. `build_seconds` covers reductions, heuristic and model building; `seconds` the solver runs.
+    (`heuristic_objective`, see `_mclp_plan`). When the plan covers as much as the bound allows, it is optimal.
+    Otherwise `max_cover.search` looks for a better plan within the LP duals' bounds (up to `search_cells`,
+    0 to skip it); when it finishes, its answer is exact. Either way the MIP is not run (status "optimal",
+    gap 0, `solver` "highs" for the LP). Otherwise the MIP starts from the plan. `build_seconds` covers
+    reductions, heuristic and model building; `seconds` the LP, the search and the MIP.
     """
     _check_p(costs, p)
     _check_radius(radius)
@@ -269,28 +271,38 @@ def mclp(
     reach = sp.csr_matrix(cover[:, kept])
     weight = group_weight[useful]
     count = min(p, len(kept))
-    relaxed, fractional = _mclp_relaxation(reach, weight, p=count, time_limit_s=time_limit_s)
-    plan, found = _mclp_plan(reach, weight, p=count, fractional=fractional, bound=relaxed)
+    relaxation = max_cover.relax(reach, weight, p=count, time_limit_s=time_limit_s)
+    plan, found = _mclp_plan(reach, weight, p=count, relaxation=relaxation)
+    solver_seconds = 0.0 if relaxation is None else relaxation.outcome.seconds
     extra: dict[str, Any] = {
         "heuristic_objective": found,
-        "lp_bound": None if relaxed is None else relaxed.objective,
-        "build_seconds": time.perf_counter() - started - (0.0 if relaxed is None else relaxed.seconds),
+        "lp_bound": None if relaxation is None else relaxation.bound,
+        "build_seconds": time.perf_counter() - started - solver_seconds,
     }
-    if relaxed is not None and _covers_the_bound(found, relaxed, weight):
-        # exact: the plan is feasible and covers as much as the LP bound lets any plan cover, so it is optimal
+    exact = relaxation is not None and relaxation.bound < max_cover.improvement_threshold(found, weight)
+    if relaxation is not None and not exact and search_cells > 0:
+        searched = max_cover.search(
+            reach, weight, p=count, relaxation=relaxation,
+            threshold=max_cover.improvement_threshold(found, weight), max_cells=search_cells,
+        )
+        solver_seconds += searched.seconds
+        exact = searched.finished
+        if searched.plan is not None and searched.value is not None:
+            plan, found = searched.plan, searched.value
+    if relaxation is not None and exact:
+        # the plan is feasible and no plan covers enough more to count (see max_cover), so it is optimal
         chosen = np.sort(kept[plan])
-        outcome = replace(relaxed, objective=found, best_bound=found, gap=0.0)
+        outcome = replace(relaxation.outcome, objective=found, best_bound=found, gap=0.0, seconds=solver_seconds)
     else:
         run: dict[str, Any] = {"solver": solver, "time_limit_s": time_limit_s, "mip_gap": mip_gap}
-        if relaxed is not None and time_limit_s is not None:
-            # the relaxation counts against the time limit; the MIP keeps a second to hand back the start plan
-            run["time_limit_s"] = max(time_limit_s - relaxed.seconds, 1.0)
+        if time_limit_s is not None and solver_seconds:
+            # the LP and search count against the time limit; the MIP keeps a second to hand back the start plan
+            run["time_limit_s"] = max(time_limit_s - solver_seconds, 1.0)
         built = time.perf_counter()
         model, y = _mclp_model(reach, weight, p=count, start=plan)
         extra["build_seconds"] += time.perf_counter() - built
         outcome = _run(model, warm_start=True, **run)
-        if relaxed is not None:
-            outcome = replace(outcome, seconds=outcome.seconds + relaxed.seconds)
+        outcome = replace(outcome, seconds=outcome.seconds + solver_seconds)
         if not outcome.has_plan:
             return replace(_no_plan("mclp", outcome), **extra)
         chosen = kept[_opened(y)]
@@ -322,76 +334,22 @@ def _mclp_model(
     return model, y
 
 
-def _mclp_relaxation(
-    reach: sp.csr_matrix, weight: np.ndarray, *, p: int, time_limit_s: float | None
-) -> tuple[SolveOutcome | None, np.ndarray | None]:
-    """The LP relaxation of the MCLP (max sum w_g z_g, z_g <= sum of the group's y_j, sum y = p, all in [0, 1]),
-    an upper bound on the covered weight of every plan, and its y values; (None, None) when HiGHS stops
-    without the optimum."""
-    n_groups, m = reach.shape
-    started = time.perf_counter()
-    if n_groups == 0:
-        value, fractional = 0.0, np.zeros(m)
-    else:
-        solution = linprog(
-            np.concatenate([-weight, np.zeros(m)]),
-            A_ub=sp.hstack([sp.identity(n_groups, format="csr"), -reach], format="csr"),
-            b_ub=np.zeros(n_groups),
-            A_eq=np.concatenate([np.zeros(n_groups), np.ones(m)])[None, :],
-            b_eq=[float(p)],
-            bounds=(0.0, 1.0),
-            method="highs",
-            options={} if time_limit_s is None else {"time_limit": time_limit_s},
-        )
-        if solution.status != 0:
-            return None, None
-        value, fractional = -float(solution.fun), np.asarray(solution.x[n_groups:])
-    outcome = SolveOutcome(
-        status="optimal",
-        objective=value,
-        best_bound=value,
-        gap=0.0,
-        solver="highs",
-        solver_version=f"scipy {scipy.__version__}",
-        seconds=time.perf_counter() - started,
-    )
-    return outcome, fractional
-
-
 def _mclp_plan(
-    reach: sp.csr_matrix,
-    weight: np.ndarray,
-    *,
-    p: int,
-    fractional: np.ndarray | None,
-    bound: SolveOutcome | None,
+    reach: sp.csr_matrix, weight: np.ndarray, *, p: int, relaxation: max_cover.Relaxation | None
 ) -> tuple[np.ndarray, float]:
     """A plan of p site positions and its covered weight: the interchange started from the p largest LP
-    values (`fractional`), and unless that reaches the LP `bound`, the better of it and the interchange started
-    from the greedy plan. The LP start is the stronger one (on OR-Library pmed3, 4, 8 and 9 it finds the
-    optimum where the greedy start stops short)."""
-    starts = [] if fractional is None else [np.argsort(-fractional, kind="stable")[:p]]
+    values, and unless that reaches the LP bound, the better of it and the interchange started from the
+    greedy plan. The LP start is the stronger one (on OR-Library pmed3, 4, 8 and 9 it finds the optimum where
+    the greedy start stops short)."""
     best: tuple[np.ndarray, float] | None = None
-    for start in starts:
-        plan = coverage_interchange(reach, weight, start)
+    if relaxation is not None:
+        plan = coverage_interchange(reach, weight, np.argsort(-relaxation.fractional, kind="stable")[:p])
         best = (plan, covered_weight(reach, weight, plan))
-    if best is not None and _covers_the_bound(best[1], bound, weight):
-        return best
+        if relaxation.bound < max_cover.improvement_threshold(best[1], weight):
+            return best
     plan = coverage_interchange(reach, weight, coverage_greedy(reach, weight, p=p))
     greedy_plan = (plan, covered_weight(reach, weight, plan))
     return greedy_plan if best is None or greedy_plan[1] > best[1] else best
-
-
-def _covers_the_bound(found: float, relaxed: SolveOutcome | None, weight: np.ndarray) -> bool:
-    """Whether a plan covering `found` reaches the LP bound of `relaxed` (False without one), which proves it
-    optimal: with whole-number weights the optimum is a whole number, so the bound rounds down (after a 1e-6
-    allowance for the LP's tolerance); otherwise the plan must reach the bound within a relative 1e-9."""
-    if relaxed is None or relaxed.objective is None:
-        return False
-    bound = relaxed.objective
-    if np.array_equal(weight, np.round(weight)):
-        return found >= math.floor(bound + 1e-6)
-    return found >= bound - 1e-9 * max(1.0, abs(bound))
 
 
 def lscp(

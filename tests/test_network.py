@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import geopandas as gpd
@@ -203,6 +204,42 @@ def test_snap_finds_nearest_node_and_off_road_leg():
     assert list(snapped.node) == [node_at(net, 0, 0), node_at(net, 0, 0), node_at(net, 2000, 0)]
     np.testing.assert_allclose(snapped.access_m, [math.hypot(900, 300), 500.0, 0.0])
     np.testing.assert_allclose(snapped.access_minutes, snapped.access_m / 1000.0 / 5.0 * 60.0)
+
+
+def one_way_spurs_and_islands() -> gpd.GeoDataFrame:
+    """A two-way square (0,0)-(1000,1000) with a one-way street out of it to a dead end at (1600, 1000), a
+    one-way street into it from (-600, 0), a two-way island far east and a one-way-only fragment far north."""
+    corners = [(0, 0), (1000, 0), (1000, 1000), (0, 1000), (0, 0)]
+    square = [(LineString([a, b]), "village", np.nan, False) for a, b in itertools.pairwise(corners)]
+    return roads_frame(
+        [
+            *square,
+            (LineString([(1000, 1000), (1600, 1000)]), "village", np.nan, True),  # out, no way back
+            (LineString([(-600, 0), (0, 0)]), "village", np.nan, True),  # in, no way back to its start
+            (LineString([(9000, 0), (9500, 0)]), "village", np.nan, False),  # two-way island
+            (LineString([(0, 9000), (500, 9000)]), "village", np.nan, True),  # one-way only
+            (LineString([(500, 9000), (900, 9300)]), "village", np.nan, True),
+        ]
+    )
+
+
+def test_core_nodes_are_the_largest_two_way_part_of_each_component():
+    net = build_network(one_way_spurs_and_islands())
+    core = {tuple(xy) for xy in net.node_xy[net.core].tolist()}
+    square = {(0.0, 0.0), (1000.0, 0.0), (1000.0, 1000.0), (0.0, 1000.0)}
+    island = {(9000.0, 0.0), (9500.0, 0.0)}
+    one_way_only = {(0.0, 9000.0), (500.0, 9000.0), (900.0, 9300.0)}
+    assert core == square | island | one_way_only
+    assert len(np.unique(net.component)) == 3
+
+
+def test_points_snap_past_one_way_dead_ends_to_a_node_with_a_way_out():
+    net = build_network(one_way_spurs_and_islands())
+    points = gpd.GeoSeries([Point(1600, 1000), Point(-600, 10), Point(9400, 0), Point(480, 9000)], crs=CRS)
+    snapped = snap(net, points, access_speed_kmh=5.0)
+    expected = [(1000, 1000), (0, 0), (9500, 0), (500, 9000)]
+    assert list(snapped.node) == [node_at(net, x, y) for x, y in expected]
+    np.testing.assert_allclose(snapped.access_m, [600.0, math.hypot(600, 10), 100.0, 20.0])
 
 
 def test_snap_rejects_points_in_another_crs():

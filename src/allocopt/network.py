@@ -56,6 +56,8 @@ class RoadNetwork:
 
     `minutes_csr[u, v]` is the travel time of the fastest edge from node u to node v; `edge_length_m` and
     `edge_road_class` are aligned with `minutes_csr.data`. `component` labels weakly connected components.
+    `core` marks the nodes points may snap to: those of the largest strongly connected part of their weakly
+    connected component, from which a route leads to and from every other such node (see `core_nodes`).
     """
 
     crs: pyproj.CRS
@@ -64,6 +66,7 @@ class RoadNetwork:
     edge_length_m: NDArray[np.float64]
     edge_road_class: NDArray[np.str_]
     component: NDArray[np.int32]
+    core: NDArray[np.bool_]
 
     @property
     def n_nodes(self) -> int:
@@ -143,13 +146,35 @@ def build_network(roads: gpd.GeoDataFrame, *, speeds_kmh: Mapping[str, float] | 
         edge_length_m=length_m[pick],
         edge_road_class=roads["road_class"].to_numpy(dtype=str)[row[pick]],
         component=component.astype(np.int32),
+        core=core_nodes(matrix, component),
     )
+
+
+def core_nodes(matrix: csr_matrix, component: NDArray[np.integer]) -> NDArray[np.bool_]:
+    """Nodes of the largest strongly connected part of each weakly connected component.
+
+    A node outside it is the end of a one-way street with no way back (often a street cut at the edge of an
+    extract) or lies on a one-way spur: a point snapped there could not leave, or not be reached, by road. A
+    component without any two-way part (its largest strong part is one node) keeps all its nodes, as no node
+    of it is better placed than another.
+    """
+    _, strong = connected_components(matrix, directed=True, connection="strong")
+    size = np.bincount(strong)
+    # the largest strong part of each weak component: sort by (weak component, strong part size) and take the last
+    order = np.lexsort((size[strong], component))
+    last_of_component = np.r_[component[order][1:] != component[order][:-1], True]
+    main_part = np.empty(int(component.max(initial=-1)) + 1, dtype=np.int64)
+    main_part[component[order][last_of_component]] = strong[order][last_of_component]
+    core = strong == main_part[component]
+    no_two_way = size[main_part] == 1
+    return core | no_two_way[component]
 
 
 def nearest_nodes(
     network: RoadNetwork, points: gpd.GeoSeries, *, layer: str = "points"
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Nearest road node of each point and the straight-line distance to it in metres (k-d tree query)."""
+    """Nearest core road node (`RoadNetwork.core`) of each point and the straight-line distance to it in
+    metres (k-d tree query)."""
     if points.crs is None or pyproj.CRS.from_user_input(points.crs) != network.crs:
         found = "no CRS" if points.crs is None else f"CRS {pyproj.CRS.from_user_input(points.crs).name!r}"
         raise DataError(
@@ -161,15 +186,17 @@ def nearest_nodes(
     if bad.any():
         label = points.index[int(np.argmax(bad))]
         raise DataError(f"{layer}: row {label!r} is not a non-empty Point; fix or drop that row's geometry")
-    distance_m, node = cKDTree(network.node_xy).query(shapely.get_coordinates(geoms))
-    return node.astype(np.int64), distance_m.astype(np.float64)
+    core = np.flatnonzero(network.core)
+    distance_m, position = cKDTree(network.node_xy[core]).query(shapely.get_coordinates(geoms))
+    return core[position].astype(np.int64), distance_m.astype(np.float64)
 
 
 def snap(
     network: RoadNetwork, points: gpd.GeoSeries, *, access_speed_kmh: float, layer: str = "points"
 ) -> Snapped:
-    """Attach each point to its nearest road node; the off-road leg is covered at `access_speed_kmh`
-    (walking or a farm track), so remote villages pay for their distance from the road."""
+    """Attach each point to its nearest core road node (one with a way out, see `core_nodes`); the off-road
+    leg is covered at `access_speed_kmh` (walking or a farm track), so remote villages pay for their distance
+    from the road."""
     speed_kmh = _positive_kmh(access_speed_kmh, key="[network] access_speed_kmh")
     node, access_m = nearest_nodes(network, points, layer=layer)
     return Snapped(node=node, access_m=access_m, access_minutes=access_m / 1000.0 / speed_kmh * 60.0)

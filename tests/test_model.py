@@ -12,6 +12,7 @@ import pytest
 
 from allocopt.errors import DataError, InfeasibleError, ScenarioError
 from allocopt.model import OBJECTIVES, Problem, build_model, build_problem, solve_model
+from allocopt.model.objectives import STAGE_TOLERANCE
 from allocopt.optimize import optimize_problem
 from allocopt.results import Result
 from allocopt.scenario import Scenario, scenario_from_dict
@@ -192,8 +193,32 @@ def test_equity_second_stage_is_the_best_gap_among_fairest_plans(evaluated: list
     expected = min(e.gap for e in evaluated if e.capital + e.annual <= budget and e.equity <= fairest + 1e-9)
     model = build_model(tiny_problem(tiny_scenario({"total_yuan": budget})), objective="equity")
     outcomes = solve_model(model, mip_gap=0.0)
-    assert [o.status for o in outcomes] == ["optimal", "optimal"]
+    assert [o.status for o in outcomes] == ["optimal", "optimal", "optimal"]
     assert outcomes[1].objective == pytest.approx(expected, rel=1e-6)
+
+
+def _near(value: float, best: float) -> bool:
+    """Within the tolerance with which a later stage keeps an earlier one."""
+    return value <= best + STAGE_TOLERANCE * max(1.0, abs(best))
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+@pytest.mark.parametrize("objective", ["gap", "equity", "travel"])
+def test_last_stage_is_the_cheapest_plan_of_the_best_quality(
+    evaluated: list[Evaluated], objective: str, budget: float
+) -> None:
+    best = [e for e in evaluated
+            if e.capital + e.annual <= budget and _near(getattr(e, objective), _best(evaluated, budget, objective))]
+    if objective == "equity":
+        best = [e for e in best if _near(e.gap, min(b.gap for b in best))]
+    model = build_model(tiny_problem(tiny_scenario({"total_yuan": budget})), objective=objective,
+                        travel_cutoff_minutes=TRAVEL_CUTOFF)
+    outcomes = solve_model(model, mip_gap=0.0)
+    assert all(o.status == "optimal" for o in outcomes)
+    assert outcomes[-1].objective == pytest.approx(min(e.capital + e.annual for e in best))
+    # the cost stage has something to choose from: cheaper and dearer plans share the best quality
+    if objective == "gap" and budget == 9_000_000.0:
+        assert len({e.capital + e.annual for e in best}) > 1
 
 
 def test_split_budget_matches_brute_force(evaluated: list[Evaluated]) -> None:

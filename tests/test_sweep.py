@@ -158,11 +158,13 @@ def test_generated_frontier_is_monotone_with_and_without_warm_start(generated: w
     assert warm["warm_started"].tolist() == [False, True, True, True, True]
 
 
-def test_equity_objective_is_solved_without_a_start(tiny: workflow.Prepared) -> None:
-    frontier = sweep_budgets(tiny, [4e6, 8e6], objective="equity", mip_gap=0.0).frontier
-    assert (frontier["status"] == "optimal").all()
-    assert not frontier["warm_started"].any()
-    assert frontier["objective"].iloc[1] <= frontier["objective"].iloc[0] + 1e-9
+def test_equity_objective_starts_its_first_stage_from_the_previous_plan(tiny: workflow.Prepared) -> None:
+    warm = sweep_budgets(tiny, [4e6, 8e6], objective="equity", mip_gap=0.0).frontier
+    cold = sweep_budgets(tiny, [4e6, 8e6], objective="equity", mip_gap=0.0, warm_start=False).frontier
+    assert (warm["status"] == "optimal").all()
+    assert warm["warm_started"].tolist() == [False, True]
+    np.testing.assert_allclose(warm["objective"], cold["objective"], rtol=1e-9)
+    assert warm["objective"].iloc[1] <= warm["objective"].iloc[0] + 1e-9
 
 
 def test_start_plan_reproduces_the_plan_it_was_read_from(tiny: workflow.Prepared) -> None:

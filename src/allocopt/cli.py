@@ -173,11 +173,12 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
               help="Total budget in yuan (replaces the scenario's budget lines).")
 @click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True,
               help="gap: fewest people unserved (weighted); equity: smallest worst-township gap share, then gap; "
-                   "travel: least population-weighted time to primary care.")
+                   "travel: least population-weighted time to primary care. Each then takes the cheapest plan "
+                   "of that quality.")
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None,
               help="MILP solver (default: highs, the faster on our benchmarks).")
 @click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds the solver may run; the best plan found is returned with its gap.")
+              help="Seconds the solver may run (per stage); the best plan found is returned with its gap.")
 @click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None,
               help="Relative optimality gap at which the solver may stop (default: the solver's own, ~1e-4).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -2,9 +2,9 @@
 
 One prepared region (roads, travel matrix) serves every budget: each budget only rebuilds the Problem from
 `Scenario.with_budget`. Budgets are solved in ascending order in chains; within a chain each budget starts
-from the previous budget's plan, which stays feasible when the budget grows (a warm start; single-stage
-objectives only, since the staged `equity` solve starts each stage from the one before it already). On several
-workers the budgets are split into one contiguous chain per worker.
+from the previous budget's plan, which stays feasible when the budget grows (a warm start of the first stage;
+each later stage starts from the stage before it). On several workers the budgets are split into one
+contiguous chain per worker.
 
 `frontier.csv` has one row per budget (FRONTIER_COLUMNS; `<service>_unserved` are the people each service
 leaves unserved after the plan): `weighted_gap` is the `gap` objective's measure (people, with the
@@ -27,13 +27,13 @@ import pandas as pd
 from allocopt.engine import ProgressCallback, Task, TaskOutcome, open_engine
 from allocopt.errors import AllocoptError, ScenarioError
 from allocopt.export import atomic_output_dir, write_csv, write_json
-from allocopt.model import build_model, build_problem, check_attainable
+from allocopt.model import build_model, build_problem, check_attainable, solve_model
 from allocopt.model.allocation import AllocationModel
 from allocopt.model.problem import Problem
 from allocopt.optimize import optimize_problem
 from allocopt.results import Result, build_result
 from allocopt.services import SERVICES, center_column
-from allocopt.solve import DEFAULT_SOLVER, solve
+from allocopt.solve import DEFAULT_SOLVER
 from allocopt.workflow import Prepared, plan_summary
 
 FRONTIER_FILE = "frontier.csv"
@@ -304,19 +304,16 @@ def _solve(
 ) -> tuple[Result, bool]:
     """The optimal plan, and whether the solve started from `start`.
 
-    A single-stage model is handed `start` as its initial plan; anything else, or a warm solve that ends
+    With `start`, the model's first stage starts from that plan; anything else, or a warm solve that ends
     without a plan, goes through `optimize_problem`, which also explains infeasibility.
     """
     if start is not None:
         check_attainable(problem)
         model = build_model(problem, objective=objective)
-        if len(model.stages) == 1:
-            start.apply(model)
-            outcome = solve(
-                model.lp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=True
-            )
-            if outcome.has_plan:
-                return build_result(model, (outcome,), time_limit_s=time_limit_s, mip_gap=mip_gap), True
+        start.apply(model)
+        outcomes = solve_model(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=True)
+        if outcomes[-1].has_plan:
+            return build_result(model, outcomes, time_limit_s=time_limit_s, mip_gap=mip_gap), True
     result = optimize_problem(
         problem, objective=objective, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap
     )

@@ -3,6 +3,8 @@
 Every objective is in plain units: people (gap, equity's second stage), a share of people (equity's first
 stage), population-weighted minutes (travel) or yuan (cost). `add_objective` fills `m.stages`, the
 objectives solved in turn by `solve_model`; each later stage keeps the earlier ones at their found values.
+Every objective but cost ends with a cost stage: plans of equal quality are common (several sites often
+cover the same villages), and among them the plan should be the cheapest, not whichever the solver met first.
 """
 
 from __future__ import annotations
@@ -25,17 +27,19 @@ STAGE_TOLERANCE = 1e-6
 
 
 def add_objective(m: AllocationModel, p: Problem) -> None:
-    """Set `m.stages` for `m.objective` and make the first stage the model's objective."""
+    """Set `m.stages` for `m.objective` (the quality stages, then the cost stage) and make the first stage the
+    model's objective."""
+    lines = {"total": m.capital_yuan + m.annual_yuan, "capital": m.capital_yuan, "annual": m.annual_yuan}
+    cost = lines[m.cost_line]
     if m.objective == "gap":
-        m.stages = [gap_expression(m, p)]
+        m.stages = [gap_expression(m, p), cost]
     elif m.objective == "equity":
-        m.stages = [add_equity(m, p), gap_expression(m, p)]
+        m.stages = [add_equity(m, p), gap_expression(m, p), cost]
     elif m.objective == "travel":
         assert m.travel_minutes is not None, "add_travel builds the travel expression for this objective"
-        m.stages = [m.travel_minutes]
+        m.stages = [m.travel_minutes, cost]
     else:
-        lines = {"total": m.capital_yuan + m.annual_yuan, "capital": m.capital_yuan, "annual": m.annual_yuan}
-        m.stages = [lines[m.cost_line]]
+        m.stages = [cost]
     m.lp.setObjective(pulp.LpAffineExpression(m.stages[0]))
 
 
@@ -96,12 +100,13 @@ def add_equity(m: AllocationModel, p: Problem) -> pulp.LpAffineExpression:
 
 
 def solve_model(m: AllocationModel, *, solver: str = DEFAULT_SOLVER, time_limit_s: float | None = None,
-                mip_gap: float | None = None) -> tuple[SolveOutcome, ...]:
+                mip_gap: float | None = None, warm_start: bool = False) -> tuple[SolveOutcome, ...]:
     """Solve the stages of `m` in turn and return one outcome per stage run (the last holds the plan).
 
     Before each later stage the earlier objective is held at its found value (plus STAGE_TOLERANCE) and the
-    earlier plan is handed over as a warm start. Stops at the first stage without a plan. The time limit and
-    the MIP gap apply to each stage. Solution values stay on the model's variables.
+    earlier plan is handed over as a warm start; with `warm_start` the first stage starts from the plan the
+    variables hold too. Stops at the first stage without a plan. The time limit and the MIP gap apply to each
+    stage. Solution values stay on the model's variables.
     """
     outcomes: list[SolveOutcome] = []
     for index, stage in enumerate(m.stages):
@@ -112,7 +117,8 @@ def solve_model(m: AllocationModel, *, solver: str = DEFAULT_SOLVER, time_limit_
             m.lp.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(earlier), pulp.LpConstraintLE,
                                                  m.name("stage_keep", str(index)), found + slack))
             m.lp.setObjective(pulp.LpAffineExpression(stage))
-        outcome = solve(m.lp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=index > 0)
+        outcome = solve(m.lp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap,
+                        warm_start=warm_start or index > 0)
         outcomes.append(outcome)
         if not outcome.has_plan:
             break

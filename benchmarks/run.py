@@ -196,7 +196,8 @@ def report_optimize(results: Results, args: argparse.Namespace) -> Report:
     """Step times (model building apart from solving), gap reached and peak memory per region and solver."""
     report = Report(notes=["times: load = load_region; network = build_network; travel = travel_times (no cache); "
                            "problem = build_problem; model = build_model; solve = solve_model (all stages, model "
-                           "transfer to the solver included); result = build_result; total = their sum (plus "
+                           "transfer to the solver included; quality = the gap stage, cost = the cost stage after "
+                           "it); result = build_result; total = their sum (plus "
                            "check_attainable); wall = the whole subprocess, imports and region generation included.",
                            "*_hwm_mib: the process's memory high-water mark after that step."])
     for (key, _tool), run in results.items():
@@ -204,7 +205,8 @@ def report_optimize(results: Results, args: argparse.Namespace) -> Report:
         row: dict[str, Any] = {"region": key[0], "solver": key[1]}
         row.update({name: f.get(name) for name in ("demand", "sites", "road_nodes", "variables", "constraints",
                                                     "load_s", "network_s", "travel_s", "problem_s", "model_s",
-                                                    "solve_s", "result_s")})
+                                                    "solve_s", "quality_stage_s", "later_stages_s",
+                                                    "result_s")})
         row.update(total_s=_time(run), wall_s=round(run.wall_s, 2), status=f.get("status", _outcome(run)),
                    gap=f.get("gap"), objective=f.get("objective"), travel_hwm_mib=f.get("travel_hwm_mib"),
                    model_hwm_mib=f.get("model_hwm_mib"), peak_mib=f.get("process_peak_rss_mib"))

@@ -317,6 +317,20 @@ def test_merged_demand_gives_the_same_optimum(objective: str) -> None:
     assert values[0] == pytest.approx(values[1], rel=1e-7)
 
 
+def test_default_travel_cutoff_is_the_largest_finite_time_to_a_primary_care_site() -> None:
+    # A, B, X, Y can hold primary care (grassroots levels); C and D's longer times (80, 90) do not count
+    assert tiny_problem(tiny_scenario({"total_yuan": 0.0})).default_travel_cutoff() == 75.0
+    unreachable = MINUTES.copy()
+    unreachable[:, [0, 1, 4, 5]] = INF
+    problem = Problem.from_arrays(
+        scenario=tiny_scenario({"total_yuan": 0.0}), demand_ids=DEMAND, demand_population=POPULATION,
+        demand_township=DEMAND_TOWN, township_ids=("t1", "t2"), site_ids=SITES, site_kind=KINDS, site_level=LEVEL,
+        minutes=unreachable, site_township=SITE_TOWN, existing_gps=GPS, existing_equipment={"ct": CT},
+        open_cost_yuan=OPEN_COST,
+    )
+    assert problem.default_travel_cutoff() == 0.0
+
+
 def test_merging_keeps_townships_apart_and_maps_back() -> None:
     minutes = np.array([[5.0, 50.0], [6.0, 55.0], [5.0, 50.0], [40.0, 5.0]])
     problem = Problem.from_arrays(

@@ -16,6 +16,7 @@ add up to the region's.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -116,10 +117,13 @@ class Problem:
         return np.asarray(self.cover_sets[service] @ providers) > 0
 
     def default_travel_cutoff(self) -> float:
-        """Largest finite time from any demand point to any site that has or may get primary care (0 if none)."""
-        times = self.minutes[:, self.can_provide[PRIMARY_CARE]]
-        finite = times[np.isfinite(times)]
-        return float(finite.max()) if finite.size else 0.0
+        """Largest finite time from any demand point to any site that has or may get primary care (0 if none).
+
+        Column maxima over the finite entries first, so that no copy of the (demand x sites) matrix is made.
+        """
+        column_max = np.max(self.minutes, axis=0, initial=-np.inf, where=np.isfinite(self.minutes))
+        largest = float(np.max(column_max[self.can_provide[PRIMARY_CARE]], initial=-np.inf))
+        return largest if math.isfinite(largest) else 0.0
 
     def township_gps_now(self) -> np.ndarray:
         """GPs on the staff of existing sites, summed per township (sites outside every township excluded)."""

@@ -175,8 +175,10 @@ def travel_times(
         if minutes is not None:
             return _matrix(origin_ids, destination_ids, minutes)
 
-    network_minutes = _network_minutes(network, origin.node, destination.node, cutoff_minutes)
-    minutes = origin.access_minutes[:, None] + network_minutes + destination.access_minutes[None, :]
+    # the access legs are added in place: the matrix is the largest array of a run, so no temporary copies
+    minutes = _network_minutes(network, origin.node, destination.node, cutoff_minutes)
+    minutes += origin.access_minutes[:, None]
+    minutes += destination.access_minutes[None, :]
     if cutoff_minutes is not None:
         minutes[minutes > cutoff_minutes] = np.inf
     if cache_path is not None:
@@ -231,7 +233,8 @@ def _network_minutes(
     destination_node: NDArray[np.int64],
     cutoff_minutes: float | None,
 ) -> NDArray[np.float64]:
-    """Shortest-path minutes between snapped nodes, origins x destinations, from the smaller unique side."""
+    """Shortest-path minutes between snapped nodes, origins x destinations, from the smaller unique side (a new
+    array the caller may change)."""
     if len(origin_node) == 0 or len(destination_node) == 0:
         return np.empty((len(origin_node), len(destination_node)))
     origin_unique, origin_inverse = np.unique(origin_node, return_inverse=True)

@@ -337,9 +337,9 @@ def _township_table(
         reached = per_township(np.where(reachable, population, 0.0))
         time_sum = per_township(population * np.where(reachable, minutes, 0.0))
         covered_people = per_township(np.where(covered[service], population, 0.0))
-        table[f"mean_minutes_{service}"] = _ratio_array(time_sum, reached)
+        table[f"mean_minutes_{service}"] = ratio_array(time_sum, reached)
         table[f"covered_population_{service}"] = covered_people
-        table[f"covered_share_{service}"] = _ratio_array(covered_people, people)
+        table[f"covered_share_{service}"] = ratio_array(covered_people, people)
         weight = _scenario_number(scenario.weights, "weights", service)
         weight_sum += weight
         weighted_unserved += weight * (people - covered_people)
@@ -349,15 +349,15 @@ def _township_table(
     shortage_people = (np.maximum(0.0, people - township_gps * PER_10K / target) if target > 0
                        else np.zeros(count))
     table["gps"] = township_gps
-    table["gp_per_10k"] = _ratio_array(township_gps * PER_10K, people)
+    table["gp_per_10k"] = ratio_array(township_gps * PER_10K, people)
     table["gp_target_per_10k"] = np.full(count, target)
     # Whole GPs; the tolerance keeps rounding noise (3.0000000001 needed) from asking for one more.
     table["gp_shortage"] = np.maximum(0.0, np.ceil(needed - township_gps - 1e-9))
     table["gp_shortage_people"] = shortage_people
-    table["gp_2sfca"] = _ratio_array(per_township(scores * population), people)
+    table["gp_2sfca"] = ratio_array(per_township(scores * population), people)
     gp_weight = _scenario_number(scenario.weights, "weights", GP_SHORTAGE)
     weighted_gap = weighted_unserved + gp_weight * shortage_people
-    table["gap_share"] = _ratio_array(weighted_gap, people * (weight_sum + gp_weight))
+    table["gap_share"] = ratio_array(weighted_gap, people * (weight_sum + gp_weight))
     return pd.DataFrame(table)
 
 
@@ -422,7 +422,9 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else math.nan
 
 
-def _ratio_array(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def ratio_array(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator element by element, NaN where the denominator is not positive (no residents,
+    no capacity: a share that does not exist rather than 0)."""
     return np.divide(numerator, denominator, out=np.full(numerator.shape, np.nan), where=denominator > 0)
 
 

@@ -384,6 +384,28 @@ def test_p_center_brute_force(seed: int, p: int) -> None:
     assert max(costs.costs[i, column(costs, result.assignment[d])] for i, d in enumerate(costs.demand_ids)) == expected
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_p_center_larger_random_matrices_brute_force(seed: int) -> None:
+    # 10 x 9 with p = 3: 84 plans, enough radii for the search to take several steps
+    costs, _ = random_matrix(100 + seed, n=10, m=9)
+    expected = brute_p_center(costs, 3)
+    if math.isinf(expected):
+        with pytest.raises(InfeasibleError):
+            p_center(costs, p=3)
+        return
+    result = p_center(costs, p=3)
+    assert (result.objective, result.status, result.gap) == (expected, "optimal", 0)
+
+
+def test_p_center_stopped_by_its_time_limit_keeps_a_plan_and_a_bound() -> None:
+    costs, _ = random_matrix(7, n=10, m=9)
+    expected = brute_p_center(costs, 3)
+    result = p_center(costs, p=3, time_limit_s=1e-9)
+    assert result.status in ("feasible", "optimal") and result.objective is not None
+    assert result.objective >= expected and len(result.sites) == 3
+    assert result.gap is not None and result.objective * (1 - result.gap) <= expected + 1e-9
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_p_center_by_hand(solver: str) -> None:
     # two clusters: {a, b} near s1, {c} near s3; s2 in the middle reaches everything at 6

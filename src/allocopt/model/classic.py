@@ -3,7 +3,8 @@
 The p-median and the coverage models are built from sparse arrays: the p-median in the radius formulation (cost
 levels per demand unit, see `pmedian`) after a greedy + interchange plan and the exact reductions it allows, or
 in the assignment formulation when sites have capacities; the coverage models with demand units of identical
-coverage merged and dominated sites removed. Results are keyed by demand and site IDs.
+coverage merged and dominated sites removed; the p-center as a binary search over radii, each decided as a set
+cover. Results are keyed by demand and site IDs.
 Objective of each model, as reported: pmedian = sum of weight x cost, mclp = covered weight, lscp = number of
 open sites, pcenter = largest cost from a demand unit to its assigned site.
 """
@@ -19,11 +20,12 @@ from typing import Any
 
 import numpy as np
 import pulp
+import scipy
 import scipy.sparse as sp
 
 from allocopt.costs import CostMatrix, capacities_array, weights_array
 from allocopt.errors import InfeasibleError, ScenarioError, SolverError
-from allocopt.model import max_cover
+from allocopt.model import max_cover, set_cover
 from allocopt.model._sparse import add_rows
 from allocopt.model.heuristics import (
     coverage_greedy,
@@ -393,46 +395,84 @@ def p_center(
 ) -> LocateResult:
     """Open p sites minimizing the largest cost from any demand unit to its nearest open site.
 
-    Formulation over the sorted distinct cost levels D_0 < D_1 < ... (Elloumi, Labbe and Pochet, 2004):
-    u_k = 1 when the largest cost is at least D_k; minimize D_0 + sum_k (D_k - D_{k-1}) u_k subject to
-    u_k + sum_{j: c_ij < D_k} y_j >= 1. D_0 is the lower bound max_i min_j c_ij, and for each demand unit only
-    the rows where its set of nearer sites changes are kept (u is monotone, so the others are implied).
+    The optimum is one of the matrix's costs: the smallest radius D at which p sites cover every demand unit
+    within D. A binary search over the distinct costs between a lower bound (the largest of the units' nearest
+    costs) and the value of a greedy plan asks `set_cover.decide_cover` at each radius, on demand units grouped
+    by coverage with dominated sites left out; feasibility only grows with D, so the search is exact. With a
+    time limit the search may stop early: the plan is the best proven so far (status "feasible") and
+    `best_bound` the smallest radius not yet ruled out. `mip_gap` has no role (each decision is exact).
     """
+    del mip_gap  # every radius is decided exactly; kept for the common signature of the classic models
     _check_p(costs, p)
     finite = np.isfinite(costs.costs)
     _check_reachable(costs, finite, what="has a finite cost to no site")
-    lower = float(np.min(costs.costs, axis=1).max())
-    levels = np.unique(costs.costs[finite & (costs.costs > lower)])
-    model = pulp.LpProblem("pcenter", pulp.LpMinimize)
-    y = _open_variables(model, costs)
-    u = [model.add_variable(f"above_{k}", cat=pulp.LpBinary) for k in range(len(levels))]
-    steps = np.diff(np.concatenate(([lower], levels)))
-    model.setObjective(pulp.LpAffineExpression(zip(u, steps.tolist(), strict=True), constant=lower))
-    _add(model, [(var, 1.0) for var in y], pulp.LpConstraintEQ, float(p), "count")
-    for k in range(len(u) - 1):
-        _add(model, [(u[k], 1.0), (u[k + 1], -1.0)], pulp.LpConstraintGE, 0.0, f"monotone_{k}")
-    for i, row in enumerate(costs.costs):
-        reachable = np.flatnonzero(np.isfinite(row))
-        _add(model, [(y[j], 1.0) for j in reachable], pulp.LpConstraintGE, 1.0, f"serve_{i}")
-        for value in np.unique(row[reachable]):
-            if value <= lower:
-                continue
-            k = int(np.searchsorted(levels, value))
-            nearer = np.flatnonzero(row < value)
-            _add(model, [(u[k], 1.0), *((y[j], 1.0) for j in nearer)], pulp.LpConstraintGE, 1.0, f"level_{i}_{k}")
-    outcome = _run(
-        model,
-        solver=solver,
-        time_limit_s=time_limit_s,
-        mip_gap=mip_gap,
-        infeasible=f"no {p} open sites can serve every demand unit at finite cost; raise p",
-    )
-    if not outcome.has_plan:
-        return _no_plan("pcenter", outcome)
-    open_sites = _opened(y)
+    started = time.perf_counter()
+    deadline = None if time_limit_s is None else started + time_limit_s
+    nearest = float(np.min(costs.costs, axis=1).max())
+    levels = np.unique(costs.costs[finite & (costs.costs >= nearest)])
+    plan = _greedy_center(costs.costs, p=p)
+    value = float(costs.costs[:, plan].min(axis=1).max())
+    low, high = 0, len(levels) - 1 if not math.isfinite(value) else int(np.searchsorted(levels, value))
+    version = f"scipy {scipy.__version__}"
+    if not math.isfinite(value):
+        decision = _decide_radius(costs, float(levels[high]), p=p, solver=solver, deadline=deadline)
+        if decision.answer == "no":
+            raise InfeasibleError(f"no {p} open sites can serve every demand unit at finite cost; raise p")
+        if decision.answer == "unknown" or decision.sites is None:
+            return _no_plan("pcenter", SolveOutcome("not_solved", None, None, None, solver, version,
+                                                    time.perf_counter() - started))
+        plan, version = decision.sites, decision.solver_version
+    while low < high:
+        middle = (low + high) // 2
+        decision = _decide_radius(costs, float(levels[middle]), p=p, solver=solver, deadline=deadline)
+        version = decision.solver_version if decision.method == "mip" else version
+        if decision.answer == "unknown":
+            break
+        if decision.answer == "yes" and decision.sites is not None:
+            high, plan = middle, decision.sites
+        else:
+            low = middle + 1
+    filler = np.setdiff1d(np.arange(len(costs.site_ids)), plan)[: p - len(plan)]
+    open_sites = np.sort(np.concatenate([plan, filler]))
     choice = _nearest_open(costs, open_sites)
     objective = float(costs.costs[np.arange(len(choice)), choice].max())
+    outcome = SolveOutcome(
+        status="optimal" if low >= high else "feasible", objective=objective, best_bound=float(levels[low]),
+        gap=None, solver=solver, solver_version=version, seconds=time.perf_counter() - started,
+    )
     return _result("pcenter", outcome, costs, open_sites, objective, assignment=choice)
+
+
+def _greedy_center(costs: np.ndarray, *, p: int) -> np.ndarray:
+    """p site positions chosen one at a time, each the site that lowers the largest nearest cost the most
+    (ties: the lower total); an upper bound for the p-center search."""
+    current = np.full(costs.shape[0], np.inf)
+    chosen: list[int] = []
+    for _ in range(p):
+        candidate = np.minimum(current[:, None], costs)
+        worst = candidate.max(axis=0)
+        worst[chosen] = np.inf
+        best = np.flatnonzero(worst == worst.min())
+        pick = int(best[np.argmin(np.where(np.isfinite(candidate[:, best]), candidate[:, best], 0).sum(axis=0))])
+        chosen.append(pick)
+        current = candidate[:, pick]
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def _decide_radius(
+    costs: CostMatrix, radius: float, *, p: int, solver: str, deadline: float | None
+) -> set_cover.CoverDecision:
+    """Whether p sites cover every demand unit within `radius`, on coverage groups and undominated sites;
+    the cover's sites are returned as positions in `costs.site_ids`."""
+    left = None if deadline is None else deadline - time.perf_counter()
+    if left is not None and left <= 0:
+        return set_cover.CoverDecision("unknown", None, "time", "")
+    groups, _ = _coverage_groups(costs.costs <= radius)
+    kept = _undominated(groups)
+    decision = set_cover.decide_cover(sp.csr_matrix(groups[:, kept]), p=p, solver=solver, time_limit_s=left)
+    if decision.sites is None:
+        return decision
+    return replace(decision, sites=kept[decision.sites])
 
 
 def _check_p(costs: CostMatrix, p: int) -> None:

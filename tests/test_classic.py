@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 
 from allocopt.costs import CostMatrix, read_costs_long, read_orlib_pmedcap, read_orlib_pmedian, read_weights
-from allocopt.errors import InfeasibleError, ScenarioError
+from allocopt.errors import InfeasibleError, ScenarioError, SolverError
 from allocopt.model.classic import LocateResult, _undominated, lscp, mclp, p_center, p_median
 from allocopt.solve import SOLVERS
 
@@ -404,6 +404,17 @@ def test_p_center_stopped_by_its_time_limit_keeps_a_plan_and_a_bound() -> None:
     assert result.status in ("feasible", "optimal") and result.objective is not None
     assert result.objective >= expected and len(result.sites) == 3
     assert result.gap is not None and result.objective * (1 - result.gap) <= expected + 1e-9
+
+
+@pytest.mark.parametrize("model", ["pmedian", "mclp", "lscp", "pcenter"])
+@pytest.mark.parametrize(("option", "value", "message"), [("time_limit_s", 0.0, "time limit"),
+                                                         ("mip_gap", 1.5, "MIP gap")])
+def test_every_model_rejects_bad_solver_options(model: str, option: str, value: float, message: str) -> None:
+    costs, _ = random_matrix(1)
+    run = {"pmedian": lambda **kw: p_median(costs, p=2, **kw), "mclp": lambda **kw: mclp(costs, p=2, radius=9, **kw),
+           "lscp": lambda **kw: lscp(costs, radius=40, **kw), "pcenter": lambda **kw: p_center(costs, p=2, **kw)}
+    with pytest.raises(SolverError, match=message):
+        run[model](**{option: value})
 
 
 @pytest.mark.parametrize("solver", SOLVERS)

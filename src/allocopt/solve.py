@@ -80,7 +80,7 @@ def solve(
     """
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
-    _check_options(time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
+    check_options(time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
     runner = _solve_highs if solver == "highs" else _solve_cbc
     start = time.perf_counter()
     try:
@@ -105,7 +105,9 @@ def solve(
     )
 
 
-def _check_options(*, time_limit_s: float | None, mip_gap: float | None, threads: int | None) -> None:
+def check_options(
+    *, time_limit_s: float | None = None, mip_gap: float | None = None, threads: int | None = None
+) -> None:
     """Reject option values no solver accepts, naming the option."""
     if time_limit_s is not None and not (time_limit_s > 0 and math.isfinite(time_limit_s)):
         raise SolverError(f"time limit must be a positive number of seconds, got {time_limit_s!r}")

@@ -46,7 +46,7 @@ from allocopt.model.pmedian import (
     no_fixing,
     radius_formulation,
 )
-from allocopt.solve import DEFAULT_SOLVER, SolveOutcome, relative_gap, solve
+from allocopt.solve import DEFAULT_SOLVER, SolveOutcome, check_options, relative_gap, solve
 
 MODELS = ("pmedian", "mclp", "lscp", "pcenter")
 
@@ -139,6 +139,7 @@ def p_median(
     when a demand unit reaches no site or the capacities cannot hold the demand, ScenarioError for a
     formulation that cannot hold the capacities.
     """
+    check_options(time_limit_s=time_limit_s, mip_gap=mip_gap)
     _check_p(costs, p)
     if formulation not in FORMULATIONS:
         raise ScenarioError(f"unknown p-median formulation {formulation!r}; choose one of: {', '.join(FORMULATIONS)}")
@@ -260,6 +261,7 @@ def mclp(
     gap 0, `solver` "highs" for the LP). Otherwise the MIP starts from the plan. `build_seconds` covers
     reductions, heuristic and model building; `seconds` the LP, the search and the MIP.
     """
+    check_options(time_limit_s=time_limit_s, mip_gap=mip_gap)
     _check_p(costs, p)
     _check_radius(radius)
     started = time.perf_counter()
@@ -402,7 +404,7 @@ def p_center(
     time limit the search may stop early: the plan is the best proven so far (status "feasible") and
     `best_bound` the smallest radius not yet ruled out. `mip_gap` has no role (each decision is exact).
     """
-    del mip_gap  # every radius is decided exactly; kept for the common signature of the classic models
+    check_options(time_limit_s=time_limit_s, mip_gap=mip_gap)  # mip_gap: checked, but each radius is exact
     _check_p(costs, p)
     finite = np.isfinite(costs.costs)
     _check_reachable(costs, finite, what="has a finite cost to no site")

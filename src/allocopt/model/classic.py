@@ -434,8 +434,7 @@ def p_center(
             high, plan = middle, decision.sites
         else:
             low = middle + 1
-    filler = np.setdiff1d(np.arange(len(costs.site_ids)), plan)[: p - len(plan)]
-    open_sites = np.sort(np.concatenate([plan, filler]))
+    open_sites = np.sort(_fill_by_total_cost(costs.costs, plan, p=p))
     choice = _nearest_open(costs, open_sites)
     objective = float(costs.costs[np.arange(len(choice)), choice].max())
     outcome = SolveOutcome(
@@ -459,6 +458,21 @@ def _greedy_center(costs: np.ndarray, *, p: int) -> np.ndarray:
         chosen.append(pick)
         current = candidate[:, pick]
     return np.asarray(chosen, dtype=np.int64)
+
+
+def _fill_by_total_cost(costs: np.ndarray, chosen: np.ndarray, *, p: int) -> np.ndarray:
+    """`chosen` plus sites up to p, each the one that lowers the total nearest cost the most: a cover with
+    fewer than p sites already meets the radius, and the sites left to open should then serve the demand
+    best rather than be the first in the list."""
+    chosen = np.array(chosen, dtype=np.int64)
+    current = costs[:, chosen].min(axis=1) if len(chosen) else np.full(costs.shape[0], np.inf)
+    while len(chosen) < p:
+        gain = np.where(np.isfinite(current)[:, None], np.maximum(current[:, None] - costs, 0.0), 0.0).sum(axis=0)
+        gain[chosen] = -1.0
+        pick = int(np.argmax(gain))
+        chosen = np.append(chosen, pick)
+        current = np.minimum(current, costs[:, pick])
+    return chosen
 
 
 def _decide_radius(

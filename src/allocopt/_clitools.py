@@ -108,6 +108,16 @@ def status_line() -> StatusLine:
 EXIT_NOT_PROVEN_OPTIMAL = 6
 
 
+def solver_options(command: F) -> F:
+    """--solver, --time-limit and --mip-gap, as the solving commands share them."""
+    command = click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None,
+                           help="Relative optimality gap.")(command)
+    command = click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True),
+                           default=None, help="Seconds the solver may run.")(command)
+    return click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None,
+                        help="MILP solver (default: highs).")(command)
+
+
 def workers_options(command: F) -> F:
     command = click.option("--scheduler", default=None, metavar="ADDRESS",
                            help="Run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")(command)

@@ -29,9 +29,11 @@ from allocopt._clitools import (
     progress_reporter,
     region_argument,
     scenario_option,
+    solver_options,
     status_line,
     workers_options,
 )
+from allocopt.model.capacity_coverage import ResourceKind
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -271,10 +273,7 @@ def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path)
               help="Demand id and weight columns of the --weights CSV.")
 @click.option("--capacity-columns", default="site,capacity", show_default=True,
               help="Site id and capacity columns of the --capacities CSV.")
-@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
-@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds the solver may run.")
-@click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None, help="Relative optimality gap.")
+@solver_options
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @handle_errors
 def locate_command(model: str, costs_path: Path, costs_format: str, formulation: str, weights_path: Path | None,
@@ -309,6 +308,68 @@ def locate_command(model: str, costs_path: Path, costs_format: str, formulation:
             echo_table(assigned.groupby("site", sort=True).size().rename("demand_points").reset_index())
     if result.status != "optimal":
         click.echo(f"Warning: not proven optimal (status {result.status}, gap {result.gap}).", err=True)
+        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+
+
+@main.command("cover")
+@click.option("--costs", "costs_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
+              help="Cost matrix (travel minutes, distance, ...): long CSV (demand,site,cost) or wide CSV.")
+@click.option("--format-in", "costs_format", type=click.Choice(["long", "wide", "orlib"]), default="long",
+              show_default=True, help="Layout of the --costs file.")
+@click.option("--threshold", type=click.FloatRange(min=0), required=True,
+              help="A demand unit is covered by a provider within this cost (the costs' unit).")
+@click.option("--budget", type=click.FloatRange(min=0), required=True,
+              help="Money for new units, in the unit costs' currency.")
+@click.option("--kind", "kind_specs", multiple=True, required=True,
+              metavar="NAME=COST[,required=N][,max=N][,per_unit=W]",
+              help="A resource bought in whole units (repeat for several): unit cost, units a site needs to provide "
+                   "the service (default 1), units addable per site (default 1), demand weight one unit serves "
+                   "(capacity; default none).")
+@click.option("--existing", "existing_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="CSV of units today: a site column and one column per kind (e.g. site,icu_beds).")
+@click.option("--weights", "weights_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="CSV demand,weight (default: every weight 1).")
+@click.option("--columns", "cost_columns", default="demand,site,cost", show_default=True,
+              help="Demand id, site id and cost columns of a long CSV.")
+@click.option("--weight-columns", default="demand,weight", show_default=True,
+              help="Demand id and weight columns of the --weights CSV.")
+@click.option("--site-column", default="site", show_default=True, help="Site id column of the --existing CSV.")
+@solver_options
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def cover_command(costs_path: Path, costs_format: str, threshold: float, budget: float, kind_specs: tuple[str, ...],
+                  existing_path: Path | None, weights_path: Path | None, cost_columns: str, weight_columns: str,
+                  site_column: str, solver: str | None, time_limit_s: float | None, mip_gap: float | None,
+                  output_format: str) -> None:
+    """Buy whole units of resources at sites to cover the most demand within a threshold, under a budget.
+
+    A site provides the service once it has the required units of every kind; with per_unit capacities the
+    covered demand must also fit its units. Money that covers nobody is not spent.
+
+    Example: allocopt cover --costs minutes.csv --weights over50.csv --threshold 10 --budget 2000000
+    --kind icu_beds=60000,max=20,per_unit=2000 --kind ventilators=25000,max=10 --existing hospitals.csv
+    """
+    demand, site, cost = column_names(cost_columns, 3, "--columns")
+    weight_id, weight = column_names(weight_columns, 2, "--weight-columns")
+    columns = workflow.CostColumns(demand=demand, site=site, cost=cost, weight_id=weight_id, weight=weight,
+                                   capacity_id=site_column)
+    kinds = [ResourceKind.from_spec(spec) for spec in kind_specs]
+    plan = workflow.cover(costs_path, threshold=threshold, budget=budget, kinds=kinds, costs_format=costs_format,
+                          weights_path=weights_path, existing_path=existing_path, columns=columns, solver=solver,
+                          time_limit_s=time_limit_s, mip_gap=mip_gap)
+    if output_format == "json":
+        echo_json(plan.to_dict())
+    else:
+        share = None if plan.covered_weight is None else plan.covered_weight / max(plan.total_weight, 1e-12)
+        click.echo(f"cover: status {plan.status}, covered weight {plan.covered_weight or 0:,.6g} of "
+                   f"{plan.total_weight:,.6g} ({(share or 0):.1%}), cost {plan.cost or 0:,.6g} of {budget:,.6g}")
+        click.echo(f"Providers ({len(plan.providers)}): {', '.join(plan.providers)}")
+        added = [(site_id, kind, units)
+                 for site_id, by_kind in plan.additions.items() for kind, units in by_kind.items()]
+        if added:
+            echo_table(pd.DataFrame(added, columns=["site", "kind", "units_added"]))
+    if plan.status != "optimal":
+        click.echo(f"Warning: not proven optimal (status {plan.status}, gap {plan.gap}).", err=True)
         sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
 
 

@@ -246,6 +246,31 @@ def read_capacities(
     return _read_id_values(path, ids=site_ids, id_column=id_column, value_column=capacity_column, kind="site")
 
 
+def read_existing_units(
+    path: str | Path, *, site_ids: Sequence[str], kinds: Sequence[str], id_column: str = "site"
+) -> dict[str, dict[str, int]]:
+    """Units of each resource kind sites have today, from a CSV with a site column and one column per kind
+    (`site,icu_beds,ventilators`). Kinds without a column and sites without a row have none; other columns
+    are ignored. DataError names the file, line and field of an unknown or repeated site or a count that is
+    not a whole number >= 0, and says when no column names a kind."""
+    source = Path(path)
+    rows = _csv_rows(source)
+    header = _header(source, rows)
+    (id_col,) = _require_columns(source, header, (id_column,))
+    columns = {kind: header.index(kind) for kind in kinds if kind in header}
+    if not columns:
+        raise DataError(f"{source}, line 1: no column is a resource kind ({', '.join(kinds)}); "
+                        f"found {', '.join(header)}")
+    units: dict[str, dict[str, int]] = {}
+    for line, site, row in _keyed_rows(source, rows, ids=site_ids, id_col=id_col, id_column=id_column, kind="site"):
+        counts = {kind: _cost_cell(source, line, row, col, kind) for kind, col in columns.items()}
+        for kind, count in counts.items():
+            if not count.is_integer():
+                raise DataError(f"{source}, line {line}, field {kind}: {count:g} is not a whole number of units")
+        units[site] = {kind: int(count) for kind, count in counts.items()}
+    return units
+
+
 def _read_id_values(
     path: str | Path, *, ids: Sequence[str], id_column: str, value_column: str, kind: str
 ) -> dict[str, float]:
@@ -254,8 +279,24 @@ def _read_id_values(
     rows = _csv_rows(source)
     header = _header(source, rows)
     id_col, value_col = _require_columns(source, header, (id_column, value_column))
+    values = {
+        key: _cost_cell(source, line, row, value_col, value_column)
+        for line, key, row in _keyed_rows(source, rows, ids=ids, id_col=id_col, id_column=id_column, kind=kind)
+    }
+    missing = [i for i in ids if i not in values]
+    if missing:
+        shown = ", ".join(repr(i) for i in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise DataError(f"{source}: no {value_column} for {len(missing)} {kind} ids: {shown}{more}; add a row for each")
+    return {i: values[i] for i in ids}
+
+
+def _keyed_rows(
+    source: Path, rows: list[tuple[int, list[str]]], *, ids: Sequence[str], id_col: int, id_column: str, kind: str
+) -> Iterator[tuple[int, str, list[str]]]:
+    """(line, id, row) of each non-blank row; DataError naming the line for an id not among `ids` (the cost
+    matrix's) or one that repeats an earlier line."""
     known = set(ids)
-    values: dict[str, float] = {}
     first_line: dict[str, int] = {}
     for line, row in rows:
         if not any(cell.strip() for cell in row):
@@ -269,13 +310,7 @@ def _read_id_values(
         if key in first_line:
             raise DataError(f"{source}, line {line}: {kind} {key!r} repeats line {first_line[key]}")
         first_line[key] = line
-        values[key] = _cost_cell(source, line, row, value_col, value_column)
-    missing = [i for i in ids if i not in values]
-    if missing:
-        shown = ", ".join(repr(i) for i in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise DataError(f"{source}: no {value_column} for {len(missing)} {kind} ids: {shown}{more}; add a row for each")
-    return {i: values[i] for i in ids}
+        yield line, key, row
 
 
 def _text(source: Path) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,10 +12,18 @@ from typing import Any
 
 from allocopt import __version__, consortium
 from allocopt.access import AccessReport, compute_access
-from allocopt.costs import read_capacities, read_costs, read_costs_long, read_orlib_pmedcap, read_weights
+from allocopt.costs import (
+    read_capacities,
+    read_costs,
+    read_costs_long,
+    read_existing_units,
+    read_orlib_pmedcap,
+    read_weights,
+)
 from allocopt.errors import ScenarioError
 from allocopt.export import atomic_output_dir, write_csv, write_geopackage, write_json
 from allocopt.model import classic
+from allocopt.model.capacity_coverage import CoveragePlan, ResourceKind, capacity_coverage
 from allocopt.model.classic import LocateResult
 from allocopt.network import RoadNetwork, build_network
 from allocopt.optimize import optimize as optimize_region
@@ -350,3 +358,34 @@ def locate(
     if model == "pcenter":
         return classic.p_center(costs, p=need(count, "-p N"), **options)
     raise ScenarioError(f"unknown model {model!r}; choose pmedian, mclp, lscp or pcenter")
+
+
+def cover(
+    costs_path: str | Path,
+    *,
+    threshold: float,
+    budget: float,
+    kinds: Sequence[ResourceKind],
+    costs_format: str = "long",
+    weights_path: str | Path | None = None,
+    existing_path: str | Path | None = None,
+    columns: CostColumns = CostColumns(),
+    solver: str | None = None,
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+) -> CoveragePlan:
+    """Budgeted, capacitated coverage (`model.capacity_coverage`) on a cost-matrix file: buy whole units of
+    `kinds` at sites to cover the most demand weight within `threshold`. Units today come from
+    `existing_path` (`read_existing_units`, its site column named like the capacities' id column)."""
+    if costs_format == "long":
+        costs = read_costs_long(costs_path, demand_column=columns.demand, site_column=columns.site,
+                                cost_column=columns.cost)
+    else:
+        costs, _ = read_costs(costs_path, fmt=costs_format)
+    weights = None if weights_path is None else read_weights(
+        weights_path, demand_ids=costs.demand_ids, id_column=columns.weight_id, weight_column=columns.weight)
+    existing = None if existing_path is None else read_existing_units(
+        existing_path, site_ids=costs.site_ids, kinds=[kind.name for kind in kinds], id_column=columns.capacity_id)
+    return capacity_coverage(costs, threshold=threshold, kinds=kinds, budget=budget, existing=existing,
+                             weights=weights, solver=solver or DEFAULT_SOLVER, time_limit_s=time_limit_s,
+                             mip_gap=mip_gap)

@@ -36,6 +36,9 @@ from allocopt.costs import CostMatrix, weights_array
 from allocopt.errors import DataError, ScenarioError, SolverError
 from allocopt.solve import DEFAULT_SOLVER, SolveOutcome, solve
 
+_SPEC_KEYS = ("required", "max", "per_unit")
+"""Options of a `ResourceKind.from_spec` string after NAME=UNIT_COST."""
+
 TIEBREAK_SHARE = 1e-6
 """Spending the whole spendable budget weighs this share of the total demand weight in the objective."""
 
@@ -54,6 +57,31 @@ class ResourceKind:
     required: int = 1
     max_added_per_site: int = 0
     demand_per_unit: float | None = None
+
+    @classmethod
+    def from_spec(cls, spec: str) -> ResourceKind:
+        """Parse `NAME=UNIT_COST[,required=N][,max=N][,per_unit=W]` (the CLI's --kind); ScenarioError naming
+        the spec and the part that is wrong. `max` defaults to 1 unit added per site."""
+        head, *options = [part.strip() for part in spec.split(",")]
+        name, _, cost = head.partition("=")
+        if not name.strip() or not cost.strip():
+            raise ScenarioError(f"--kind {spec!r}: start with NAME=UNIT_COST, e.g. icu_beds=50000,max=20")
+        fields: dict[str, str] = {}
+        for option in options:
+            key, _, value = option.partition("=")
+            if key.strip() not in _SPEC_KEYS or not value.strip() or key.strip() in fields:
+                raise ScenarioError(f"--kind {spec!r}: {option!r} is not one of required=N, max=N, per_unit=W "
+                                    "(each at most once)")
+            fields[key.strip()] = value.strip()
+        try:
+            kind = cls(name=name.strip(), unit_cost=float(cost), required=int(fields.get("required", "1")),
+                       max_added_per_site=int(fields.get("max", "1")),
+                       demand_per_unit=float(fields["per_unit"]) if "per_unit" in fields else None)
+        except ValueError as exc:
+            raise ScenarioError(f"--kind {spec!r}: {exc}; costs and per_unit are numbers, required and max "
+                                "whole numbers") from exc
+        _check_kind(kind)
+        return kind
 
 
 @dataclass(frozen=True)
@@ -215,15 +243,20 @@ def _check_settings(*, threshold: float, budget: float, kinds: Sequence[Resource
     if len(set(names)) != len(names):
         raise ScenarioError(f"resource kind names must be unique, got {', '.join(names)}")
     for kind in kinds:
-        where = f"resource kind {kind.name!r}"
-        if not (math.isfinite(kind.unit_cost) and kind.unit_cost >= 0):
-            raise ScenarioError(f"{where}: unit_cost must be a finite number >= 0, got {kind.unit_cost!r}")
-        for label, value in (("required", kind.required), ("max_added_per_site", kind.max_added_per_site)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ScenarioError(f"{where}: {label} must be a whole number >= 0, got {value!r}")
-        per_unit = kind.demand_per_unit
-        if per_unit is not None and not (math.isfinite(per_unit) and per_unit > 0):
-            raise ScenarioError(f"{where}: demand_per_unit must be a positive number or None, got {per_unit!r}")
+        _check_kind(kind)
+
+
+def _check_kind(kind: ResourceKind) -> None:
+    """ScenarioError naming the kind and its first setting out of range."""
+    where = f"resource kind {kind.name!r}"
+    if not (math.isfinite(kind.unit_cost) and kind.unit_cost >= 0):
+        raise ScenarioError(f"{where}: unit_cost must be a finite number >= 0, got {kind.unit_cost!r}")
+    for label, value in (("required", kind.required), ("max_added_per_site", kind.max_added_per_site)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ScenarioError(f"{where}: {label} must be a whole number >= 0, got {value!r}")
+    per_unit = kind.demand_per_unit
+    if per_unit is not None and not (math.isfinite(per_unit) and per_unit > 0):
+        raise ScenarioError(f"{where}: demand_per_unit must be a positive number or None, got {per_unit!r}")
 
 
 def _existing_array(costs: CostMatrix, kinds: Sequence[ResourceKind],

@@ -361,8 +361,8 @@ def cover_command(costs_path: Path, costs_format: str, threshold: float, budget:
         echo_json(plan.to_dict())
     else:
         share = None if plan.covered_weight is None else plan.covered_weight / max(plan.total_weight, 1e-12)
-        click.echo(f"cover: status {plan.status}, covered weight {plan.covered_weight or 0:,.6g} of "
-                   f"{plan.total_weight:,.6g} ({(share or 0):.1%}), cost {plan.cost or 0:,.6g} of {budget:,.6g}")
+        click.echo(f"cover: status {plan.status}, covered weight {plan.covered_weight or 0:,.10g} of "
+                   f"{plan.total_weight:,.10g} ({(share or 0):.1%}), cost {plan.cost or 0:,.10g} of {budget:,.10g}")
         click.echo(f"Providers ({len(plan.providers)}): {', '.join(plan.providers)}")
         added = [(site_id, kind, units)
                  for site_id, by_kind in plan.additions.items() for kind, units in by_kind.items()]

@@ -16,7 +16,6 @@ from allocopt.costs import CostMatrix, read_costs_long, read_orlib_pmedcap, read
 from allocopt.errors import InfeasibleError, ScenarioError, SolverError
 from allocopt.model.classic import (
     LocateResult,
-    _fill_by_total_cost,
     _undominated,
     lscp,
     mclp,
@@ -423,14 +422,6 @@ def test_every_model_rejects_bad_solver_options(model: str, option: str, value: 
            "lscp": lambda **kw: lscp(costs, radius=40, **kw), "pcenter": lambda **kw: p_center(costs, p=2, **kw)}
     with pytest.raises(SolverError, match=message):
         run[model](**{option: value})
-
-
-def test_sites_beyond_a_p_center_cover_go_where_they_serve_best() -> None:
-    # s0 alone keeps every unit within 5; of the second sites s2 saves 4 on d1, s1 only 2 on d2
-    matrix = np.array([[1.0, 9.0, 9.0], [5.0, 9.0, 1.0], [5.0, 3.0, 9.0]])
-    assert _fill_by_total_cost(matrix, np.array([0]), p=2).tolist() == [0, 2]
-    assert _fill_by_total_cost(matrix, np.array([0]), p=3).tolist() == [0, 2, 1]
-    assert _fill_by_total_cost(matrix, np.array([0, 1]), p=2).tolist() == [0, 1]
 
 
 @pytest.mark.parametrize("solver", SOLVERS)

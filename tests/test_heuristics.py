@@ -16,6 +16,7 @@ from allocopt.model.heuristics import (
     coverage_greedy,
     coverage_interchange,
     covered_weight,
+    fill_by_total_cost,
     greedy,
     interchange,
     plan_cost,
@@ -178,3 +179,11 @@ def test_coverage_interchange_is_a_local_optimum_below_the_optimum(seed: int, p:
             swapped = np.array([into if j == out else j for j in local.tolist()])
             assert covered_weight(cover, weights, swapped) <= value
     assert start.tolist() == coverage_greedy(cover, weights, p=p).tolist()
+
+
+def test_sites_beyond_a_p_center_cover_go_where_they_serve_best() -> None:
+    # s0 alone keeps every unit within 5; of the second sites s2 saves 4 on d1, s1 only 2 on d2
+    matrix = np.array([[1.0, 9.0, 9.0], [5.0, 9.0, 1.0], [5.0, 3.0, 9.0]])
+    assert fill_by_total_cost(matrix, np.array([0]), p=2).tolist() == [0, 2]
+    assert fill_by_total_cost(matrix, np.array([0]), p=3).tolist() == [0, 2, 1]
+    assert fill_by_total_cost(matrix, np.array([0, 1]), p=2).tolist() == [0, 1]

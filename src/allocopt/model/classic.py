@@ -28,9 +28,11 @@ from allocopt.errors import InfeasibleError, ScenarioError, SolverError
 from allocopt.model import max_cover, set_cover
 from allocopt.model._sparse import add_rows
 from allocopt.model.heuristics import (
+    center_greedy,
     coverage_greedy,
     coverage_interchange,
     covered_weight,
+    fill_by_total_cost,
     greedy,
     interchange,
     plan_cost,
@@ -412,7 +414,7 @@ def p_center(
     deadline = None if time_limit_s is None else started + time_limit_s
     nearest = float(np.min(costs.costs, axis=1).max())
     levels = np.unique(costs.costs[finite & (costs.costs >= nearest)])
-    plan = _greedy_center(costs.costs, p=p)
+    plan = center_greedy(costs.costs, p=p)
     value = float(costs.costs[:, plan].min(axis=1).max())
     low, high = 0, len(levels) - 1 if not math.isfinite(value) else int(np.searchsorted(levels, value))
     version = f"scipy {scipy.__version__}"
@@ -434,7 +436,7 @@ def p_center(
             high, plan = middle, decision.sites
         else:
             low = middle + 1
-    open_sites = np.sort(_fill_by_total_cost(costs.costs, plan, p=p))
+    open_sites = np.sort(fill_by_total_cost(costs.costs, plan, p=p))
     choice = _nearest_open(costs, open_sites)
     objective = float(costs.costs[np.arange(len(choice)), choice].max())
     outcome = SolveOutcome(
@@ -442,37 +444,6 @@ def p_center(
         gap=None, solver=solver, solver_version=version, seconds=time.perf_counter() - started,
     )
     return _result("pcenter", outcome, costs, open_sites, objective, assignment=choice)
-
-
-def _greedy_center(costs: np.ndarray, *, p: int) -> np.ndarray:
-    """p site positions chosen one at a time, each the site that lowers the largest nearest cost the most
-    (ties: the lower total); an upper bound for the p-center search."""
-    current = np.full(costs.shape[0], np.inf)
-    chosen: list[int] = []
-    for _ in range(p):
-        candidate = np.minimum(current[:, None], costs)
-        worst = candidate.max(axis=0)
-        worst[chosen] = np.inf
-        best = np.flatnonzero(worst == worst.min())
-        pick = int(best[np.argmin(np.where(np.isfinite(candidate[:, best]), candidate[:, best], 0).sum(axis=0))])
-        chosen.append(pick)
-        current = candidate[:, pick]
-    return np.asarray(chosen, dtype=np.int64)
-
-
-def _fill_by_total_cost(costs: np.ndarray, chosen: np.ndarray, *, p: int) -> np.ndarray:
-    """`chosen` plus sites up to p, each the one that lowers the total nearest cost the most: a cover with
-    fewer than p sites already meets the radius, and the sites left to open should then serve the demand
-    best rather than be the first in the list."""
-    chosen = np.array(chosen, dtype=np.int64)
-    current = costs[:, chosen].min(axis=1) if len(chosen) else np.full(costs.shape[0], np.inf)
-    while len(chosen) < p:
-        gain = np.where(np.isfinite(current)[:, None], np.maximum(current[:, None] - costs, 0.0), 0.0).sum(axis=0)
-        gain[chosen] = -1.0
-        pick = int(np.argmax(gain))
-        chosen = np.append(chosen, pick)
-        current = np.minimum(current, costs[:, pick])
-    return chosen
 
 
 def _decide_radius(

@@ -1,5 +1,5 @@
-"""Greedy construction and best-improvement interchange for the p-median and the MCLP, vectorized over whole
-matrices.
+"""Greedy construction and best-improvement interchange for the p-median and the MCLP, and the greedy plans of
+the p-center search, vectorized over whole matrices.
 
 The p-median functions work on `weighted` = weight x cost (demand units x sites, `inf` where a site cannot serve
 a unit). A unit left without any finite site is charged a penalty larger than any finite plan's total, so the
@@ -146,3 +146,34 @@ def coverage_interchange(
             break
         open_sites[r] = j
     return open_sites
+
+
+def center_greedy(costs: np.ndarray, *, p: int) -> np.ndarray:
+    """p-center: p site positions chosen one at a time, each the site that lowers the largest nearest cost the
+    most (ties: the lower total); `costs` is demand units x sites (`inf` where a site cannot serve a unit)."""
+    current = np.full(costs.shape[0], np.inf)
+    chosen: list[int] = []
+    for _ in range(p):
+        candidate = np.minimum(current[:, None], costs)
+        worst = candidate.max(axis=0)
+        worst[chosen] = np.inf
+        best = np.flatnonzero(worst == worst.min())
+        pick = int(best[np.argmin(np.where(np.isfinite(candidate[:, best]), candidate[:, best], 0).sum(axis=0))])
+        chosen.append(pick)
+        current = candidate[:, pick]
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def fill_by_total_cost(costs: np.ndarray, chosen: np.ndarray, *, p: int) -> np.ndarray:
+    """`chosen` plus sites up to p, each the one that lowers the total nearest cost the most (p-center: a cover
+    with fewer than p sites already meets the radius, and the sites left to open should then serve the demand
+    best rather than be the first in the list)."""
+    chosen = np.array(chosen, dtype=np.int64)
+    current = costs[:, chosen].min(axis=1) if len(chosen) else np.full(costs.shape[0], np.inf)
+    while len(chosen) < p:
+        gain = np.where(np.isfinite(current)[:, None], np.maximum(current[:, None] - costs, 0.0), 0.0).sum(axis=0)
+        gain[chosen] = -1.0
+        pick = int(np.argmax(gain))
+        chosen = np.append(chosen, pick)
+        current = np.minimum(current, costs[:, pick])
+    return chosen

@@ -16,7 +16,6 @@ from allocopt.model.heuristics import (
     coverage_greedy,
     coverage_interchange,
     covered_weight,
-    fill_by_total_cost,
     greedy,
     interchange,
     plan_cost,
@@ -184,6 +183,6 @@ def test_coverage_interchange_is_a_local_optimum_below_the_optimum(seed: int, p:
 def test_sites_beyond_a_p_center_cover_go_where_they_serve_best() -> None:
     # s0 alone keeps every unit within 5; of the second sites s2 saves 4 on d1, s1 only 2 on d2
     matrix = np.array([[1.0, 9.0, 9.0], [5.0, 9.0, 1.0], [5.0, 3.0, 9.0]])
-    assert fill_by_total_cost(matrix, np.array([0]), p=2).tolist() == [0, 2]
-    assert fill_by_total_cost(matrix, np.array([0]), p=3).tolist() == [0, 2, 1]
-    assert fill_by_total_cost(matrix, np.array([0, 1]), p=2).tolist() == [0, 1]
+    assert greedy(matrix, p=2, start=np.array([0])).tolist() == [0, 2]
+    assert greedy(matrix, p=3, start=np.array([0])).tolist() == [0, 2, 1]
+    assert greedy(matrix, p=2, start=np.array([0, 1])).tolist() == [0, 1]

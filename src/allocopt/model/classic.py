@@ -32,7 +32,6 @@ from allocopt.model.heuristics import (
     coverage_greedy,
     coverage_interchange,
     covered_weight,
-    fill_by_total_cost,
     greedy,
     interchange,
     plan_cost,
@@ -377,10 +376,7 @@ def lscp(
     _check_reachable(costs, within, what=f"has no site within radius {radius:g}")
     groups, _ = _coverage_groups(within)
     kept = _undominated(groups)
-    model = pulp.LpProblem("lscp", pulp.LpMinimize)
-    y = [model.add_variable(f"open_{j}", cat=pulp.LpBinary) for j in kept.tolist()]
-    model.setObjective(pulp.LpAffineExpression((var, 1.0) for var in y))
-    add_rows(model, y, groups[:, kept], sense=pulp.LpConstraintGE, rhs=1.0, prefix="reach")
+    model, y = set_cover.cover_model(sp.csr_matrix(groups[:, kept]), name="lscp")
     outcome = _run(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap)
     if not outcome.has_plan:
         return _no_plan("lscp", outcome)
@@ -436,7 +432,8 @@ def p_center(
             high, plan = middle, decision.sites
         else:
             low = middle + 1
-    open_sites = np.sort(fill_by_total_cost(costs.costs, plan, p=p))
+    # a cover may use fewer than p sites: the rest go where they lower the total cost most, not first in line
+    open_sites = np.sort(greedy(costs.costs, p=p, start=plan))
     choice = _nearest_open(costs, open_sites)
     objective = float(costs.costs[np.arange(len(choice)), choice].max())
     outcome = SolveOutcome(

@@ -21,17 +21,21 @@ def plan_cost(weighted: np.ndarray, sites: np.ndarray) -> float:
     return float(np.min(weighted[:, sites], axis=1).sum())
 
 
-def greedy(weighted: np.ndarray, *, p: int) -> np.ndarray:
-    """Open p sites one at a time, each time the site that lowers the total the most (Kuehn-Hamburger add).
+def greedy(weighted: np.ndarray, *, p: int, start: np.ndarray | None = None) -> np.ndarray:
+    """Open sites one at a time until p are open, each time the site that lowers the total the most
+    (Kuehn-Hamburger add), from the open sites `start` (none by default).
 
-    Returns the open site positions in the order they were opened. O(p x units x sites).
+    Returns the open site positions, `start` first, then in the order they were opened. O(p x units x sites).
     """
     penalized = _penalized(weighted)
     n, m = penalized.shape
+    chosen = [] if start is None else [int(j) for j in start]
     current = np.full(n, _penalty(weighted) * 2)
-    chosen: list[int] = []
+    if chosen:
+        np.minimum(current, penalized[:, chosen].min(axis=1), out=current)
     available = np.ones(m, dtype=bool)
-    for _ in range(p):
+    available[chosen] = False
+    while len(chosen) < p:
         gain = np.maximum(current[:, None] - penalized, 0.0).sum(axis=0)
         gain[~available] = -1.0
         best = int(np.argmax(gain))
@@ -162,18 +166,3 @@ def center_greedy(costs: np.ndarray, *, p: int) -> np.ndarray:
         chosen.append(pick)
         current = candidate[:, pick]
     return np.asarray(chosen, dtype=np.int64)
-
-
-def fill_by_total_cost(costs: np.ndarray, chosen: np.ndarray, *, p: int) -> np.ndarray:
-    """`chosen` plus sites up to p, each the one that lowers the total nearest cost the most (p-center: a cover
-    with fewer than p sites already meets the radius, and the sites left to open should then serve the demand
-    best rather than be the first in the list)."""
-    chosen = np.array(chosen, dtype=np.int64)
-    current = costs[:, chosen].min(axis=1) if len(chosen) else np.full(costs.shape[0], np.inf)
-    while len(chosen) < p:
-        gain = np.where(np.isfinite(current)[:, None], np.maximum(current[:, None] - costs, 0.0), 0.0).sum(axis=0)
-        gain[chosen] = -1.0
-        pick = int(np.argmax(gain))
-        chosen = np.append(chosen, pick)
-        current = np.minimum(current, costs[:, pick])
-    return chosen

@@ -50,6 +50,15 @@ def greedy_cover(cover: sp.csr_matrix) -> np.ndarray:
     return np.asarray(chosen, dtype=np.int64)
 
 
+def cover_model(cover: sp.csr_matrix, *, name: str) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+    """The set covering MILP: fewest sites (binary `open_j`, one per column) with every row covered."""
+    model = pulp.LpProblem(name, pulp.LpMinimize)
+    y = [model.add_variable(f"open_{j}", cat=pulp.LpBinary) for j in range(cover.shape[1])]
+    model.setObjective(pulp.LpAffineExpression((var, 1.0) for var in y))
+    add_rows(model, y, cover, sense=pulp.LpConstraintGE, rhs=1.0, prefix="reach")
+    return model, y
+
+
 def decide_cover(
     cover: sp.csr_matrix, *, p: int, solver: str = DEFAULT_SOLVER, time_limit_s: float | None = None
 ) -> CoverDecision:
@@ -65,10 +74,7 @@ def decide_cover(
     )
     if relaxed.status == 0 and math.ceil(float(relaxed.fun) - _LP_TOLERANCE) > p:
         return CoverDecision("no", None, "lp", version)
-    model = pulp.LpProblem("cover_decision", pulp.LpMinimize)
-    y = [model.add_variable(f"open_{j}", cat=pulp.LpBinary) for j in range(m)]
-    model.setObjective(pulp.LpAffineExpression((var, 1.0) for var in y))
-    add_rows(model, y, cover, sense=pulp.LpConstraintGE, rhs=1.0, prefix="reach")
+    model, y = cover_model(cover, name="cover_decision")
     model.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression((var, 1.0) for var in y),
                                           pulp.LpConstraintLE, "at_most_p", float(p)))
     outcome = solve(model, solver=solver, time_limit_s=time_limit_s, mip_gap=None)

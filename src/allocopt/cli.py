@@ -389,7 +389,7 @@ def consortium_command(region: str, scenario_path: Path | None, max_referral_min
     Minimizes referral-load-weighted travel minutes; hospital referral capacity comes from beds ([tiers] settings
     of the scenario, or their defaults).
 
-    Example: allocopt consortium valley-county --max-referral-minutes 90 --format json
+    Example: allocopt consortium valley-county --max-referral-minutes 150 --format json
     """
     design = workflow.design_consortium(region, scenario_path=scenario_path,
                                         max_referral_minutes=max_referral_minutes, solver=solver,

@@ -376,3 +376,42 @@ def test_facilities_all_outside_are_refused(tmp_path, inputs):
     with pytest.raises(DataError, match="none of the 6 facilities lies in the townships"):
         build_region(tmp_path / "county", **inputs, column_map=CHINESE_MAP, source_crs="EPSG:4547")
     assert not (tmp_path / "county").exists()
+
+
+@pytest.mark.parametrize(("lon", "lat"), [("longitude", "latitude"), ("lng", "lat"), ("Lon", "LAT"), ("x", "y"),
+                                          ("经度", "纬度"), (" Longitude ", "Latitude")])
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_common_coordinate_column_names_are_recognised(tmp_path, inputs, lon, lat, suffix):
+    table = FACILITIES.rename(columns={"经度": lon, "纬度": lat})
+    inputs["facilities"] = write_facilities(tmp_path / f"facilities{suffix}", table)
+    without_coordinates = {k: v for k, v in CHINESE_MAP.items() if k not in ("lon", "lat")}
+    report = build_region(tmp_path / "county", **inputs, column_map=without_coordinates)
+    assert np.allclose(facility_lonlat(tmp_path / "county")["F4"], (117.062, 31.01), atol=1e-7)
+    assert f"facilities{suffix}: coordinates read from columns {lon.strip()!r} and {lat.strip()!r}" in report.notes
+
+
+def test_coordinate_columns_prefer_explicit_names_to_x_and_y():
+    assert coords.coordinate_columns(["X", "Y", "经度", "纬度"]) == ("经度", "纬度")
+    assert coords.coordinate_columns(["LNG", "Lat", "x"]) == ("LNG", "Lat")
+    assert coords.coordinate_columns(["east", "north"]) == (None, None)
+
+
+def test_missing_coordinates_name_the_recognised_columns(tmp_path, inputs):
+    pytest.importorskip("openpyxl")
+    table = FACILITIES.rename(columns={"经度": "东经", "纬度": "北纬"})
+    inputs["facilities"] = write_facilities(tmp_path / "facilities.xlsx", table)
+    without_coordinates = {k: v for k, v in CHINESE_MAP.items() if k not in ("lon", "lat")}
+    with pytest.raises(DataError, match=r"'lon' is missing.*Name it one of lon, longitude, lng, long, 经度, x, or "
+                                        r"map it with --map lon="):
+        build_region(tmp_path / "county", **inputs, column_map=without_coordinates)
+
+
+def test_one_column_fills_two_fields(tmp_path, inputs):
+    frame = gpd.read_file(inputs["townships"]).drop(columns=["乡镇代码"])
+    frame.to_file(tmp_path / "names-only.gpkg")
+    inputs["townships"] = tmp_path / "names-only.gpkg"
+    column_map = {**{k: v for k, v in CHINESE_MAP.items() if k != "code"}, "townships.code": "乡镇名称"}
+    build_region(tmp_path / "county", **inputs, column_map=column_map)
+    townships = load_region(tmp_path / "county").townships
+    assert townships["code"].tolist() == townships["name"].tolist() == ["东镇", "西镇"]
+    assert load_region(tmp_path / "county").facilities["township_code"].tolist() == ["东镇"] * 3 + ["西镇"] * 3

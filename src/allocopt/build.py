@@ -238,10 +238,12 @@ def _column_names(path: Path) -> set[str] | None:
 
 
 def _renamed(frame: gpd.GeoDataFrame, mapping: Mapping[str, str]) -> gpd.GeoDataFrame:
-    """`frame` with mapped columns renamed to their fields (a mapped column replaces a same-named one)."""
-    renames = {column: f for f, column in mapping.items() if column in frame.columns and f not in _COORDINATE_FIELDS}
-    clashing = [f for f in renames.values() if f in frame.columns and f not in renames]
-    return frame.drop(columns=clashing).rename(columns=renames)
+    """`frame` with mapped columns under their fields' names (a mapped column replaces a same-named one; one
+    column may fill several fields, e.g. a township name that is also its code)."""
+    fields = {f: column for f, column in mapping.items() if column in frame.columns and f not in _COORDINATE_FIELDS}
+    copies = {f: frame[column] for f, column in fields.items()}
+    replaced = set(fields.values()) | (set(fields) & set(frame.columns))
+    return frame.drop(columns=sorted(replaced)).assign(**copies)
 
 
 def _validated(frame: gpd.GeoDataFrame, layer: str, path: Path, *, fill_population: bool = False) -> gpd.GeoDataFrame:
@@ -320,7 +322,7 @@ def _mapped_levels(values: pd.Series, path: Path) -> pd.Series:
 def _read_points_table(path: Path, town_wgs: gpd.GeoDataFrame, source: coords.SourceCrs | None,
                        mapping: Mapping[str, str], log: _Log) -> gpd.GeoDataFrame:
     """Points of a CSV/XLSX table; longitude and latitude columns swapped when the evidence says so."""
-    lon, lat = mapping.get("lon", "lon"), mapping.get("lat", "lat")
+    lon, lat = _coordinate_columns(path, mapping, log)
     crs = (source.crs if source is not None else coords.WGS84).to_string()
     if path.suffix.lower() == ".csv":
         def read(x: str, y: str) -> gpd.GeoDataFrame:
@@ -359,6 +361,16 @@ def _read_points_table(path: Path, town_wgs: gpd.GeoDataFrame, source: coords.So
     return as_given
 
 
+def _coordinate_columns(path: Path, mapping: Mapping[str, str], log: _Log) -> tuple[str, str]:
+    """The longitude and latitude columns of a points table: the mapped ones, else recognised names
+    (`coords.coordinate_columns`: lon, longitude, lng, x, 经度, ...), else "lon"/"lat" for the reader to report."""
+    found_lon, found_lat = coords.coordinate_columns(_column_names(path) or ())
+    lon, lat = mapping.get("lon") or found_lon or "lon", mapping.get("lat") or found_lat or "lat"
+    if (lon, lat) != ("lon", "lat") and not {"lon", "lat"} & set(mapping):
+        log.notes.append(f"{path.name}: coordinates read from columns {lon!r} and {lat!r}")
+    return lon, lat
+
+
 def _attempt(read: Callable[[str, str], gpd.GeoDataFrame], x: str, y: str
              ) -> tuple[gpd.GeoDataFrame | None, DataError | None]:
     """The points read with x/y columns, or the DataError saying why they cannot be."""
@@ -395,8 +407,10 @@ def _points_from_table(table: pd.DataFrame, x: str, y: str, *, crs: str, where: 
     values = {}
     for column in (x, y):
         if column not in table:
+            names = coords.LONGITUDE_COLUMNS if column == x else coords.LATITUDE_COLUMNS
             raise DataError(f"{where}: coordinate column {column!r} is missing; columns present: "
-                            f"{', '.join(table.columns)}. Map it with --map lon=<column> / --map lat=<column>")
+                            f"{', '.join(table.columns)}. Name it one of {', '.join(names)}, or map it with "
+                            "--map lon=<column> / --map lat=<column>")
         values[column] = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values[column])
         if pyproj.CRS.from_user_input(crs).is_geographic:

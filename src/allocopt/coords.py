@@ -21,6 +21,7 @@ centroid.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,11 @@ GCJ02_INVERSE_TOLERANCE_DEG = 1e-9
 """The inverse transform iterates until the forward image of its answer is this close to the input."""
 
 _GCJ02_INVERSE_MAX_ITERATIONS = 30
+
+LONGITUDE_COLUMNS = ("lon", "longitude", "lng", "long", "经度", "x")
+"""Column names recognised as longitude (or easting) in a points table, in order of preference, any case."""
+LATITUDE_COLUMNS = ("lat", "latitude", "纬度", "y")
+"""Column names recognised as latitude (or northing) in a points table, in order of preference, any case."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,16 @@ def geometries_from_gcj02(geometries: NDArray[np.object_]) -> NDArray[np.object_
         return np.column_stack([w_lon, w_lat])
 
     return shapely.transform(geometries, _inverse)
+
+
+def coordinate_columns(names: Iterable[str]) -> tuple[str | None, str | None]:
+    """The longitude and latitude columns among `names`: the first of LONGITUDE_COLUMNS and of
+    LATITUDE_COLUMNS present (compared without case or surrounding spaces), None where none is."""
+    by_key = {}
+    for name in names:
+        by_key.setdefault(name.strip().casefold(), name)
+    return (next((by_key[key] for key in LONGITUDE_COLUMNS if key in by_key), None),
+            next((by_key[key] for key in LATITUDE_COLUMNS if key in by_key), None))
 
 
 def utm_crs(lon: float, lat: float) -> pyproj.CRS:

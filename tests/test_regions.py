@@ -501,3 +501,19 @@ def test_every_road_class_has_a_default_speed_in_the_network_module(monkeypatch:
     from allocopt.network import DEFAULT_SPEEDS_KMH
 
     assert set(DEFAULT_SPEEDS_KMH) == set(ROAD_CLASSES)
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("vally-county", "valley-county"), ("Valley_County", "valley-county"),
+                                              ("valley-countyy", "valley-county"), ("alfa", "alpha")])
+def test_a_mistyped_region_name_gets_a_suggestion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, typed: str,
+                                                  meant: str) -> None:
+    _embedded(tmp_path, monkeypatch, ["alpha", "valley-county"])
+    with pytest.raises(DataError, match=rf"\(embedded: alpha, valley-county\); did you mean {meant}\? Otherwise"):
+        resolve_region(typed)
+
+
+def test_an_unlike_region_name_gets_no_suggestion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _embedded(tmp_path, monkeypatch, ["alpha", "valley-county"])
+    with pytest.raises(DataError) as raised:
+        resolve_region("province")
+    assert "did you mean" not in str(raised.value)

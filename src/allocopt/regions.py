@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.resources
 import math
 import tomllib
@@ -128,10 +129,13 @@ def resolve_region(name_or_path: str | Path) -> Path:
     is_name = isinstance(name_or_path, str) and given.name == name_or_path
     if root is not None and is_name and (root / given.name / "region.toml").is_file():
         return root / given.name
-    names = ", ".join(info.name for info in list_regions()) or "none"
+    embedded = {info.name.lower(): info.name for info in list_regions()}
+    close = difflib.get_close_matches(given.name.lower(), embedded, n=1)
+    hint = f"did you mean {embedded[close[0]]}? Otherwise " if close else ""
     raise DataError(
-        f"region {str(name_or_path)!r} is neither a bundle directory nor an embedded region (embedded: {names}); "
-        "give the name of an embedded region or the path of a directory holding region.toml."
+        f"region {str(name_or_path)!r} is neither a bundle directory nor an embedded region (embedded: "
+        f"{', '.join(embedded.values()) or 'none'}); {hint}give the name of an embedded region or the path of a "
+        "directory holding region.toml."
     )
 
 

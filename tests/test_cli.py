@@ -305,3 +305,17 @@ def test_locate_capacitated_orlib_file_reaches_its_optimum(runner: CliRunner) ->
     data = json.loads(result.stdout)
     assert data["objective"] == pytest.approx(713)
     assert len(data["sites"]) == 5
+
+
+def test_access_table_names_the_worst_township(runner: CliRunner, tiny_region_path: Path, tmp_path: Path) -> None:
+    args = ["access", str(tiny_region_path), "--cache-dir", str(tmp_path / "cache")]
+    table = runner.invoke(main, args)
+    figures = json.loads(runner.invoke(main, [*args, "--format", "json"]).output)
+    assert table.exit_code == 0, table.output
+    names = {township["code"]: township["name"] for township in figures["townships"]}
+    worst = figures["worst_township"]
+    assert names[worst] != worst
+    assert f"worst-served township: {names[worst]} ({worst})" in table.output
+    rows = {line.split()[0]: line for line in table.output.splitlines()[2:]}
+    for service, row in figures["services"].items():
+        assert rows[service].endswith(f"{names[row['worst_township']]} ({row['worst_township']})"), service

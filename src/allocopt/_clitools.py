@@ -77,6 +77,19 @@ def echo_table(table: pd.DataFrame) -> None:
         click.echo(table.to_string(index=False))
 
 
+def township_labels(townships: pd.DataFrame) -> Callable[[Any], str]:
+    """A township code -> "name (code)" as tables print it: the code alone where the name adds nothing."""
+    names = dict(zip(townships["code"], townships["name"], strict=True))
+
+    def label(code: Any) -> str:
+        if code is None or (isinstance(code, float) and pd.isna(code)):
+            return "none"
+        name = names.get(code)
+        return f"{name} ({code})" if name and name != code else str(code)
+
+    return label
+
+
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
 

@@ -31,6 +31,7 @@ from allocopt._clitools import (
     scenario_option,
     solver_options,
     status_line,
+    township_labels,
     workers_options,
 )
 from allocopt.model.capacity_coverage import ResourceKind
@@ -123,10 +124,13 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
     elif output_format == "csv":
         click.echo(services.to_csv(index=False), nl=False)
     else:
+        label = township_labels(report.townships)
         click.echo(f"Region {report.region}: {report.population:,.0f} residents, {report.gp_per_10k:.2f} GPs per "
-                   f"10,000 (target {report.gp_target_per_10k:g}); worst-served township: {report.worst_township}")
-        echo_table(services[["service", "threshold_minutes", "covered_population", "covered_share",
-                              "unserved_population", "mean_minutes", "worst_township"]].round(3))
+                   f"10,000 (target {report.gp_target_per_10k:g}); worst-served township: "
+                   f"{label(report.worst_township)}")
+        named = services.assign(worst_township=services["worst_township"].map(label))
+        echo_table(named[["service", "threshold_minutes", "covered_population", "covered_share",
+                          "unserved_population", "mean_minutes", "worst_township"]].round(3))
     unreachable = prepared.matrix.unreachable_origins
     if unreachable:
         click.echo(f"Warning: {len(unreachable)} demand points reach no site by road: "

@@ -162,7 +162,7 @@ def geometries_from_gcj02(geometries: NDArray[np.object_]) -> NDArray[np.object_
 def coordinate_columns(names: Iterable[str]) -> tuple[str | None, str | None]:
     """The longitude and latitude columns among `names`: the first of LONGITUDE_COLUMNS and of
     LATITUDE_COLUMNS present (compared without case or surrounding spaces), None where none is."""
-    by_key = {}
+    by_key: dict[str, str] = {}
     for name in names:
         by_key.setdefault(name.strip().casefold(), name)
     return (next((by_key[key] for key in LONGITUDE_COLUMNS if key in by_key), None),

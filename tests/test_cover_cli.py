@@ -55,7 +55,7 @@ def test_cover_table_names_the_units_added(files: dict[str, Path]) -> None:
 
 @pytest.mark.parametrize(("spec", "message"), [
     ("beds", "start with NAME=UNIT_COST"),
-    ("beds=abc", "not convert"),
+    ("beds=abc", "the unit cost .abc. is not an amount of money; write 30000000 or 3e7"),
     ("beds=5,maxx=3", "'maxx=3' is not one of"),
     ("beds=5,max=2,max=3", "each at most once"),
     ("beds=5,max=1.5", "whole numbers"),

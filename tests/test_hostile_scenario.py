@@ -30,7 +30,7 @@ CASES: list[tuple[str, bytes, list[str]]] = [
     ("gbk", '[scenario]\nname = "泸水县2025年规划"\n'.encode("gbk"), ["not UTF-8", "save the scenario file as UTF-8"]),
     ("negative-budget", b"[budget]\ntotal_yuan = -1\n", ["key 'budget.total_yuan' must be at least 0", "-1"]),
     ("negative-capital", b"[budget]\ncapital_yuan = -5_000_000\n", ["key 'budget.capital_yuan' must be at least 0"]),
-    ("text-budget", b'[budget]\ntotal_yuan = "30 million"\n', ["key 'budget.total_yuan' must be a number"]),
+    ("text-budget", b'[budget]\ntotal_yuan = "30 million"\n', ["key 'budget.total_yuan'", "write 30000000 or 3e7"]),
     ("nan-budget", b"[budget]\ntotal_yuan = nan\n", ["key 'budget.total_yuan' must be finite"]),
     ("huge-int-budget", b"[budget]\ntotal_yuan = 1" + b"0" * 400 + b"\n",
      ["key 'budget.total_yuan' must be finite", "integer of 401 digits"]),

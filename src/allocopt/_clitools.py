@@ -14,7 +14,8 @@ import click
 import pandas as pd
 
 from allocopt import workflow
-from allocopt.errors import AllocoptError
+from allocopt.errors import AllocoptError, ScenarioError
+from allocopt.money import parse_money
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,6 +53,24 @@ def handle_errors(command: F) -> F:
             sys.exit(EXIT_INTERNAL_ERROR)
 
     return wrapper  # type: ignore[return-value]
+
+
+class Money(click.ParamType):
+    """An amount of money >= 0, written as `money.parse_money` reads it (30000000, 3e7, 30,000,000, 30M, 3000万)."""
+
+    name = "yuan"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            amount = parse_money(value) if isinstance(value, str) else float(value)
+        except ScenarioError as exc:
+            self.fail(str(exc), param, ctx)
+        if amount < 0:
+            self.fail(f"{value!r} is below 0; an amount of money is at least 0", param, ctx)
+        return amount
+
+
+MONEY = Money()
 
 
 def region_argument(command: F) -> F:

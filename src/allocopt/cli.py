@@ -19,6 +19,7 @@ import pandas as pd
 from allocopt import workflow
 from allocopt._clitools import (
     EXIT_NOT_PROVEN_OPTIMAL,
+    MONEY,
     cache_option,
     column_map,
     column_names,
@@ -175,8 +176,8 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
 @main.command("optimize")
 @region_argument
 @scenario_option
-@click.option("--budget", "budget_yuan", type=click.FloatRange(min=0), default=None,
-              help="Total budget in yuan (replaces the scenario's budget lines).")
+@click.option("--budget", "budget_yuan", type=MONEY, default=None,
+              help="Total budget in yuan, e.g. 30000000, 3e7, 30M or 3000万 (replaces the scenario's budget lines).")
 @click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True,
               help="gap: fewest people unserved (weighted); equity: smallest worst-township gap share, then gap; "
                    "travel: least population-weighted time to primary care. Each then takes the cheapest plan "
@@ -322,8 +323,8 @@ def locate_command(model: str, costs_path: Path, costs_format: str, formulation:
               show_default=True, help="Layout of the --costs file.")
 @click.option("--threshold", type=click.FloatRange(min=0), required=True,
               help="A demand unit is covered by a provider within this cost (the costs' unit).")
-@click.option("--budget", type=click.FloatRange(min=0), required=True,
-              help="Money for new units, in the unit costs' currency.")
+@click.option("--budget", type=MONEY, required=True,
+              help="Money for new units, in the unit costs' currency (e.g. 2000000, 2e6, 2M or 200万).")
 @click.option("--kind", "kind_specs", multiple=True, required=True,
               metavar="NAME=COST[,required=N][,max=N][,per_unit=W]",
               help="A resource bought in whole units (repeat for several): unit cost, units a site needs to provide "
@@ -410,7 +411,8 @@ def consortium_command(region: str, scenario_path: Path | None, max_referral_min
 @region_argument
 @scenario_option
 @click.option("--budgets", required=True, metavar="START:STOP:STEPS",
-              help="Budgets in yuan: STEPS evenly spaced from START to STOP, or a comma-separated list.")
+              help="Budgets in yuan: STEPS evenly spaced from START to STOP, or a comma-separated list "
+                   "(amounts as --budget takes them: 0:60M:7, 20M,30M).")
 @click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True)
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
 @click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from allocopt.errors import ScenarioError
+from allocopt.money import parse_money
 from allocopt.services import CENTERS, EQUIPMENT, GP_SHORTAGE, LEVELS, SERVICES
 from allocopt.tiers import TiersSettings, parse_tiers, tiers_to_dict
 
@@ -265,13 +266,23 @@ def _check_number(key: str, value: Any, *, minimum: float = 0.0, maximum: float 
     return number
 
 
+def _money(key: str, value: Any) -> float:
+    """An amount of yuan: a TOML number, or text as `money.parse_money` reads it ("30M", "3000万")."""
+    if isinstance(value, str):
+        try:
+            value = parse_money(value)
+        except ScenarioError as exc:
+            raise ScenarioError(f"key {key!r}: {exc}") from exc
+    return _check_number(key, value)
+
+
 def _cost(key: str, table: Mapping[str, Any]) -> ItemCost:
     for part in table:
         if part not in ("capital_yuan", "annual_yuan"):
             raise ScenarioError(f"unknown key '{key}.{part}'; use capital_yuan and annual_yuan")
     return ItemCost(
-        capital_yuan=_check_number(f"{key}.capital_yuan", table.get("capital_yuan", 0.0)),
-        annual_yuan=_check_number(f"{key}.annual_yuan", table.get("annual_yuan", 0.0)),
+        capital_yuan=_money(f"{key}.capital_yuan", table.get("capital_yuan", 0.0)),
+        annual_yuan=_money(f"{key}.annual_yuan", table.get("annual_yuan", 0.0)),
     )
 
 
@@ -306,7 +317,7 @@ def _build(data: Mapping[str, Any], source: str) -> Scenario:
     for key in budget_table:
         if key not in ("total_yuan", "capital_yuan", "annual_yuan"):
             raise ScenarioError(f"unknown key 'budget.{key}'; use total_yuan, or capital_yuan and annual_yuan")
-    budget = Budget(**{k: _check_number(f"budget.{k}", v) for k, v in budget_table.items()})
+    budget = Budget(**{k: _money(f"budget.{k}", v) for k, v in budget_table.items()})
     costs = data["costs"]
     targets = data["targets"]
     thresholds = {
@@ -330,7 +341,7 @@ def _build(data: Mapping[str, Any], source: str) -> Scenario:
         description=str(meta["description"]),
         budget=budget,
         gp_cost=_cost("costs.gp", costs["gp"]),
-        open_site_annual_yuan=_check_number("costs.open_site.annual_yuan", costs["open_site"]["annual_yuan"]),
+        open_site_annual_yuan=_money("costs.open_site.annual_yuan", costs["open_site"]["annual_yuan"]),
         equipment_costs={k: _cost(f"costs.equipment.{k}", costs["equipment"][k]) for k in EQUIPMENT},
         center_costs={k: _cost(f"costs.center.{k}", costs["center"][k]) for k in CENTERS},
         gp_target_per_10k=_check_number("targets.gp_per_10k", targets["gp_per_10k"], maximum=1000.0),

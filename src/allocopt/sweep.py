@@ -16,6 +16,7 @@ target it cannot pay for) has status "error" and its message in `error`; the oth
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +31,7 @@ from allocopt.export import atomic_output_dir, write_csv, write_json
 from allocopt.model import build_model, build_problem, check_attainable, solve_model
 from allocopt.model.allocation import AllocationModel
 from allocopt.model.problem import Problem
+from allocopt.money import parse_money
 from allocopt.optimize import optimize_problem
 from allocopt.results import Result, build_result
 from allocopt.services import SERVICES, center_column
@@ -171,6 +173,9 @@ def parse_budgets(text: str) -> tuple[float, ...]:
             raise ScenarioError(f"--budgets {text!r}: STOP is below START; write the lower budget first")
         return tuple(float(value) for value in np.linspace(start, stop, steps))
     if len(parts) == 1:
+        if re.search(r"\d,\d{3}(?!\d)", text):
+            raise ScenarioError(f"--budgets {text!r}: commas separate budgets here, not thousands; write each "
+                                "budget as 30000000 or 3e7 (or 30M, 3000万)")
         return tuple(_budget_number(part, text) for part in text.split(","))
     raise ScenarioError(
         f"--budgets {text!r}: write START:STOP:STEPS (e.g. 0:30000000:7) or a comma list of yuan"
@@ -179,11 +184,11 @@ def parse_budgets(text: str) -> tuple[float, ...]:
 
 def _budget_number(part: str, text: str) -> float:
     try:
-        value = float(part.strip())
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise ScenarioError(f"--budgets {text!r}: {part.strip()!r} is not a budget in yuan (a number >= 0)")
+        value = parse_money(part)
+    except ScenarioError as exc:
+        raise ScenarioError(f"--budgets {text!r}: {exc}") from exc
+    if value < 0:
+        raise ScenarioError(f"--budgets {text!r}: {part.strip()!r} is below 0; a budget is at least 0 yuan")
     return value
 
 

@@ -34,6 +34,7 @@ import pulp
 
 from allocopt.costs import CostMatrix, weights_array
 from allocopt.errors import DataError, ScenarioError, SolverError
+from allocopt.money import parse_money
 from allocopt.solve import DEFAULT_SOLVER, SolveOutcome, solve
 
 _SPEC_KEYS = ("required", "max", "per_unit")
@@ -66,6 +67,9 @@ class ResourceKind:
         name, _, cost = head.partition("=")
         if not name.strip() or not cost.strip():
             raise ScenarioError(f"--kind {spec!r}: start with NAME=UNIT_COST, e.g. icu_beds=50000,max=20")
+        if any(option.isdigit() and len(option) == 3 for option in options):
+            raise ScenarioError(f"--kind {spec!r}: commas separate the options here, not thousands; write the unit "
+                                "cost as 60000 or 6e4 (or 60k, 6万)")
         fields: dict[str, str] = {}
         for option in options:
             key, _, value = option.partition("=")
@@ -74,12 +78,16 @@ class ResourceKind:
                                     "(each at most once)")
             fields[key.strip()] = value.strip()
         try:
-            kind = cls(name=name.strip(), unit_cost=float(cost), required=int(fields.get("required", "1")),
+            unit_cost = parse_money(cost)
+        except ScenarioError as exc:
+            raise ScenarioError(f"--kind {spec!r}: the unit cost {exc}") from exc
+        try:
+            kind = cls(name=name.strip(), unit_cost=unit_cost, required=int(fields.get("required", "1")),
                        max_added_per_site=int(fields.get("max", "1")),
                        demand_per_unit=float(fields["per_unit"]) if "per_unit" in fields else None)
         except ValueError as exc:
-            raise ScenarioError(f"--kind {spec!r}: {exc}; costs and per_unit are numbers, required and max "
-                                "whole numbers") from exc
+            raise ScenarioError(f"--kind {spec!r}: {exc}; per_unit is a number, required and max whole numbers") \
+                from exc
         _check_kind(kind)
         return kind
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,8 @@ def doc_commands(path: Path) -> list[DocCommand]:
                 pending += code.rstrip()[:-1] + " "
                 continue
             line, pending = pending + code, ""
+            if not re.search(r"\ballocopt\b", line):
+                continue
             exits = re.search(r"exits (\d+)", comment)
             for part in " ".join(shlex.split(line)).split(" && "):
                 words = shlex.split(part)
@@ -90,8 +93,11 @@ def doc_commands(path: Path) -> list[DocCommand]:
 
 def doc_scenarios(path: Path) -> list[tuple[str, int, str]]:
     """(document, line, text) of each TOML scenario of `path` (a region.toml, with its [region] table, is not one)."""
-    return [(path.name, line, text) for line, text in fenced_blocks(path, {"toml"})
-            if not re.search(r"^\[region\]", text, re.MULTILINE)]
+    return [(path.name, line, text) for line, text in fenced_blocks(path, {"toml"}) if not _is_region_toml(text)]
+
+
+def _is_region_toml(text: str) -> bool:
+    return re.search(r"^\[region\]", text, re.MULTILINE) is not None
 
 
 ALL_COMMANDS = [command for doc in DOCS for command in doc_commands(doc)]
@@ -221,6 +227,14 @@ def test_documented_scenario_loads(doc: str, line: int, text: str, tmp_path: Pat
     path = tmp_path / "scenario.toml"
     path.write_text(text, encoding="utf-8")
     load_scenario(path)
+
+
+def test_documented_region_toml_is_toml_with_the_layers_a_bundle_needs() -> None:
+    shown = [text for doc in DOCS for _, text in fenced_blocks(doc, {"toml"}) if _is_region_toml(text)]
+    assert shown, "docs/architecture.md shows a region.toml"
+    for text in shown:
+        meta = tomllib.loads(text)
+        assert {"name", "crs"} <= set(meta["region"]) and "townships" in meta["layers"]
 
 
 @pytest.mark.slow

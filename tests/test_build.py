@@ -12,10 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from click.testing import CliRunner
 from shapely.geometry import LineString, box
 
 from allocopt import coords
 from allocopt.build import build_region, level_of
+from allocopt.cli import main
 from allocopt.errors import DataError, OutputError
 from allocopt.network import build_network
 from allocopt.regions import load_region
@@ -415,3 +417,16 @@ def test_one_column_fills_two_fields(tmp_path, inputs):
     townships = load_region(tmp_path / "county").townships
     assert townships["code"].tolist() == townships["name"].tolist() == ["东镇", "西镇"]
     assert load_region(tmp_path / "county").facilities["township_code"].tolist() == ["东镇"] * 3 + ["西镇"] * 3
+
+
+def test_cli_map_one_column_to_code_and_name(tmp_path, inputs):
+    frame = gpd.read_file(inputs["townships"]).drop(columns=["乡镇代码", "乡镇名称"])
+    frame.assign(id=["东镇", "西镇"]).to_file(tmp_path / "ids.gpkg")
+    facility_map = [f"--map={k}={v}" for k, v in CHINESE_MAP.items() if k not in ("code", "townships.name")]
+    result = CliRunner().invoke(main, [
+        "build-region", str(tmp_path / "county"), "--roads", str(inputs["roads"]), "--townships",
+        str(tmp_path / "ids.gpkg"), "--facilities", str(inputs["facilities"]), "--map", "code=id", "--map", "name=id",
+        *facility_map])
+    assert result.exit_code == 0, result.output
+    townships = load_region(tmp_path / "county").townships
+    assert townships["code"].tolist() == townships["name"].tolist() == ["东镇", "西镇"]

@@ -523,7 +523,8 @@ def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_p
 @click.option("--townships", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
               help="Township polygons (code, name and, unless --population is given, population).")
 @click.option("--facilities", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
-              help="Facilities: a point layer, or CSV/XLSX with longitude and latitude columns.")
+              help="Facilities: a point layer, or CSV/XLSX with coordinate columns (lon/lat, longitude/latitude, "
+                   "lng, x/y or 经度/纬度 are recognised; map others with --map lon=COLUMN --map lat=COLUMN).")
 @click.option("--population", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Population points, a polygon grid or a GeoTIFF raster, apportioned to demand points.")
 @click.option("--candidates", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
@@ -531,7 +532,8 @@ def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_p
 @click.option("--source-crs", default=None,
               help="CRS of inputs that declare none: wgs84, cgcs2000, gcj02 (web-map offset) or EPSG:xxxx.")
 @click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN",
-              help="Read FIELD from a differently named COLUMN (repeatable); INPUT.FIELD=COLUMN for one input.")
+              help="Read FIELD from a differently named COLUMN (repeatable; one column may fill several fields); "
+                   "INPUT.FIELD=COLUMN for one input.")
 @click.option("--name", default=None, help="Region name (default: OUT_DIR's name).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing bundle in OUT_DIR.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)

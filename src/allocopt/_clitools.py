@@ -58,7 +58,7 @@ def handle_errors(command: F) -> F:
 class Money(click.ParamType):
     """An amount of money >= 0, written as `money.parse_money` reads it (30000000, 3e7, 30,000,000, 30M, 3000万)."""
 
-    name = "yuan"
+    name = "amount"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:

@@ -287,7 +287,11 @@ def test_existing_bundle_needs_overwrite(tmp_path, inputs):
     with pytest.raises(OutputError, match="overwrite"):
         build_region(out, **inputs, column_map=CHINESE_MAP)
     build_region(out, **inputs, column_map=CHINESE_MAP, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == ["build-report.json", "region.gpkg", "region.toml"]
+    assert sorted(p.name for p in out.iterdir()) == ["allocopt-manifest.json", "build-report.json", "keep.txt",
+                                                      "region.gpkg", "region.toml"]
+    assert (out / "keep.txt").read_text(encoding="utf-8") == "x"  # --overwrite never deletes the user's files
+    with pytest.raises(OutputError, match="holds an earlier region result; pass --overwrite"):
+        build_region(out, **inputs, column_map=CHINESE_MAP)
 
 
 @pytest.mark.parametrize(

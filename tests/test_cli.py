@@ -164,6 +164,7 @@ def test_optimize_infeasible_target_exits_3_and_keeps_earlier_results(
     out = tmp_path / "plan"
     out.mkdir()
     (out / "summary.json").write_text("{}", encoding="utf-8")
+    (out / "allocopt-manifest.json").write_text('{"kind": "optimize", "files": ["summary.json"]}', encoding="utf-8")
     scenario = tmp_path / "hard.toml"
     scenario.write_text("[budget]\ntotal_yuan = 1000\n[targets.min_covered_share]\ncath_lab = 0.9\n", encoding="utf-8")
     result = runner.invoke(main, ["optimize", str(tiny_region_path), "--scenario", str(scenario), "--out", str(out),

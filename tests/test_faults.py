@@ -28,8 +28,11 @@ from allocopt._clitools import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED
 from allocopt.cli import main
 from allocopt.model import objectives
 
-EARLIER = {"summary.json": b'{"earlier": true}\n', "allocations.csv": b"\xef\xbb\xbfsite_id\nA\n",
-           "maps/coverage.png": b"\x89PNG earlier"}
+_EARLIER_FILES = {"summary.json": b'{"earlier": true}\n', "allocations.csv": b"\xef\xbb\xbfsite_id\nA\n",
+                  "maps/coverage.png": b"\x89PNG earlier"}
+EARLIER = {**_EARLIER_FILES, export.MANIFEST_FILE: json.dumps(
+    {"kind": "optimize", "allocopt_version": "0.1.0", "files": sorted(_EARLIER_FILES)}).encode()}
+"""An earlier optimize result: its files and the manifest that marks them as allocopt's."""
 
 
 @pytest.fixture

@@ -220,7 +220,8 @@ def test_several_valleys_have_their_own_county_hospitals(city: GeneratedRegion) 
 
 def test_write_region_writes_a_bundle_and_refuses_to_overwrite(county: GeneratedRegion, tmp_path: Path) -> None:
     out = write_region(county, tmp_path / "bundle")
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "region.gpkg", "region.toml", "scenario.toml"]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "allocopt-manifest.json", "region.gpkg",
+                                                      "region.toml", "scenario.toml"]
     meta = tomllib.loads((out / "region.toml").read_text(encoding="utf-8"))
     assert meta == county.meta
     assert meta["region"]["crs"] == "EPSG:32647"
@@ -231,7 +232,7 @@ def test_write_region_writes_a_bundle_and_refuses_to_overwrite(county: Generated
         assert_same_layer(gpd.read_file(out / "region.gpkg", layer=name, engine="pyogrio"), layer)
     scenario = load_scenario(out / "scenario.toml")
     assert scenario.budget.total_yuan == 30_000_000.0
-    with pytest.raises(OutputError, match="not empty"):
+    with pytest.raises(OutputError, match="holds an earlier region result; pass --overwrite"):
         write_region(county, out)
     again = write_region(county, tmp_path / "again")
     for text in ("region.toml", "scenario.toml", "README.md"):

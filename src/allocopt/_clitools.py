@@ -40,8 +40,8 @@ def handle_errors(command: F) -> F:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted: no partial results were written; an earlier result directory is replaced "
-                       "only by a complete new one.", err=True)
+            click.echo("Interrupted: no partial results were written; an output folder holds either its earlier "
+                       "files or a complete new result.", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -71,6 +71,14 @@ class Money(click.ParamType):
 
 
 MONEY = Money()
+
+
+def overwrite_option(command: F) -> F:
+    return click.option(
+        "--overwrite", is_flag=True,
+        help="Write into a folder holding other files or another kind of result: that result's files are "
+             "replaced, files allocopt did not write are kept (never replaced or deleted).",
+    )(command)
 
 
 def region_argument(command: F) -> F:

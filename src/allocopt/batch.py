@@ -161,8 +161,16 @@ def _error_row(region: str, error: str) -> dict[str, Any]:
     return row
 
 
-def write_batch(table: pd.DataFrame, out_dir: str | Path) -> Path:
-    """Write the batch table as batch.csv into `out_dir`, atomically."""
-    with atomic_output_dir(out_dir) as staging:
+BATCH_KIND = "batch"
+"""The kind of folder `write_batch` writes (see `allocopt.export.MANIFEST_FILE`)."""
+
+
+def write_batch(table: pd.DataFrame, out_dir: str | Path, *, overwrite: bool = False,
+                inputs: Sequence[str | Path] = ()) -> Path:
+    """Write the batch table as batch.csv into `out_dir`, atomically.
+
+    `overwrite` and `inputs` (the region bundles and scenario read) as in `allocopt.export.check_output_dir`.
+    """
+    with atomic_output_dir(out_dir, kind=BATCH_KIND, overwrite=overwrite, inputs=inputs) as staging:
         write_csv(table, staging / BATCH_FILE)
     return Path(out_dir)

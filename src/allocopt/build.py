@@ -38,8 +38,8 @@ import pyproj
 import shapely
 
 from allocopt import coords, osm, population, regions
-from allocopt.errors import AllocoptError, DataError, OutputError
-from allocopt.export import atomic_output_dir, toml_text, write_geopackage
+from allocopt.errors import AllocoptError, DataError
+from allocopt.export import REGION_KIND, atomic_output_dir, check_output_dir, toml_text, write_geopackage, write_text
 from allocopt.readers import read_layer
 from allocopt.schema import LAYERS, validate
 from allocopt.services import LEVELS
@@ -132,8 +132,8 @@ def build_region(
     inputs become warnings in the report, each with its evidence.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
-        raise OutputError(f"{out_dir}: already exists and is not empty; choose a new directory or pass --overwrite")
+    given = [path for path in (roads, townships, facilities, population, candidates) if path is not None]
+    check_output_dir(out_dir, kind=REGION_KIND, overwrite=overwrite, inputs=given, replace_earlier=False)
     source = coords.parse_source_crs(source_crs) if source_crs is not None else None
     log = _Log()
     inputs = {"townships": townships, "roads": roads, "facilities": facilities}
@@ -177,12 +177,11 @@ def build_region(
         warnings=tuple(log.warnings),
     )
     layers = {"townships": town, **({"demand": demand} if demand is not None else {}), **sites, "roads": road_layer}
-    with atomic_output_dir(out_dir) as staging:
+    with atomic_output_dir(out_dir, kind=REGION_KIND, overwrite=overwrite, inputs=given,
+                           replace_earlier=False) as staging:
         write_geopackage(layers, staging / "region.gpkg")
-        (staging / "region.toml").write_text(_region_toml(report, layers), encoding="utf-8")
-        (staging / "build-report.json").write_text(
-            json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        write_text(_region_toml(report, layers), staging / "region.toml")
+        write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", staging / "build-report.json")
     return report
 
 

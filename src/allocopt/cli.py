@@ -27,6 +27,7 @@ from allocopt._clitools import (
     echo_table,
     exit_for_statuses,
     handle_errors,
+    overwrite_option,
     progress_reporter,
     region_argument,
     scenario_option,
@@ -35,6 +36,7 @@ from allocopt._clitools import (
     township_labels,
     workers_options,
 )
+from allocopt.export import check_output_dir
 from allocopt.model.capacity_coverage import ResourceKind
 
 
@@ -99,10 +101,11 @@ def validate_command(region: str, output_format: str) -> None:
               help="Also write access.json, services.csv, townships.csv and demand.csv to this directory.")
 @click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also draw today's travel times per township and service to this PNG file.")
+@overwrite_option
 @cache_option
 @handle_errors
 def access_command(region: str, scenario_path: Path | None, output_format: str, out_dir: Path | None,
-                   map_path: Path | None, cache_dir: Path | None) -> None:
+                   map_path: Path | None, overwrite: bool, cache_dir: Path | None) -> None:
     """Today's access gaps: travel time to each service, population within its threshold, GPs per 10,000.
 
     REGION is an embedded region name or a bundle directory (default: valley-county).
@@ -112,11 +115,14 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
     status = status_line()
     prepared = workflow.prepare(region, scenario_path=scenario_path,
                                 cache_dir=cache_dir or workflow.default_cache_dir(), on_step=status)
+    inputs = workflow.input_paths(prepared)
+    if out_dir is not None:
+        check_output_dir(out_dir, kind=workflow.ACCESS_KIND, overwrite=overwrite, inputs=inputs)
     status("Measuring access")
     report = workflow.access(prepared)
     status.clear()
     if out_dir is not None:
-        workflow.write_access(report, out_dir)
+        workflow.write_access(report, out_dir, overwrite=overwrite, inputs=inputs)
     if map_path is not None:
         workflow.write_access_map(prepared, report, map_path)
     services = report.services.reset_index(drop=True)
@@ -149,7 +155,8 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
 @click.option("--area-km2", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Total area in km2 (default: 3,100).")
 @click.option("--candidates", type=click.IntRange(min=0), default=None, help="Candidate sites for new facilities.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing bundle in OUT_DIR.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an earlier bundle in OUT_DIR, or write beside other files (which are kept).")
 @handle_errors
 def generate_region_command(out_dir: Path, townships: int, villages: int, seed: int, name: str | None,
                             population: int | None, area_km2: float | None, candidates: int | None,
@@ -161,8 +168,10 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
 
     Example: allocopt generate-region --townships 100 --villages 5000 --seed 1 city/
     """
+    from allocopt.export import REGION_KIND
     from allocopt.generate import generate_region, write_region
 
+    check_output_dir(out_dir, kind=REGION_KIND, overwrite=overwrite, replace_earlier=False)
     options: dict[str, Any] = {"name": name or out_dir.name, "candidates": candidates}
     if population is not None:
         options["population"] = population
@@ -191,12 +200,13 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Result directory (default: results/<region>-<timestamp>/).")
 @click.option("--report", "with_report", is_flag=True, help="Also write maps, plan.xlsx and report.html.")
+@overwrite_option
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @cache_option
 @handle_errors
 def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float | None, objective: str,
                      solver: str | None, time_limit_s: float | None, mip_gap: float | None, out_dir: Path | None,
-                     with_report: bool, output_format: str, cache_dir: Path | None) -> None:
+                     with_report: bool, overwrite: bool, output_format: str, cache_dir: Path | None) -> None:
     """Place GPs, equipment, specialty centers and new sites to close access gaps within the budget.
 
     Writes allocations.csv, townships.csv, summary.json and result.gpkg to --out. Exits 6 (after writing) when a
@@ -210,16 +220,12 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
                                     cache_dir=cache_dir or workflow.default_cache_dir(), on_step=status)
         if budget_yuan is not None:
             prepared = dataclasses.replace(prepared, scenario=prepared.scenario.with_budget(budget_yuan))
+        target = out_dir or workflow.default_out_dir(prepared.region.name)
+        check_output_dir(target, kind=workflow.PLAN_KIND, overwrite=overwrite, inputs=workflow.input_paths(prepared))
         result = workflow.optimize(prepared, objective=objective, solver=solver, time_limit_s=time_limit_s,
                                    mip_gap=mip_gap, on_step=status)
-        target = out_dir or workflow.default_out_dir(prepared.region.name)
-        status(f"Writing results to {target}")
-        workflow.write_plan(prepared, result, target)
-        if with_report:
-            from allocopt.report import write_report
-
-            status("Drawing maps and the report")
-            write_report(target)
+        status(f"Writing results{' and the report' if with_report else ''} to {target}")
+        workflow.write_plan(prepared, result, target, overwrite=overwrite, report=with_report)
     finally:
         status.clear()
     summary = workflow.plan_summary(prepared, result)
@@ -422,11 +428,12 @@ def consortium_command(region: str, scenario_path: Path | None, max_referral_min
 @workers_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write frontier.csv, the chart and each budget's summary.")
+@overwrite_option
 @cache_option
 @handle_errors
 def sweep_command(region: str, scenario_path: Path | None, budgets: str, objective: str, solver: str | None,
                   time_limit_s: float | None, mip_gap: float | None, no_warm_start: bool, workers: int,
-                  scheduler: str | None, out_dir: Path | None, cache_dir: Path | None) -> None:
+                  scheduler: str | None, out_dir: Path | None, overwrite: bool, cache_dir: Path | None) -> None:
     """What each extra yuan buys: the optimal plan at every budget, and the budget-gap frontier.
 
     Exits 3 after writing when some budget failed (its row says why), 6 when some budget was not proven optimal.
@@ -440,11 +447,13 @@ def sweep_command(region: str, scenario_path: Path | None, budgets: str, objecti
     try:
         prepared = workflow.prepare(region, scenario_path=scenario_path,
                                     cache_dir=cache_dir or workflow.default_cache_dir(), on_step=status)
+        target = out_dir or workflow.default_out_dir(f"{prepared.region.name}-sweep")
+        inputs = workflow.input_paths(prepared)
+        check_output_dir(target, kind=sweep.SWEEP_KIND, overwrite=overwrite, inputs=inputs)
         result = sweep.sweep_budgets(prepared, values, objective=objective, solver=solver,
                                      time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=not no_warm_start,
                                      workers=workers, scheduler=scheduler, progress=progress_reporter(status))
-        target = out_dir or workflow.default_out_dir(f"{prepared.region.name}-sweep")
-        sweep.write_sweep(result, target)
+        sweep.write_sweep(result, target, overwrite=overwrite, inputs=inputs)
     finally:
         status.clear()
     columns = ["budget_yuan", "cost_yuan", "status", "gap", "weighted_gap", "marginal_people_per_10k_yuan"]
@@ -459,18 +468,22 @@ def sweep_command(region: str, scenario_path: Path | None, budgets: str, objecti
               show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write comparison.csv, comparison.json and a chart here.")
+@overwrite_option
 @handle_errors
-def compare_command(result_dirs: tuple[Path, ...], output_format: str, out_dir: Path | None) -> None:
+def compare_command(result_dirs: tuple[Path, ...], output_format: str, out_dir: Path | None,
+                    overwrite: bool) -> None:
     """Several results or scenarios side by side: cost, status, each service's unserved population, GPs.
 
     Example: allocopt compare plan-20m/ plan-30m/ plan-equity/
     """
     from allocopt import compare
 
+    if out_dir is not None:
+        check_output_dir(out_dir, kind=compare.COMPARE_KIND, overwrite=overwrite, inputs=result_dirs)
     table = compare.compare_results(result_dirs)
     click.echo(compare.render_comparison(table, output_format=output_format))
     if out_dir is not None:
-        compare.write_comparison(table, out_dir)
+        compare.write_comparison(table, out_dir, overwrite=overwrite, inputs=result_dirs)
 
 
 @main.command("batch")
@@ -486,11 +499,12 @@ def compare_command(result_dirs: tuple[Path, ...], output_format: str, out_dir: 
 @workers_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write batch.csv (default: results/batch-<timestamp>/).")
+@overwrite_option
 @cache_option
 @handle_errors
 def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_path: Path | None, objective: str,
                   solver: str | None, time_limit_s: float | None, mip_gap: float | None, workers: int,
-                  scheduler: str | None, out_dir: Path | None, cache_dir: Path | None) -> None:
+                  scheduler: str | None, out_dir: Path | None, overwrite: bool, cache_dir: Path | None) -> None:
     """Access and the optimal plan for many regions (a province's counties), in one combined table.
 
     Exits 3 after writing when some region failed (its row says why).
@@ -503,12 +517,14 @@ def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_p
     settings = batch.BatchSettings(scenario_path=scenario_path, objective=objective, solver=solver,
                                    time_limit_s=time_limit_s, mip_gap=mip_gap,
                                    cache_dir=cache_dir or workflow.default_cache_dir())
+    target = out_dir or workflow.default_out_dir("batch")
+    inputs = [*workflow.region_paths(names), *(p for p in (regions_dir, scenario_path) if p is not None)]
+    check_output_dir(target, kind=batch.BATCH_KIND, overwrite=overwrite, inputs=inputs)
     status = status_line()
     try:
         table = batch.run_batch(names, settings=settings, workers=workers, scheduler=scheduler,
                                 progress=progress_reporter(status))
-        target = out_dir or workflow.default_out_dir("batch")
-        batch.write_batch(table, target)
+        batch.write_batch(table, target, overwrite=overwrite, inputs=inputs)
     finally:
         status.clear()
     echo_table(table[["region", "population", "status", "cost_yuan", "error"]])
@@ -535,7 +551,8 @@ def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_p
               help="Read FIELD from a differently named COLUMN (repeatable; one column may fill several fields); "
                    "INPUT.FIELD=COLUMN for one input.")
 @click.option("--name", default=None, help="Region name (default: OUT_DIR's name).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing bundle in OUT_DIR.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an earlier bundle in OUT_DIR, or write beside other files (which are kept).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @handle_errors
 def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities: Path, population: Path | None,
@@ -569,15 +586,16 @@ def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities
 @click.argument("result_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the report (default: RESULT_DIR itself).")
+@overwrite_option
 @handle_errors
-def report_command(result_dir: Path, out_dir: Path | None) -> None:
+def report_command(result_dir: Path, out_dir: Path | None, overwrite: bool) -> None:
     """Maps, an Excel workbook and a self-contained HTML report of an optimize result directory.
 
     Example: allocopt report results/valley-county-20250101-120000
     """
     from allocopt.report import write_report
 
-    files = write_report(result_dir, out_dir=out_dir)
+    files = write_report(result_dir, out_dir=out_dir, overwrite=overwrite)
     click.echo(f"Report: {files.report}")
     click.echo(f"Workbook: {files.workbook}")
     click.echo(f"Maps: {len(files.maps)} PNG files in {files.report.parent}")

@@ -142,12 +142,20 @@ def comparison_chart(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def write_comparison(table: pd.DataFrame, out_dir: str | Path) -> Path:
-    """Write comparison.csv, comparison.json and chart_compare.png into `out_dir`, atomically."""
+COMPARE_KIND = "compare"
+"""The kind of folder `write_comparison` writes (see `allocopt.export.MANIFEST_FILE`)."""
+
+
+def write_comparison(table: pd.DataFrame, out_dir: str | Path, *, overwrite: bool = False,
+                     inputs: Sequence[str | Path] = ()) -> Path:
+    """Write comparison.csv, comparison.json and chart_compare.png into `out_dir`, atomically.
+
+    `overwrite` and `inputs` (the result directories compared) as in `allocopt.export.check_output_dir`.
+    """
     from allocopt.maps import save_png
 
     figure = comparison_chart(table)
-    with atomic_output_dir(out_dir) as staging:
+    with atomic_output_dir(out_dir, kind=COMPARE_KIND, overwrite=overwrite, inputs=inputs) as staging:
         write_csv(table, staging / COMPARISON_FILE)
         write_json({"results": _records(table)}, staging / COMPARISON_JSON_FILE)
         save_png(figure, staging / COMPARISON_CHART_FILE)

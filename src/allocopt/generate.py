@@ -32,8 +32,8 @@ from allocopt._valley import (
     place_villages_and_roads,
     seat_townships,
 )
-from allocopt.errors import DataError, OutputError
-from allocopt.export import atomic_output_dir, toml_text, write_geopackage
+from allocopt.errors import DataError
+from allocopt.export import REGION_KIND, atomic_output_dir, toml_text, write_geopackage, write_text
 from allocopt.schema import LAYERS
 
 CRS = "EPSG:32647"
@@ -168,21 +168,17 @@ def generate_region(
 def write_region(generated: GeneratedRegion, out_dir: str | Path, *, overwrite: bool = False) -> Path:
     """Write `generated` as a region bundle (region.toml, region.gpkg, scenario.toml, README.md) into `out_dir`.
 
-    The bundle is built in a temporary directory beside `out_dir` and renamed into place; an existing non-empty
-    `out_dir` is replaced only with `overwrite=True`.
+    The bundle is built in a temporary directory beside `out_dir` and renamed into place
+    (`allocopt.export.atomic_output_dir`); an earlier bundle in `out_dir`, or other files there, need
+    `overwrite=True`, which replaces only the files of an earlier bundle allocopt wrote and keeps every other file.
     """
     target = Path(out_dir)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
-        raise OutputError(f"{target}: already exists and is not empty; choose a new directory or pass overwrite")
-    with atomic_output_dir(target) as staging:
-        (staging / "region.toml").write_text(
-            toml_text(generated.meta, header=f"Region bundle {generated.name}: SYNTHETIC geometry and facilities."),
-            encoding="utf-8")
-        (staging / "scenario.toml").write_text(
-            toml_text(generated.scenario, header=f"Default scenario of the synthetic region {generated.name}.",
-                      comments=_SCENARIO_COMMENTS),
-            encoding="utf-8")
-        (staging / "README.md").write_text(_readme(generated), encoding="utf-8")
+    with atomic_output_dir(target, kind=REGION_KIND, overwrite=overwrite, replace_earlier=False) as staging:
+        write_text(toml_text(generated.meta, header=f"Region bundle {generated.name}: SYNTHETIC geometry and "
+                                                    "facilities."), staging / "region.toml")
+        write_text(toml_text(generated.scenario, header=f"Default scenario of the synthetic region {generated.name}.",
+                             comments=_SCENARIO_COMMENTS), staging / "scenario.toml")
+        write_text(_readme(generated), staging / "README.md")
         write_geopackage(generated.layers(), staging / "region.gpkg")
     return target
 

@@ -1,17 +1,19 @@
 """The planner's report of one result directory: maps, an Excel workbook and a self-contained HTML page.
 
 `write_report` reads only the files docs/results.md defines (summary.json, allocations.csv, townships.csv,
-result.gpkg and, after a sweep, frontier.csv) and writes every output atomically; report.html is written last, so
-an earlier report is replaced only by a complete new one. The page works offline: its images are base64 data URIs,
-its style is inline, and a Content-Security-Policy forbids every network request.
+result.gpkg and, after a sweep, frontier.csv) and writes its outputs as one atomic folder: an earlier report is
+replaced only by a complete new one, and files allocopt did not write are kept. The page works offline: its
+images are base64 data URIs, its style is inline, and a Content-Security-Policy forbids every network request.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
@@ -25,7 +27,7 @@ import pyogrio
 
 from allocopt import maps
 from allocopt.errors import DataError
-from allocopt.export import CSV_ENCODING, atomic_file
+from allocopt.export import CSV_ENCODING, atomic_output_dir, read_manifest, write_text
 from allocopt.services import service_label
 from allocopt.workbook import write_workbook
 
@@ -38,6 +40,8 @@ REPORT_FILE = "report.html"
 WORKBOOK_FILE = "plan.xlsx"
 FACILITIES_MAP_FILE = "map_facilities.png"
 FRONTIER_CHART_FILE = "chart_budget_gap.png"
+REPORT_KIND = "report"
+"""The kind of folder `write_report` writes to another --out (see `allocopt.export.MANIFEST_FILE`)."""
 
 ALLOCATION_COLUMNS = (
     "site_id", "site_name", "level", "township_code", "resource", "quantity", "capital_yuan", "annual_yuan",
@@ -156,13 +160,39 @@ def services_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_report(result_dir: str | Path, *, out_dir: str | Path | None = None, dpi: int = maps.DPI) -> ReportFiles:
+def write_report(result_dir: str | Path, *, out_dir: str | Path | None = None, dpi: int = maps.DPI,
+                 overwrite: bool = False) -> ReportFiles:
     """Write the maps, plan.xlsx and report.html of a result directory into `out_dir` (default: that directory).
 
-    Each file replaces an earlier one of the same name only once it is complete; report.html comes last.
+    The folder is replaced whole, atomically (`allocopt.export.atomic_output_dir`): into the result directory
+    itself, an earlier report's files are replaced and every other file is kept; another `out_dir` must be new,
+    empty or hold an earlier report (or `overwrite`), and may not hold the result directory.
     """
-    result = read_result_dir(result_dir)
-    target = Path(out_dir) if out_dir is not None else result.directory
+    source = Path(result_dir)
+    if out_dir is not None and not (Path(out_dir).exists() and Path(out_dir).resolve() == source.resolve()):
+        target = Path(out_dir)
+        with atomic_output_dir(target, kind=REPORT_KIND, overwrite=overwrite, inputs=[source]) as staging:
+            files = draw_report(source, staging, directory=source, dpi=dpi)
+        return _moved(files, staging, target)
+    earlier = read_manifest(source)
+    carry = [name for name in earlier.files if not is_report_file(name)] if earlier is not None else []
+    kind = earlier.kind if earlier is not None else REPORT_KIND
+    with atomic_output_dir(source, kind=kind, overwrite=True, carry=carry) as staging:
+        files = draw_report(source, staging, directory=source, dpi=dpi)
+    return _moved(files, staging, source)
+
+
+def is_report_file(name: str) -> bool:
+    """Whether `name` (relative to a result directory) is one of the files `draw_report` writes."""
+    return name in (REPORT_FILE, WORKBOOK_FILE, FACILITIES_MAP_FILE, FRONTIER_CHART_FILE) or bool(
+        re.fullmatch(r"map_\w+\.png", name))
+
+
+def draw_report(result_dir: Path, out_dir: Path, *, directory: Path, dpi: int = maps.DPI) -> ReportFiles:
+    """Read the result in `result_dir` and write its maps, plan.xlsx and report.html into `out_dir`, a staging
+    folder of `allocopt.export.atomic_output_dir` (`write_report` is the safe entry point). `directory` is the
+    result directory the report names (the staging folder's final place)."""
+    result = dataclasses.replace(read_result_dir(result_dir), directory=directory)
     summary = result.summary
     region, scenario = str(summary["region"]), str(summary["scenario"]["name"])
     figures: list[tuple[str, Path]] = []
@@ -171,26 +201,33 @@ def write_report(result_dir: str | Path, *, out_dir: str | Path | None = None, d
             result.township_layer, service, region=region, scenario=scenario,
             threshold_minutes=values.get("threshold_minutes"),
         )
-        path = maps.save_png(figure, target / f"map_{service}.png", dpi=dpi)
+        path = maps.save_png(figure, out_dir / f"map_{service}.png", dpi=dpi)
         figures.append((f"{service_label(service)}: travel time before and after the plan", path))
     facilities = maps.facilities_map(
         result.facilities, townships=result.township_layer, referrals=result.referrals, region=region,
         scenario=scenario,
     )
-    figures.append(("Facilities and the plan's additions", maps.save_png(facilities, target / FACILITIES_MAP_FILE,
+    figures.append(("Facilities and the plan's additions", maps.save_png(facilities, out_dir / FACILITIES_MAP_FILE,
                                                                           dpi=dpi)))
     chart = None
     if result.frontier is not None:
         chart_figure = maps.budget_gap_chart(
             result.frontier, region=region, scenario=scenario, budget_yuan=summary.get("budget_yuan")
         )
-        chart = maps.save_png(chart_figure, target / FRONTIER_CHART_FILE, dpi=dpi)
-    workbook = write_workbook(_sheets(result), target / WORKBOOK_FILE)
-    page = render_html(result, figures=figures, frontier_chart=chart)
-    report = target / REPORT_FILE
-    with atomic_file(report) as staging:
-        staging.write_text(page, encoding="utf-8")
-    return ReportFiles(report=report, workbook=workbook, maps=tuple(p for _, p in figures), frontier_chart=chart)
+        chart = maps.save_png(chart_figure, out_dir / FRONTIER_CHART_FILE, dpi=dpi)
+    workbook = write_workbook(_sheets(result), out_dir / WORKBOOK_FILE)
+    page = write_text(render_html(result, figures=figures, frontier_chart=chart), out_dir / REPORT_FILE)
+    return ReportFiles(report=page, workbook=workbook, maps=tuple(p for _, p in figures), frontier_chart=chart)
+
+
+def _moved(files: ReportFiles, staging: Path, target: Path) -> ReportFiles:
+    """`files`, written in `staging`, at their place in `target`."""
+    def moved(path: Path) -> Path:
+        return target / path.relative_to(staging)
+
+    return ReportFiles(report=moved(files.report), workbook=moved(files.workbook),
+                       maps=tuple(moved(p) for p in files.maps),
+                       frontier_chart=None if files.frontier_chart is None else moved(files.frontier_chart))
 
 
 def render_html(

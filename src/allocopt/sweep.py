@@ -383,14 +383,22 @@ def frontier_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return table.astype({"warm_started": bool, "error": str})
 
 
-def write_sweep(sweep: Sweep, out_dir: str | Path) -> Path:
-    """Write frontier.csv, the budget-gap chart, sweep.json and summaries/budget-<yuan>.json, atomically."""
+SWEEP_KIND = "sweep"
+"""The kind of result folder `write_sweep` writes (see `allocopt.export.MANIFEST_FILE`)."""
+
+
+def write_sweep(sweep: Sweep, out_dir: str | Path, *, overwrite: bool = False,
+                inputs: Sequence[str | Path] = ()) -> Path:
+    """Write frontier.csv, the budget-gap chart, sweep.json and summaries/budget-<yuan>.json, atomically.
+
+    `overwrite` and `inputs` (the files and folders the sweep read) as in `allocopt.export.check_output_dir`.
+    """
     from allocopt import maps
 
     figure = maps.budget_gap_chart(
         sweep.frontier, region=sweep.region, scenario=sweep.scenario, budget_yuan=sweep.scenario_budget_yuan
     )
-    with atomic_output_dir(out_dir) as staging:
+    with atomic_output_dir(out_dir, kind=SWEEP_KIND, overwrite=overwrite, inputs=inputs) as staging:
         write_csv(sweep.frontier, staging / FRONTIER_FILE)
         maps.save_png(figure, staging / FRONTIER_CHART_FILE)
         write_json(sweep_record(sweep), staging / SWEEP_FILE)

@@ -20,14 +20,14 @@ from allocopt.costs import (
     read_orlib_pmedcap,
     read_weights,
 )
-from allocopt.errors import ScenarioError
+from allocopt.errors import AllocoptError, ScenarioError
 from allocopt.export import atomic_output_dir, write_csv, write_geopackage, write_json
 from allocopt.model import classic
 from allocopt.model.capacity_coverage import CoveragePlan, ResourceKind, capacity_coverage
 from allocopt.model.classic import LocateResult
 from allocopt.network import RoadNetwork, build_network
 from allocopt.optimize import optimize as optimize_region
-from allocopt.regions import Region, load_region
+from allocopt.regions import DEFAULT_LAYER_FILE, Region, load_region, resolve_region
 from allocopt.results import Result
 from allocopt.scenario import Scenario, load_scenario, scenario_to_dict
 from allocopt.solve import DEFAULT_SOLVER
@@ -35,6 +35,10 @@ from allocopt.tiers import TiersSettings
 from allocopt.travel import Connectivity, TravelMatrix, connectivity, travel_times
 
 DEFAULT_REGION = "valley-county"
+PLAN_KIND = "optimize"
+"""The kind of result folder `write_plan` writes (see `allocopt.export.MANIFEST_FILE`)."""
+ACCESS_KIND = "access"
+"""The kind of result folder `write_access` writes."""
 
 StepCallback = Callable[[str], None]
 """Told, before each long step, what it is about to do (for a status line); must not raise."""
@@ -157,9 +161,33 @@ def default_out_dir(region_name: str, *, now: datetime | None = None) -> Path:
     return Path("results") / f"{region_name}-{stamp}"
 
 
-def write_access(report: AccessReport, out_dir: str | Path) -> Path:
-    """Write access.json and the per-service, per-township and per-demand-point tables, atomically."""
-    with atomic_output_dir(out_dir) as staging:
+def input_paths(prepared: Prepared) -> tuple[Path, ...]:
+    """What a run on `prepared` reads: the region bundle's folder and the scenario file. An output folder may be
+    neither of them nor hold them (`allocopt.export.check_output_dir`)."""
+    scenario = Path(prepared.scenario.source)
+    region = (prepared.region.path,) if prepared.region.path is not None else ()
+    return (*region, *((scenario,) if scenario.is_file() else ()))
+
+
+def region_paths(regions: Sequence[str | Path]) -> tuple[Path, ...]:
+    """The bundle folders of region names or paths, leaving out those that do not resolve (their runs fail and
+    say why)."""
+    paths = []
+    for region in regions:
+        try:
+            paths.append(resolve_region(region))
+        except AllocoptError:
+            continue
+    return tuple(paths)
+
+
+def write_access(report: AccessReport, out_dir: str | Path, *, overwrite: bool = False,
+                 inputs: Sequence[str | Path] = ()) -> Path:
+    """Write access.json and the per-service, per-township and per-demand-point tables, atomically.
+
+    `overwrite` and `inputs` (the files and folders the run read) as in `allocopt.export.check_output_dir`.
+    """
+    with atomic_output_dir(out_dir, kind=ACCESS_KIND, overwrite=overwrite, inputs=inputs) as staging:
         write_json(report.to_dict(), staging / "access.json")
         write_csv(report.services.reset_index(drop=True), staging / "services.csv")
         write_csv(report.townships, staging / "townships.csv")
@@ -219,22 +247,24 @@ def plan_summary(prepared: Prepared, result: Result) -> dict[str, Any]:
     }
     summary.update(result.to_summary())
     summary["inputs"] = {
-        "region_files": _content_hashes(region.path) if region.path is not None else {},
+        "region_files": _content_hashes(region, region.path) if region.path is not None else {},
         "scenario_sha256": _sha256(Path(scenario.source)) if Path(scenario.source).is_file() else None,
     }
     summary["allocopt_version"] = __version__
     return summary
 
 
-def write_plan(prepared: Prepared, result: Result, out_dir: str | Path) -> Path:
-    """Write summary.json, allocations.csv, townships.csv and result.gpkg (docs/results.md), atomically."""
+def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overwrite: bool = False,
+               report: bool = False) -> Path:
+    """Write summary.json, allocations.csv, townships.csv and result.gpkg (docs/results.md), and with `report`
+    the maps, plan.xlsx and report.html, as one atomic result folder (`allocopt.export.atomic_output_dir`)."""
     region = prepared.region
     townships = region.townships[["code", "geometry"]].merge(result.townships, on="code", how="left")
     existing = region.sites.drop(columns=["name", "kind", "level", "township_code"])
     facilities = existing.merge(result.sites, on="id", how="left")
     demand = region.demand[["id", "geometry"]].merge(result.demand, on="id", how="left")
     layers = {"townships": townships, "facilities": facilities, "demand": demand}
-    with atomic_output_dir(out_dir) as staging:
+    with atomic_output_dir(out_dir, kind=PLAN_KIND, overwrite=overwrite, inputs=input_paths(prepared)) as staging:
         write_json(plan_summary(prepared, result), staging / "summary.json")
         write_csv(result.allocations, staging / "allocations.csv")
         write_csv(result.townships, staging / "townships.csv")
@@ -246,6 +276,10 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path) -> Path:
                 region.sites, result.tiers.referrals, site_column="primary_site_id", hospital_column="lead_hospital_id"
             )
         write_geopackage(layers, staging / "result.gpkg")
+        if report:
+            from allocopt.report import draw_report
+
+            draw_report(staging, staging, directory=Path(out_dir))
     return Path(out_dir)
 
 
@@ -277,13 +311,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _content_hashes(directory: Path) -> dict[str, str]:
-    """sha256 of every file of a region bundle, by path relative to it, so a plan can be audited later."""
-    return {
-        str(path.relative_to(directory)): _sha256(path)
-        for path in sorted(directory.rglob("*"))
-        if path.is_file()
-    }
+_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def _content_hashes(region: Region, directory: Path) -> dict[str, str]:
+    """sha256 of the files a region bundle declares (region.toml, each layer's file with a shapefile's sidecar
+    files, scenario.toml), by path relative to the bundle, so a plan can be audited later. Other files in the
+    folder, such as result folders kept inside it, are not inputs and are left out."""
+    layers = region.meta.get("layers", {})
+    declared = {"region.toml", "scenario.toml"}
+    for table in layers.values() if isinstance(layers, dict) else ():
+        file = Path(str(table.get("file", DEFAULT_LAYER_FILE))) if isinstance(table, dict) else None
+        if file is not None:
+            parts = _SHAPEFILE_PARTS if file.suffix.lower() == ".shp" else (file.suffix,)
+            declared |= {file.with_suffix(suffix).as_posix() for suffix in parts}
+    return {name: _sha256(directory / name) for name in sorted(declared) if (directory / name).is_file()}
 
 
 @dataclass(frozen=True)

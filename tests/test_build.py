@@ -271,11 +271,12 @@ def test_failed_build_leaves_existing_bundle_unchanged(tmp_path, inputs):
     out = tmp_path / "county"
     out.mkdir()
     (out / "region.toml").write_text("earlier bundle", encoding="utf-8")
+    (out / "allocopt-manifest.json").write_text('{"kind": "region", "files": ["region.toml"]}', encoding="utf-8")
     bad = FACILITIES.assign(医院等级=["村卫生室", "卫生院", "药店", "县医院", "三级", "卫生院"])
     inputs["facilities"] = write_facilities(tmp_path / "bad.csv", bad)
     with pytest.raises(DataError, match="'药店' name no facility level"):
         build_region(out, **inputs, column_map=CHINESE_MAP, overwrite=True)
-    assert [p.name for p in out.iterdir()] == ["region.toml"]
+    assert sorted(p.name for p in out.iterdir()) == ["allocopt-manifest.json", "region.toml"]
     assert (out / "region.toml").read_text(encoding="utf-8") == "earlier bundle"
     assert not list(tmp_path.glob(".county*"))
 

@@ -133,9 +133,9 @@ def _refusal(target: Path, *, kind: str, overwrite: bool, inputs: tuple[str | Pa
         return None
     earlier = read_manifest(real)
     ours = set(earlier.files) if earlier is not None else set()
-    if kind != REGION_KIND and "region.toml" in names and "region.toml" not in ours:
-        return ("is a region bundle (it holds region.toml) that allocopt did not write here; results never go into "
-                "a bundle's own folder: choose another folder, e.g. one inside it")
+    if "region.toml" in names and "region.toml" not in ours:
+        return ("is a region bundle (it holds region.toml) that allocopt did not write here; outputs never go into "
+                "such a folder: choose another one" + ("" if kind == REGION_KIND else ", e.g. a folder inside it"))
     if earlier is not None and earlier.kind == kind and (replace_earlier or overwrite):
         return None
     if overwrite:

@@ -310,6 +310,92 @@ def test_a_real_ctrl_c_stops_highs_mid_solve(tmp_path: Path) -> None:
     assert out.strip() == "interrupted: Interrupted by user", err
 
 
+# ---------------------------------------------------------------- real processes on one --out
+
+
+def _allocopt(*args: str, tmp_path: Path) -> subprocess.Popen[str]:
+    """`allocopt ARGS` as a separate process (Ctrl-C reaches it as it would from a terminal)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(solve.__file__).resolve().parents[1])}
+    return subprocess.Popen([sys.executable, "-m", "allocopt.cli", *args], env=env, text=True, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _plan_args(region: Path, out: Path, budget: str) -> list[str]:
+    return ["optimize", str(region), "--out", str(out), "--budget", budget, "--report", "--cache-dir",
+            str(out.parent / "cache")]
+
+
+def _one_run(out: Path) -> bool:
+    """Whether every file of `out` is one its manifest lists, and summary.json and plan.xlsx are of one run."""
+    import openpyxl
+
+    manifest = export.read_manifest(out)
+    listed = set(manifest.files) | {export.MANIFEST_FILE} if manifest is not None else set()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    sheet = openpyxl.load_workbook(out / "plan.xlsx", read_only=True)["Summary"]
+    figures = {row[0]: row[1] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    return (set(snapshot(out)) == listed and figures["solve time"] == pytest.approx(summary["solver"]["seconds"])
+            and figures["budget (total)"] == summary["budget_yuan"])
+
+
+def _staged(out: Path, child: subprocess.Popen[str]) -> bool:
+    """Wait until `child` is writing its staging folder beside `out`; False if it ended first."""
+    while child.poll() is None:
+        if any(p.name.endswith(".partial") for p in out.parent.glob(f".{out.name}.*")):
+            return True
+        subprocess.run([sys.executable, "-c", "import time; time.sleep(0.01)"], check=True)
+    return False
+
+
+def _leftovers(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and locks")
+def test_two_concurrent_runs_on_one_out_leave_one_complete_result(runner: CliRunner, tiny_region_path: Path,
+                                                                  tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    runs = [_allocopt(*_plan_args(tiny_region_path, out, budget), tmp_path=tmp_path) for budget in ("3000000",
+                                                                                                  "1000000")]
+    outcomes = [run.communicate(timeout=600) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outcomes
+    assert _one_run(out)
+    assert _leftovers(out) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("how", ["kill -9", "Ctrl-C"])
+def test_a_run_stopped_while_writing_leaves_the_earlier_result_whole(runner: CliRunner, tiny_region_path: Path,
+                                                                     tmp_path: Path, how: str) -> None:
+    out = tmp_path / "plan"
+    first = runner.invoke(main, _plan_args(tiny_region_path, out, "3000000"))
+    assert first.exit_code == 0, first.output
+    (out / "budget-2025.docx").write_bytes(b"the planner's own")
+    earlier = snapshot(out)
+    child = _allocopt(*_plan_args(tiny_region_path, out, "1000000"), tmp_path=tmp_path)
+    try:
+        assert _staged(out, child), child.communicate()
+        child.send_signal(signal.SIGKILL if how == "kill -9" else signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert snapshot(out) == earlier
+    if how == "Ctrl-C":
+        assert child.returncode == EXIT_INTERRUPTED, err
+        assert err.strip().splitlines()[-1].startswith("Interrupted: no partial results were written")
+        assert _leftovers(out) == []
+    else:
+        assert [name.endswith(".partial") for name in _leftovers(out)] == [True]
+    again = runner.invoke(main, _plan_args(tiny_region_path, out, "1000000"))
+    assert again.exit_code == 0, again.output
+    assert _leftovers(out) == []  # the killed run's staging folder is cleaned up
+    assert set(snapshot(out)) - {"budget-2025.docx"} == {*export.read_manifest(out).files,  # type: ignore[union-attr]
+                                                          export.MANIFEST_FILE}
+    assert (out / "budget-2025.docx").read_bytes() == b"the planner's own"
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["budget_yuan"] == 1_000_000
+
+
 # ---------------------------------------------------------------- bugs
 
 

@@ -253,7 +253,7 @@ def _keep_other_files(real: Path, staging: Path, target: Path) -> None:
         return
     earlier = read_manifest(real)
     ours = {*earlier.files, MANIFEST_FILE} if earlier is not None else set()
-    for root, dirs, files in os.walk(real):
+    for root, dirs, files in os.walk(real, onerror=_raise):  # a folder that cannot be read stops the swap
         base = Path(root)
         for name in (*files, *(d for d in dirs if (base / d).is_symlink())):
             relative = (base / name).relative_to(real)
@@ -270,6 +270,10 @@ def _keep_other_files(real: Path, staging: Path, target: Path) -> None:
         for name in dirs:  # empty folders (those holding files are made with them)
             if not (base / name).is_symlink() and not any((base / name).iterdir()):
                 (staging / (base / name).relative_to(real)).mkdir(parents=True, exist_ok=True)
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def _swap_in(staging: Path, target: Path) -> None:

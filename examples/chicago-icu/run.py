@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
                  "solver": after.solver, "seconds": round(before.seconds + after.seconds, 3)},
         "access_2sfca_per_100k_over_50": {name: describe(values, over_50) for name, values in access.items()},
     }
-    with atomic_output_dir(options.out) as staging:
+    with atomic_output_dir(options.out, kind="example") as staging:
         write_csv(additions, staging / "additions.csv")
         write_csv(tract_table, staging / "tracts.csv")
         write_json(summary, staging / "summary.json")

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     answers = {model: locate(args) for model, args in RUNS.items()}
     population = pd.read_csv(TRACTS).set_index("NAME")["POP2000"]
     summary = summarize(answers, population)
-    with atomic_output_dir(out) as staging:
+    with atomic_output_dir(out, kind="example") as staging:
         for model, answer in answers.items():
             write_json(answer, staging / f"{model}.json")
         write_json(summary, staging / "summary.json")

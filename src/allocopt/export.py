@@ -116,14 +116,13 @@ def _refusal(target: Path, *, kind: str, overwrite: bool, inputs: tuple[str | Pa
     here = Path.cwd().resolve()
     if real == here or real in here.parents:
         return ("is the current directory" if real == here else "holds the current directory") + (
-            "; results go into a folder of their own, which is replaced whole: give a new folder, e.g. "
-            f"--out {kind}-results/")
+            f"; results go into a folder of their own: give a new folder, e.g. {kind}-results/")
     for source in inputs:
         path = Path(source).resolve()
         if real == path or real in path.parents:
             relation = "is" if real == path else "holds"
             return (f"{relation} an input of this run ({source}); choose another folder for the results, e.g. "
-                    f"--out {real.name or kind}-results/")
+                    f"{real.name or kind}-results/")
     if not real.exists():
         return None
     if not real.is_dir():

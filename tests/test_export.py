@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import shutil
 import tomllib
 from pathlib import Path
@@ -183,6 +185,18 @@ def test_current_directory_inputs_and_bundles_are_refused_even_with_overwrite(
         check_output_dir(bundle / "region.toml", kind="optimize", overwrite=overwrite)
     check_output_dir(bundle / "results" / "plan", kind="optimize", overwrite=overwrite, inputs=[bundle])
     assert _contents(bundle) == {"region.toml": "[region]", "data/roads.csv": "x"}
+
+
+def test_a_folder_that_cannot_be_read_is_an_output_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "locked"
+    _write(out, FOREIGN)
+
+    def refuse(self: Path) -> None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+
+    monkeypatch.setattr(Path, "iterdir", refuse)  # as for a folder without read permission (root ignores modes)
+    with pytest.raises(OutputError, match=r"locked: could not write results \(Permission denied\)"):
+        check_output_dir(out, kind="optimize")
 
 
 def test_staging_and_retired_folders_of_killed_runs_are_cleaned_up(tmp_path: Path) -> None:

@@ -103,8 +103,11 @@ def check_output_dir(out_dir: str | Path, *, kind: str, overwrite: bool = False,
     Always refused: a file, the current directory or a folder holding it, a region bundle's own folder, an input
     of the run (`inputs`: files and folders the run reads) or a folder holding one.
     """
-    refusal = _refusal(Path(out_dir), kind=kind, overwrite=overwrite, inputs=tuple(inputs),
-                       replace_earlier=replace_earlier)
+    try:
+        refusal = _refusal(Path(out_dir), kind=kind, overwrite=overwrite, inputs=tuple(inputs),
+                           replace_earlier=replace_earlier)
+    except OSError as exc:  # the folder cannot be looked into
+        raise _output_error(Path(out_dir), exc) from exc
     if refusal is not None:
         raise OutputError(f"{out_dir}: {refusal}")
 

@@ -24,7 +24,7 @@ from allocopt.model.allocation import AllocationModel
 from allocopt.model.problem import PER_10K, Problem
 from allocopt.scenario import Budget
 from allocopt.services import CENTERS, EQUIPMENT, GP_SHORTAGE, GRASSROOTS_LEVELS, PRIMARY_CARE, center_column
-from allocopt.solve import SolveOutcome
+from allocopt.solve import SolveOutcome, plan_gap, plan_status
 from allocopt.tier_results import TierResult, tier_result
 
 _RELATIVE_TOLERANCE = 1e-5
@@ -84,8 +84,10 @@ class Result:
     """The outcome of one optimization, keyed by IDs.
 
     `objective` is the plan's value of the primary objective, recomputed from the plan (equity: the largest
-    township gap share); `best_bound` and `gap` are the solver's for that objective. `stage_objectives` are the
-    solver's values, one per stage. Tables: `allocations` (ALLOCATION_COLUMNS, one row per resource placed),
+    township gap share); `best_bound` is the solver's for that objective, `gap` the largest relative gap of
+    any stage (the least-proven one, `solve.plan_gap`) and `status` follows that stage (`solve.plan_status`).
+    `stage_objectives` are the solver's values, one per stage. Tables: `allocations` (ALLOCATION_COLUMNS, one
+    row per resource placed),
     `sites` (every site: `id, name, kind, level, township_code, opened, added_gps, added_<equipment>,
     new_<center>_center, cost_yuan`),
     `demand` (per original demand point: `<service>_covered_before/after`, `<service>_minutes_before/after`),
@@ -216,10 +218,10 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
     first = outcomes[0]
     return Result(
         objective_name=m.objective,
-        status="optimal" if all(o.status == "optimal" for o in outcomes) else "feasible",
+        status=plan_status(outcomes),
         objective=primary[m.objective],
         best_bound=first.best_bound,
-        gap=first.gap,
+        gap=plan_gap(outcomes),
         solver=first.solver,
         solver_version=first.solver_version,
         seconds=sum(o.seconds for o in outcomes),

@@ -16,9 +16,10 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,20 @@ from allocopt.errors import SolverError
 
 SOLVERS = ("highs", "cbc")
 DEFAULT_SOLVER = "highs"
+DEFAULT_MIP_GAP = 1e-4
+"""The relative gap within which a plan counts as optimal when no MIP gap is given (HiGHS's own default)."""
+ABSOLUTE_GAP = 1e-6
+"""An absolute gap this small proves a plan optimal whatever its relative gap (HiGHS's mip_abs_gap default), so
+that an objective of zero with a bound a rounding error below it still counts as proven."""
+WATCHDOG_GRACE_S = 2.0
+"""Seconds past the time limit a solver may take to stop by itself before the watchdog abandons it."""
+INTERRUPT_GRACE_S = 1.0
+"""Seconds a solver may take to stop after Ctrl-C before the watchdog abandons it."""
+PROGRESS_EVERY_S = 1.0
+
+Progress = Callable[[float, "float | None", bool], None]
+"""Told, about once a second during a solve, the seconds elapsed, the gap of the best plan so far (None while
+no bound is proven) and whether there is a plan yet; must not raise."""
 
 _HIGHS_FIX = "install it with `pip install highspy`, or try `--solver cbc`"
 _CBC_FIX = "reinstall PuLP (`pip install --force-reinstall pulp`, it ships CBC), or try `--solver highs`"
@@ -43,9 +58,10 @@ _SOLVER_FAILURES = (pulp.PulpSolverError, OSError, RuntimeError)
 class SolveOutcome:
     """What a solver run gave: status, objective, proven bound and gap, and which solver took how long.
 
-    `status` is "optimal" (proven within the gap tolerance), "feasible" (a limit stopped the search with a plan
-    in hand), "infeasible", "unbounded" or "not_solved" (a limit stopped the search before any plan was found).
-    `gap` is |objective - best_bound| / max(|objective|, 1e-9). Variable values stay on the PuLP model.
+    `status` is "optimal" (proven within the requested MIP gap, see `proven_optimal`), "feasible" (a plan not
+    proven within that gap, say because a limit stopped the search), "infeasible", "unbounded" or "not_solved"
+    (a limit stopped the search before any plan was found). `gap` is |objective - best_bound| /
+    max(|objective|, 1e-9). Variable values stay on the PuLP model.
     """
 
     status: str
@@ -70,30 +86,46 @@ def solve(
     mip_gap: float | None = None,
     threads: int | None = None,
     warm_start: bool = False,
+    progress: Progress | None = None,
 ) -> SolveOutcome:
     """Solve a PuLP model with HiGHS or CBC and report status, objective, proven bound and relative gap.
 
-    `mip_gap` is the relative gap at which the search stops and the plan counts as optimal (None: the solver's
-    default, 1e-4 for HiGHS, 0 for CBC). With `warm_start` the current variable values are handed to the
-    solver as a starting plan. Raises SolverError when the solver is unknown, missing or fails. Ctrl-C
-    (KeyboardInterrupt) stops the solver and propagates.
+    `time_limit_s` is wall-clock time for this call, held by a watchdog whatever the solver does: the solver is
+    told the limit, and one that has not stopped WATCHDOG_GRACE_S later is abandoned with the best plan it had
+    reported (HiGHS reports each better plan as it finds it). `mip_gap` is the relative gap at which the search
+    stops and the plan counts as optimal (None: DEFAULT_MIP_GAP). With `warm_start` the current variable values
+    are handed to the solver as a starting plan; a start that sets only the integer decisions is first completed
+    (`complete_start`), so that the watchdog holds a plan from the outset. Raises SolverError when the solver is
+    unknown, missing or fails. Ctrl-C (KeyboardInterrupt) stops the solver, or abandons it after
+    INTERRUPT_GRACE_S, and propagates.
     """
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
     check_options(time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads)
-    runner = _solve_highs if solver == "highs" else _solve_cbc
+    runner = _RUNNERS[solver]
     start = time.perf_counter()
+    best = Incumbent()
+    if warm_start and model.isMIP() and any(var.varValue is None for var in model.variables()):
+        completed = complete_start(model, solver=solver, time_limit_s=time_limit_s, threads=threads)
+        if completed is not None:
+            best.offer(np.array([var.varValue for var in model.variables()], dtype=float), completed, None)
+    left_s = None if time_limit_s is None else max(time_limit_s - (time.perf_counter() - start), 0.01)
     try:
-        status, bound_raw, version = runner(
-            model, time_limit_s=time_limit_s, mip_gap=mip_gap, threads=threads, warm_start=warm_start
+        ran = _watched(
+            lambda: runner(model, time_limit_s=left_s, mip_gap=mip_gap, threads=threads,
+                           warm_start=warm_start, best=best),
+            cancel=best.cancel, best=best, time_limit_s=left_s, progress=progress,
         )
     except _SOLVER_FAILURES as exc:
         raise SolverError(f"solver {solver!r} failed ({type(exc).__name__}: {exc}); {_CRASH_FIX[solver]}") from exc
     seconds = time.perf_counter() - start
+    status, bound_raw, version = ran if ran is not None else best.restore(model, solver)
     objective = _objective_value(model) if status in ("optimal", "feasible") else None
     bound = bound_raw
     if status == "optimal" and (bound is None or not model.isMIP()):
         bound = objective
+    if status == "optimal" and not proven_optimal(objective, bound, mip_gap):
+        status = "feasible"
     return SolveOutcome(
         status=status,
         objective=objective,
@@ -103,6 +135,173 @@ def solve(
         solver_version=version,
         seconds=seconds,
     )
+
+
+def complete_start(model: pulp.LpProblem, *, solver: str, time_limit_s: float | None,
+                   threads: int | None) -> float | None:
+    """Fill in the continuous values of a start plan that sets the integer decisions: solve the LP with those
+    decisions fixed. Returns the completed plan's objective (its values then on the variables), or None when
+    the start plan is infeasible or the LP did not finish (the variables keep the start's values).
+
+    HiGHS completes such a start itself, but reports it only after presolve, which on a badly scaled model can
+    outlast the whole time limit (20 s of probing on a 60-township county).
+    """
+    saved = [(var, var.varValue, var.lowBound, var.upBound, var.cat) for var in model.variables()]
+    for var, value, *_ in saved:
+        if var.cat == pulp.LpInteger and value is not None:
+            var.lowBound = var.upBound = round(value)
+            var.cat = pulp.LpContinuous
+    try:
+        outcome = solve(model, solver=solver, time_limit_s=time_limit_s, threads=threads)
+    finally:
+        for var, _, low, up, cat in saved:
+            var.lowBound, var.upBound, var.cat = low, up, cat
+    if outcome.status == "optimal":
+        return outcome.objective
+    for var, value, *_ in saved:
+        var.varValue = value
+    return None
+
+
+def plan_status(outcomes: Sequence[SolveOutcome]) -> str:
+    """The status word of a plan solved in stages: "optimal" only when every stage was proven (see
+    `proven_optimal`), else "feasible" -- the word follows the least-proven stage."""
+    return "optimal" if outcomes and all(o.status == "optimal" for o in outcomes) else "feasible"
+
+
+def plan_gap(outcomes: Sequence[SolveOutcome]) -> float | None:
+    """The gap of a plan solved in stages: the largest stage gap (None when a stage's gap is unknown)."""
+    gaps = [o.gap for o in outcomes]
+    return None if not gaps or any(g is None for g in gaps) else max(g for g in gaps if g is not None)
+
+
+def proven_optimal(objective: float | None, bound: float | None, mip_gap: float | None) -> bool:
+    """The one rule for the word "optimal": the plan's proven gap is within `mip_gap` (None: DEFAULT_MIP_GAP),
+    or its absolute gap within ABSOLUTE_GAP.
+
+    Solvers measure their gap without the objective's constant term (HiGHS before this package passed it, CBC
+    still), so a solver's "optimal" alone can stand beside a real gap of several percent.
+    """
+    if objective is None or bound is None or not math.isfinite(bound):
+        return False
+    tolerance = DEFAULT_MIP_GAP if mip_gap is None else mip_gap
+    gap = relative_gap(objective, bound)
+    return abs(objective - bound) <= ABSOLUTE_GAP or (gap is not None and gap <= tolerance * (1 + 1e-9))
+
+
+class Incumbent:
+    """The best plan a running solver has reported, its bound, and the request to stop, shared between the
+    solver's thread and the watchdog.
+
+    `values` are the plan's column values in the order of `model.variables()`; `objective` and `bound` are in
+    the model's sense with its constant term.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.values: np.ndarray | None = None
+        self.objective: float | None = None
+        self.bound: float | None = None
+        self.cancelled = threading.Event()
+        self.stoppers: list[Callable[[], None]] = []
+
+    def offer(self, values: np.ndarray | None, objective: float | None, bound: float | None) -> None:
+        """Record a better plan (values and objective) and/or a better bound."""
+        with self._lock:
+            if values is not None:
+                self.values = np.array(values, dtype=float)
+                self.objective = objective
+            if bound is not None and math.isfinite(bound):
+                self.bound = bound
+
+    def gap(self) -> float | None:
+        with self._lock:
+            return relative_gap(self.objective, self.bound) if self.values is not None else None
+
+    @property
+    def has_plan(self) -> bool:
+        return self.values is not None
+
+    def cancel(self) -> None:
+        """Ask the solver to stop (each solver registers how in `stoppers`)."""
+        self.cancelled.set()
+        for stop in list(self.stoppers):
+            stop()
+
+    def restore(self, model: pulp.LpProblem, solver: str) -> tuple[str, float | None, str]:
+        """Put the best reported plan on the model's variables; (status, bound, version) of an abandoned solve."""
+        with self._lock:
+            values, bound = self.values, self.bound
+        version = solver_version(solver)
+        if values is None:
+            return "not_solved", None, version
+        for var, value in zip(model.variables(), values, strict=True):
+            var.varValue = float(value)
+        return "feasible", bound, version
+
+
+def _watched(
+    work: Callable[[], tuple[str, float | None, str]],
+    *,
+    cancel: Callable[[], None],
+    best: Incumbent,
+    time_limit_s: float | None,
+    progress: Progress | None,
+) -> tuple[str, float | None, str] | None:
+    """Run `work` on a thread of its own and wait for it, holding the time limit and Ctrl-C whatever it does.
+
+    Returns its result, or None when it was abandoned: still running INTERRUPT_GRACE_S after `cancel`, which
+    comes WATCHDOG_GRACE_S past the time limit. On Ctrl-C, `cancel`, wait up to INTERRUPT_GRACE_S, and re-raise.
+    An exception of `work` is re-raised here. An abandoned thread is a daemon, listed in `_ABANDONED`.
+    The wait is on an Event, not `Thread.join`: a join that Ctrl-C interrupts can leave the thread looking
+    finished while it runs (CPython before 3.13).
+    """
+    outcome: dict[str, Any] = {}
+    finished = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    thread = threading.Thread(target=target, name="allocopt-solver", daemon=True)
+    started = time.monotonic()
+    hard_stop = None if time_limit_s is None else started + time_limit_s + WATCHDOG_GRACE_S
+    next_report = started + PROGRESS_EVERY_S
+    thread.start()
+    try:
+        while not finished.wait(0.1):
+            now = time.monotonic()
+            if progress is not None and now >= next_report:
+                progress(now - started, best.gap(), best.has_plan)
+                next_report = now + PROGRESS_EVERY_S
+            if hard_stop is not None and now >= hard_stop:
+                cancel()
+                if not finished.wait(INTERRUPT_GRACE_S):
+                    _ABANDONED.append(thread)
+                    return None
+    except KeyboardInterrupt:
+        cancel()
+        if not finished.wait(INTERRUPT_GRACE_S):
+            _ABANDONED.append(thread)
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    result: tuple[str, float | None, str] = outcome["value"]
+    return result
+
+
+_ABANDONED: list[threading.Thread] = []
+"""Solver threads the watchdog left running (they end with the process; see `solvers_left_running`)."""
+
+
+def solvers_left_running() -> bool:
+    """Whether a solver the watchdog abandoned is still running: the process should then end with os._exit, as
+    a native solver thread still running at interpreter exit can abort the process."""
+    return any(thread.is_alive() for thread in _ABANDONED)
 
 
 def check_options(
@@ -115,6 +314,15 @@ def check_options(
         raise SolverError(f"MIP gap must be a fraction in [0, 1), got {mip_gap!r}")
     if threads is not None and threads < 1:
         raise SolverError(f"threads must be at least 1, got {threads!r}")
+
+
+def solver_version(solver: str) -> str:
+    """The version of the solver's library or binary, "unknown" when it cannot be told without a run."""
+    if solver == "highs":
+        with _stdout_muted():
+            highs = _highspy().Highs()
+        return f"{highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()}"
+    return "unknown"
 
 
 def _objective_value(model: pulp.LpProblem) -> float:
@@ -150,9 +358,10 @@ class _BulkHiGHS(pulp.HiGHS):
     reading (`findSolutionValues`) relies on `var.index` and `constraint.index`, which are set the same way.
     """
 
-    def __init__(self, *, warm_start: bool, **kwargs: Any) -> None:
+    def __init__(self, *, warm_start: bool, best: Incumbent, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.warm_start = warm_start
+        self.best = best
 
     def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:
         """Create the Highs object with the process's standard output muted (see `_stdout_muted`)."""
@@ -160,7 +369,11 @@ class _BulkHiGHS(pulp.HiGHS):
             super().createAndConfigureSolver(lp)
 
     def buildSolverModel(self, lp: pulp.LpProblem) -> None:
-        """Pass columns (costs, bounds, integrality) and rows (CSR) to HiGHS in bulk."""
+        """Pass columns (costs, bounds, integrality), the objective's constant and rows (CSR) to HiGHS in bulk.
+
+        The constant matters: HiGHS measures its relative gap on the objective it holds, and without the
+        constant a weighted gap of 997 people held as -896,806 stopped at a real gap of 5.7%.
+        """
         highspy = _highspy()
         inf = highspy.kHighsInf
         sense = -1.0 if lp.sense == pulp.LpMaximize else 1.0
@@ -178,6 +391,7 @@ class _BulkHiGHS(pulp.HiGHS):
             if var.cat == pulp.LpInteger and self.mip:
                 integer_cols.append(i)
         highs = lp.solverModel
+        highs.changeObjectiveOffset(sense * float(lp.objective.constant))
         highs.addCols(n, costs, lower, upper, 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
         if integer_cols:
             cols = np.asarray(integer_cols, dtype=np.int32)
@@ -212,12 +426,11 @@ class _BulkHiGHS(pulp.HiGHS):
             )
 
     def callSolver(self, lp: pulp.LpProblem) -> None:
-        """Hand over the current variable values as a starting plan when asked, then run until done or Ctrl-C.
+        """Hand over the current variable values as a starting plan when asked, then run until done or stopped.
 
-        HiGHS runs on a thread of its own while this one waits: in the calling thread `run()` would hold off
-        KeyboardInterrupt until the solve ends, up to the whole time limit. On Ctrl-C the solve is cancelled
-        through HiGHS's interrupt callbacks (which cost about 1%: 9.8 s against 9.6 s on OR-Library pmed6) and
-        the interrupt propagates.
+        Every better plan HiGHS finds, and its bound as the search goes, is offered to `best`, so that a
+        watchdog that abandons a stalled solve still has the best plan; `best.cancel()` stops the search through
+        HiGHS's interrupt callbacks (which cost about 1%: 9.8 s against 9.6 s on OR-Library pmed6).
         """
         highs = lp.solverModel
         if self.warm_start:
@@ -225,15 +438,27 @@ class _BulkHiGHS(pulp.HiGHS):
             if start:
                 cols, vals = zip(*start, strict=True)
                 highs.setSolution(len(cols), np.asarray(cols, dtype=np.int32), np.asarray(vals, dtype=np.float64))
+        sense = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        best = self.best
+
+        def improved(event: Any) -> None:
+            out = event.data_out
+            best.offer(np.asarray(out.mip_solution), sense * out.objective_function_value,
+                       sense * out.mip_dual_bound)
+
+        def searching(event: Any) -> None:
+            best.offer(None, None, sense * event.data_out.mip_dual_bound)
+
+        highs.cbMipImprovingSolution.subscribe(improved)
+        highs.cbMipInterrupt.subscribe(searching)
         highs.HandleUserInterrupt = True
-        solver_thread = highs.startSolve()
+        best.stoppers.append(highs.cancelSolve)
+        if best.cancelled.is_set():
+            return
         try:
-            while not highs.wait(0.1)[0]:
-                pass
-        except KeyboardInterrupt:
-            highs.cancelSolve()
-            solver_thread.join()
-            raise
+            highs.run()
+        finally:
+            _highspy()._Highs.resetThreadScheduler(False)  # as highspy's own solve thread does
 
 
 @contextlib.contextmanager
@@ -261,10 +486,12 @@ def _solve_highs(
     mip_gap: float | None,
     threads: int | None,
     warm_start: bool,
+    best: Incumbent,
 ) -> tuple[str, float | None, str]:
     """Run HiGHS in process; return (status, best bound in the model's sense, version)."""
     highspy = _highspy()
-    engine = _BulkHiGHS(warm_start=warm_start, msg=False, timeLimit=time_limit_s, gapRel=mip_gap, threads=threads)
+    engine = _BulkHiGHS(warm_start=warm_start, best=best, msg=False, timeLimit=time_limit_s, gapRel=mip_gap,
+                        threads=threads)
     model.solve(engine)
     highs = model.solverModel
     version = f"{highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()}"
@@ -298,7 +525,7 @@ def _solve_highs(
     bound = None
     if model.isMIP() and status in ("optimal", "feasible") and math.isfinite(info.mip_dual_bound):
         sense = -1.0 if model.sense == pulp.LpMaximize else 1.0
-        bound = sense * info.mip_dual_bound + float(model.objective.constant)
+        bound = sense * info.mip_dual_bound
     return status, bound, version
 
 
@@ -326,8 +553,13 @@ def _solve_cbc(
     mip_gap: float | None,
     threads: int | None,
     warm_start: bool,
+    best: Incumbent,
 ) -> tuple[str, float | None, str]:
-    """Run PuLP's bundled CBC with its log in a temporary file; return (status, best bound, version)."""
+    """Run PuLP's bundled CBC with its log in a temporary file; return (status, best bound, version).
+
+    CBC reports no plan before it ends, so a CBC run the watchdog abandons has none (`best` stays empty); CBC
+    holds its time limit itself and stops on the same Ctrl-C as this process.
+    """
     with tempfile.TemporaryDirectory(prefix="allocopt-cbc-") as tmp:
         log_path = Path(tmp) / "cbc.log"
         with warnings.catch_warnings():
@@ -379,3 +611,7 @@ def _cbc_bound(log: str, model: pulp.LpProblem) -> float | None:
     except ValueError:
         return None
     return raw + float(model.objective.constant)
+
+
+_RUNNERS: dict[str, Callable[..., tuple[str, float | None, str]]] = {"highs": _solve_highs, "cbc": _solve_cbc}
+"""How each solver runs: (model, time_limit_s, mip_gap, threads, warm_start, best) -> (status, bound, version)."""

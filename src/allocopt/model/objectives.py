@@ -9,6 +9,7 @@ cover the same villages), and among them the plan should be the cheapest, not wh
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +18,7 @@ import pulp
 from allocopt.errors import ScenarioError
 from allocopt.model.problem import Problem
 from allocopt.services import GP_SHORTAGE
-from allocopt.solve import DEFAULT_SOLVER, SolveOutcome, solve
+from allocopt.solve import DEFAULT_SOLVER, Progress, SolveOutcome, solve
 
 if TYPE_CHECKING:
     from allocopt.model.allocation import AllocationModel
@@ -99,27 +100,53 @@ def add_equity(m: AllocationModel, p: Problem) -> pulp.LpAffineExpression:
     return pulp.LpAffineExpression([(z, 1.0)])
 
 
+MIN_STAGE_S = 0.5
+"""A later stage is skipped when less than this is left of the time limit: the earlier stage's plan stands."""
+
+
 def solve_model(m: AllocationModel, *, solver: str = DEFAULT_SOLVER, time_limit_s: float | None = None,
-                mip_gap: float | None = None, warm_start: bool = False) -> tuple[SolveOutcome, ...]:
-    """Solve the stages of `m` in turn and return one outcome per stage run (the last holds the plan).
+                mip_gap: float | None = None, warm_start: bool = False,
+                progress: Progress | None = None) -> tuple[SolveOutcome, ...]:
+    """Solve the stages of `m` in turn and return one outcome per stage (the last holds the plan).
 
     Before each later stage the earlier objective is held at its found value (plus STAGE_TOLERANCE) and the
     earlier plan is handed over as a warm start; with `warm_start` the first stage starts from the plan the
-    variables hold too. Stops at the first stage without a plan. The time limit and the MIP gap apply to each
-    stage. Solution values stay on the model's variables.
+    variables hold too. `time_limit_s` is the wall-clock limit of the whole solve: the stages share one
+    deadline, and a later stage that has no time left is not run (its outcome is "feasible" with an unknown
+    gap, the plan is the earlier stage's). Stops at the first stage without a plan. `progress` is told the
+    seconds since the solve began and the gap of the current stage's best plan. Solution values stay on the
+    model's variables.
     """
+    began = time.monotonic()
+    deadline = None if time_limit_s is None else began + time_limit_s
     outcomes: list[SolveOutcome] = []
     for index, stage in enumerate(m.stages):
+        left_s = None if deadline is None else deadline - time.monotonic()
         if index:
+            if left_s is not None and left_s < MIN_STAGE_S:
+                outcomes.append(_skipped(stage, outcomes[-1]))
+                break
             earlier = m.stages[index - 1]
             found = float(pulp.value(earlier))
             slack = STAGE_TOLERANCE * max(1.0, abs(found))
             m.lp.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(earlier), pulp.LpConstraintLE,
                                                  m.name("stage_keep", str(index)), found + slack))
             m.lp.setObjective(pulp.LpAffineExpression(stage))
-        outcome = solve(m.lp, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap,
-                        warm_start=warm_start or index > 0)
+        elapsed = None if progress is None else _since(began, progress)
+        outcome = solve(m.lp, solver=solver, time_limit_s=None if left_s is None else max(left_s, MIN_STAGE_S),
+                        mip_gap=mip_gap, warm_start=warm_start or index > 0, progress=elapsed)
         outcomes.append(outcome)
         if not outcome.has_plan:
             break
     return tuple(outcomes)
+
+
+def _since(began: float, progress: Progress) -> Progress:
+    """`progress` with the seconds counted from `began` (the start of the whole solve), not of the stage."""
+    return lambda _stage_s, gap, has_plan: progress(time.monotonic() - began, gap, has_plan)
+
+
+def _skipped(stage: pulp.LpAffineExpression, earlier: SolveOutcome) -> SolveOutcome:
+    """The outcome of a stage the time limit left no room for: the earlier plan, not proven for this stage."""
+    return SolveOutcome(status="feasible", objective=float(pulp.value(stage)), best_bound=None, gap=None,
+                        solver=earlier.solver, solver_version=earlier.solver_version, seconds=0.0)

@@ -23,12 +23,11 @@ from allocopt import workflow
 from allocopt.errors import ScenarioError
 from allocopt.generate import generate_region, write_region
 from allocopt.model import build_model, build_problem
-from allocopt.optimize import optimize_problem
+from allocopt.optimize import StartPlan, optimize_problem
 from allocopt.scenario import scenario_from_dict
 from allocopt.sweep import (
     FRONTIER_COLUMNS,
     FRONTIER_FILE,
-    StartPlan,
     Sweep,
     error_row,
     frontier_table,

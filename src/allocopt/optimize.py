@@ -1,16 +1,93 @@
-"""One call from a region, its travel matrix and a scenario to a Result: check, build, solve, explain, report."""
+"""One call from a region, its travel matrix and a scenario to a Result: check, build, solve, explain, report.
+
+Every allocation solve (optimize, sweep, batch) goes through `optimize_problem`, which starts the MILP from a
+plan: the caller's (a sweep hands on the previous budget's plan) or today's network with nothing added, which
+meets every constraint but the hard targets. So a time limit returns at least that plan, with its gap.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
 
 from allocopt.errors import InfeasibleError, SolverError
-from allocopt.model import build_model, build_problem, check_attainable, explain_infeasible, solve_model
+from allocopt.model import (
+    AllocationModel,
+    build_model,
+    build_problem,
+    check_attainable,
+    explain_infeasible,
+    solve_model,
+)
+from allocopt.model.explain import hard_targets
 from allocopt.model.problem import Problem, RegionLike
 from allocopt.results import Result, build_result
 from allocopt.scenario import Scenario
-from allocopt.solve import DEFAULT_SOLVER
+from allocopt.services import center_column
+from allocopt.solve import DEFAULT_SOLVER, Progress, SolveOutcome
 from allocopt.travel import MatrixLike
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """The integer decisions of a plan, keyed by site ID (only what it adds), to start a solve from."""
+
+    opened: frozenset[str] = frozenset()
+    added_gps: Mapping[str, int] | None = None
+    added_equipment: Mapping[tuple[str, str], int] | None = None
+    new_centers: frozenset[tuple[str, str]] = frozenset()
+
+    @classmethod
+    def from_result(cls, result: Result) -> StartPlan:
+        """The decisions of `result`, read from its site table."""
+        sites = result.sites
+        ids = sites["id"].astype(str)
+        candidate = (sites["kind"] == "candidate").to_numpy()
+        equipment = {
+            (site, column.removeprefix("added_")): int(count)
+            for column in sites.columns
+            if column.startswith("added_") and column != "added_gps"
+            for site, count in zip(ids, sites[column], strict=True)
+            if count > 0
+        }
+        centers = frozenset(
+            (site, center)
+            for center in _centers(sites)
+            for site, new in zip(ids, sites[f"new_{center_column(center)}"], strict=True)
+            if new
+        )
+        return cls(
+            opened=frozenset(ids[candidate & sites["opened"].to_numpy(dtype=bool)]),
+            added_gps={site: int(n) for site, n in zip(ids, sites["added_gps"], strict=True) if n > 0},
+            added_equipment=equipment,
+            new_centers=centers,
+        )
+
+    def apply(self, model: AllocationModel) -> None:
+        """Set every integer decision variable of `model` to this plan's value (0 where it adds nothing)."""
+        gps, equipment = self.added_gps or {}, self.added_equipment or {}
+        for site, var in model.open.items():
+            var.setInitialValue(1 if site in self.opened else 0)
+        for site, var in model.gp.items():
+            var.setInitialValue(gps.get(site, 0))
+        for key, var in model.eq.items():
+            var.setInitialValue(equipment.get(key, 0))
+        for key, var in model.ctr.items():
+            var.setInitialValue(1 if key in self.new_centers else 0)
+
+
+TODAY = StartPlan()
+"""Today's network with nothing added: the plan every solve starts from unless it is handed a better one."""
+
+
+def _centers(sites: pd.DataFrame) -> list[str]:
+    return [
+        column.removeprefix("new_").removesuffix("_center")
+        for column in sites.columns
+        if column.startswith("new_") and column.endswith("_center")
+    ]
 
 
 def optimize(region: RegionLike, matrix: MatrixLike, scenario: Scenario, *, objective: str = "gap",
@@ -19,8 +96,9 @@ def optimize(region: RegionLike, matrix: MatrixLike, scenario: Scenario, *, obje
              on_step: Callable[[str], None] | None = None) -> Result:
     """Best plan for `region` under `scenario` by `objective` (see model.OBJECTIVES), with before/after figures.
 
-    `on_step`, when given, is told before each long step what it is about to do. A scenario with `[tiers]` needs
-    `site_matrix`, the site x hospital minutes (`consortium.site_hospital_matrix`).
+    `on_step`, when given, is told before each long step what it is about to do, and during the solve the
+    seconds elapsed and the best plan's gap. A scenario with `[tiers]` needs `site_matrix`, the site x hospital
+    minutes (`consortium.site_hospital_matrix`).
 
     Raises InfeasibleError explaining which hard target no plan meets, or what meeting them costs against the
     budget; SolverError when the solver fails or stops without a plan; DataError/ScenarioError for bad inputs.
@@ -34,24 +112,50 @@ def optimize(region: RegionLike, matrix: MatrixLike, scenario: Scenario, *, obje
 
 def optimize_problem(problem: Problem, *, objective: str = "gap", solver: str = DEFAULT_SOLVER,
                      time_limit_s: float | None = None, mip_gap: float | None = None,
-                     travel_cutoff_minutes: float | None = None,
+                     travel_cutoff_minutes: float | None = None, start: StartPlan = TODAY,
                      on_step: Callable[[str], None] | None = None) -> Result:
-    """`optimize` for a prepared Problem (tests, sweeps that reuse one problem)."""
+    """`optimize` for a prepared Problem, starting the solve from `start` (default: today's network).
+
+    `time_limit_s` is the wall-clock limit of the whole solve, every stage included.
+    """
     step = on_step or (lambda _: None)
     check_attainable(problem)
     step(f"Building the {objective} model")
     model = build_model(problem, objective=objective, travel_cutoff_minutes=travel_cutoff_minutes)
     limit = f", time limit {time_limit_s:g} s" if time_limit_s is not None else ""
-    step(f"Solving with {solver} ({model.lp.numVariables():,} variables, "
-         f"{model.lp.numConstraints():,} constraints{limit})")
-    outcomes = solve_model(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    solving = (f"Solving with {solver} ({model.lp.numVariables():,} variables, "
+               f"{model.lp.numConstraints():,} constraints{limit})")
+    step(solving)
+    start.apply(model)
+    outcomes = solve_model(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=True,
+                           progress=_progress_text(solving, step) if on_step is not None else None)
     last = outcomes[-1]
     if last.status == "infeasible":
         step("Explaining why no plan fits")
         raise InfeasibleError(explain_infeasible(problem, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap))
     if not last.has_plan:
-        limit = f" within the time limit of {time_limit_s:g} s" if time_limit_s is not None else ""
-        raise SolverError(f"solver {solver!r} found no plan{limit} (status {last.status!r}); raise the time limit "
-                          "or try the other solver")
+        raise SolverError(_no_plan_message(problem, last, solver=solver, time_limit_s=time_limit_s))
     step("Recomputing access from the plan")
     return build_result(model, outcomes, time_limit_s=time_limit_s, mip_gap=mip_gap)
+
+
+def _progress_text(solving: str, step: Callable[[str], None]) -> Progress:
+    """Progress of a long solve as status-line text: seconds elapsed and the best plan's gap so far."""
+    def report(elapsed_s: float, gap: float | None, has_plan: bool) -> None:
+        best = "no plan yet" if not has_plan else "best plan's gap not bounded yet" if gap is None else (
+            f"best plan's gap {gap:.2%}")
+        step(f"{solving}: {elapsed_s:,.0f} s, {best}")
+
+    return report
+
+
+def _no_plan_message(problem: Problem, last: SolveOutcome, *, solver: str, time_limit_s: float | None) -> str:
+    """Why a solve ended without a plan although it started from today's network."""
+    limit = f" within the time limit of {time_limit_s:g} s" if time_limit_s is not None else ""
+    targets = hard_targets(problem)
+    if targets:
+        return (f"solver {solver!r} found no plan{limit} (status {last.status!r}), and today's network with "
+                "nothing added is no fallback: it does not meet the scenario's hard targets ("
+                + "; ".join(targets) + "); raise the time limit, or relax the hard targets")
+    return (f"solver {solver!r} found no plan{limit} (status {last.status!r}), not even today's network it "
+            "started from; raise the time limit or try the other solver")

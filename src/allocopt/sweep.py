@@ -1,14 +1,15 @@
 """Budget sweeps: the same scenario solved at a range of budgets, and the frontier of what each budget buys.
 
 One prepared region (roads, travel matrix) serves every budget: each budget only rebuilds the Problem from
-`Scenario.with_budget`. Budgets are solved in ascending order in chains; within a chain each budget starts
-from the previous budget's plan, which stays feasible when the budget grows (a warm start of the first stage;
-each later stage starts from the stage before it). On several workers the budgets are split into one
-contiguous chain per worker.
+`Scenario.with_budget`, through the same `workflow.prepared_problem` and `optimize.optimize_problem` as
+`optimize`. Budgets are solved in ascending order in chains; within a chain each budget starts from the
+previous budget's plan, which stays feasible when the budget grows (the first budget of a chain starts from
+today's network). On several workers the budgets are split into one contiguous chain per worker.
 
 `frontier.csv` has one row per budget (FRONTIER_COLUMNS; `<service>_unserved` are the people each service
 leaves unserved after the plan): `weighted_gap` is the `gap` objective's measure (people, with the
-scenario's weights), `gap` the solver's relative optimality gap, and `marginal_people_per_10k_yuan` how much
+scenario's weights), `status` and `gap` the plan's status word and relative gap by the rule of
+`optimize` (`solve.plan_status`, `solve.plan_gap`), and `marginal_people_per_10k_yuan` how much
 the weighted gap fell per extra 10,000 yuan against the next lower budget. A budget that failed (say, a hard
 target it cannot pay for) has status "error" and its message in `error`; the other budgets are unaffected.
 """
@@ -28,15 +29,12 @@ import pandas as pd
 from allocopt.engine import ProgressCallback, Task, TaskOutcome, open_engine
 from allocopt.errors import AllocoptError, ScenarioError
 from allocopt.export import atomic_output_dir, write_csv, write_json
-from allocopt.model import build_model, build_problem, check_attainable, solve_model
-from allocopt.model.allocation import AllocationModel
-from allocopt.model.problem import Problem
 from allocopt.money import parse_money
-from allocopt.optimize import optimize_problem
-from allocopt.results import Result, build_result
-from allocopt.services import SERVICES, center_column
+from allocopt.optimize import TODAY, StartPlan, optimize_problem
+from allocopt.results import Result
+from allocopt.services import SERVICES
 from allocopt.solve import DEFAULT_SOLVER
-from allocopt.workflow import Prepared, plan_summary
+from allocopt.workflow import Prepared, plan_summary, prepared_problem
 
 FRONTIER_FILE = "frontier.csv"
 FRONTIER_CHART_FILE = "chart_budget_gap.png"
@@ -62,61 +60,6 @@ FRONTIER_COLUMNS = (
     "seconds",
     "error",
 )
-
-
-@dataclass(frozen=True)
-class StartPlan:
-    """The integer decisions of a solved plan, keyed by site ID (only what it adds), to start a solve from."""
-
-    opened: frozenset[str]
-    added_gps: Mapping[str, int]
-    added_equipment: Mapping[tuple[str, str], int]
-    new_centers: frozenset[tuple[str, str]]
-
-    @classmethod
-    def from_result(cls, result: Result) -> StartPlan:
-        """The decisions of `result`, read from its site table."""
-        sites = result.sites
-        ids = sites["id"].astype(str)
-        candidate = (sites["kind"] == "candidate").to_numpy()
-        equipment = {
-            (site, column.removeprefix("added_")): int(count)
-            for column in sites.columns
-            if column.startswith("added_") and column != "added_gps"
-            for site, count in zip(ids, sites[column], strict=True)
-            if count > 0
-        }
-        centers = frozenset(
-            (site, center)
-            for center in _centers(sites)
-            for site, new in zip(ids, sites[f"new_{center_column(center)}"], strict=True)
-            if new
-        )
-        return cls(
-            opened=frozenset(ids[candidate & sites["opened"].to_numpy(dtype=bool)]),
-            added_gps={site: int(n) for site, n in zip(ids, sites["added_gps"], strict=True) if n > 0},
-            added_equipment=equipment,
-            new_centers=centers,
-        )
-
-    def apply(self, model: AllocationModel) -> None:
-        """Set every integer decision variable of `model` to this plan's value (0 where it adds nothing)."""
-        for site, var in model.open.items():
-            var.setInitialValue(1 if site in self.opened else 0)
-        for site, var in model.gp.items():
-            var.setInitialValue(self.added_gps.get(site, 0))
-        for key, var in model.eq.items():
-            var.setInitialValue(self.added_equipment.get(key, 0))
-        for key, var in model.ctr.items():
-            var.setInitialValue(1 if key in self.new_centers else 0)
-
-
-def _centers(sites: pd.DataFrame) -> list[str]:
-    return [
-        column.removeprefix("new_").removesuffix("_center")
-        for column in sites.columns
-        if column.startswith("new_") and column.endswith("_center")
-    ]
 
 
 @dataclass(frozen=True)
@@ -279,50 +222,22 @@ def solve_budget(
     start = previous.start if previous is not None and warm_start else None
     at_budget = replace(prepared, scenario=prepared.scenario.with_budget(budget_yuan))
     try:
-        problem = build_problem(at_budget.region, at_budget.matrix, at_budget.scenario)
-        result, warm = _solve(
-            problem,
+        result = optimize_problem(
+            prepared_problem(at_budget),
             objective=objective,
             solver=solver,
             time_limit_s=time_limit_s,
             mip_gap=mip_gap,
-            start=start,
+            start=start or TODAY,
         )
     except AllocoptError as exc:
         return BudgetRun(budget_yuan, error_row(budget_yuan, f"{type(exc).__name__}: {exc}"), None, start)
     return BudgetRun(
         budget_yuan,
-        frontier_row(result, warm_started=warm),
+        frontier_row(result, warm_started=start is not None),
         plan_summary(at_budget, result),
         StartPlan.from_result(result),
     )
-
-
-def _solve(
-    problem: Problem,
-    *,
-    objective: str,
-    solver: str,
-    time_limit_s: float | None,
-    mip_gap: float | None,
-    start: StartPlan | None,
-) -> tuple[Result, bool]:
-    """The optimal plan, and whether the solve started from `start`.
-
-    With `start`, the model's first stage starts from that plan; anything else, or a warm solve that ends
-    without a plan, goes through `optimize_problem`, which also explains infeasibility.
-    """
-    if start is not None:
-        check_attainable(problem)
-        model = build_model(problem, objective=objective)
-        start.apply(model)
-        outcomes = solve_model(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=True)
-        if outcomes[-1].has_plan:
-            return build_result(model, outcomes, time_limit_s=time_limit_s, mip_gap=mip_gap), True
-    result = optimize_problem(
-        problem, objective=objective, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap
-    )
-    return result, False
 
 
 def frontier_row(result: Result, *, warm_started: bool) -> dict[str, Any]:

@@ -22,11 +22,11 @@ from allocopt.costs import (
 )
 from allocopt.errors import AllocoptError, ScenarioError
 from allocopt.export import atomic_output_dir, write_csv, write_geopackage, write_json
-from allocopt.model import classic
+from allocopt.model import Problem, build_problem, classic
 from allocopt.model.capacity_coverage import CoveragePlan, ResourceKind, capacity_coverage
 from allocopt.model.classic import LocateResult
 from allocopt.network import RoadNetwork, build_network
-from allocopt.optimize import optimize as optimize_region
+from allocopt.optimize import optimize_problem
 from allocopt.regions import DEFAULT_LAYER_FILE, Region, load_region, resolve_region
 from allocopt.results import Result
 from allocopt.scenario import Scenario, load_scenario, scenario_to_dict
@@ -222,18 +222,22 @@ def optimize(
     mip_gap: float | None = None,
     on_step: StepCallback = _quiet,
 ) -> Result:
-    """The best plan for a prepared region under its scenario (see `allocopt.optimize.optimize`)."""
-    return optimize_region(
-        prepared.region,
-        prepared.matrix,
-        prepared.scenario,
+    """The best plan for a prepared region under its scenario (see `allocopt.optimize.optimize_problem`)."""
+    on_step("Preparing the problem")
+    return optimize_problem(
+        prepared_problem(prepared),
         objective=objective,
         solver=solver or DEFAULT_SOLVER,
         time_limit_s=time_limit_s,
         mip_gap=mip_gap,
-        site_matrix=prepared.site_matrix,
         on_step=on_step,
     )
+
+
+def prepared_problem(prepared: Prepared) -> Problem:
+    """The allocation problem of a prepared region under its scenario, with the site-to-hospital minutes a
+    `[tiers]` scenario needs: the one path from a prepared region to a problem (optimize, sweep, batch)."""
+    return build_problem(prepared.region, prepared.matrix, prepared.scenario, site_matrix=prepared.site_matrix)
 
 
 def plan_summary(prepared: Prepared, result: Result) -> dict[str, Any]:

@@ -14,11 +14,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pulp
 import pytest
 from click.testing import CliRunner, Result
@@ -151,7 +153,7 @@ def test_time_limit_with_a_plan_writes_it_marked_not_optimal_and_exits_6(
     result = optimize(runner, tiny_region_path, earlier, "--time-limit", "5")
     assert result.exit_code == 6, result.output
     assert "Traceback" not in result.output
-    assert "NOT proven optimal" in result.stdout and "stopped before proving optimality" in result.stderr
+    assert "NOT proven optimal" in result.stdout and "not proven optimal" in result.stderr
     summary = json.loads((earlier / "summary.json").read_text(encoding="utf-8"))
     assert summary["status"] == "feasible" and summary["gap"] > 0.04
     assert summary["best_bound"] < summary["objective"] and summary["solver"]["time_limit_s"] == 5
@@ -162,10 +164,87 @@ def test_time_limit_with_a_plan_writes_it_marked_not_optimal_and_exits_6(
 
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
-def test_time_limit_without_a_plan_exits_4_and_writes_nothing(runner: CliRunner, tiny_region_path: Path,
-                                                              earlier: Path, solver: str) -> None:
-    result = optimize(runner, tiny_region_path, earlier, "--time-limit", "0.000001", "--solver", solver)
-    assert_one_error(result, 4, f"solver '{solver}' found no plan within the time limit", "raise the time limit")
+def test_a_time_limit_too_short_to_search_still_returns_a_plan_and_exits_6(
+        runner: CliRunner, tiny_region_path: Path, earlier: Path, solver: str) -> None:
+    result = optimize(runner, tiny_region_path, earlier, "--time-limit", "0.000001", "--solver", solver,
+                      "--format", "json")
+    assert result.exit_code == 6, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "feasible" and summary["cost_yuan"] <= 3_000_000
+    assert summary["weighted_gap_after"] <= summary["weighted_gap_before"]
+    assert "not proven optimal" in result.stderr
+
+
+# ---------------------------------------------------------------- the watchdog, with solvers that stall
+
+
+def _stalling(*, with_plan: bool = False, lp_too: bool = False) -> Callable[..., tuple[str, float | None, str]]:
+    """A stand-in for HiGHS that, on a MIP (and on an LP when `lp_too`), ignores its time limit and every request
+    to stop: it offers the real plan (and a bound 5% below it) when `with_plan`, then never returns."""
+    def stall(model: pulp.LpProblem, *, best: solve.Incumbent, **options: Any) -> tuple[str, float | None, str]:
+        if not (model.isMIP() or lp_too):
+            return solve._solve_highs(model, best=best, **options)
+        if with_plan:
+            solve._solve_highs(model, best=solve.Incumbent(), **options)
+            objective = float(pulp.value(model.objective))
+            best.offer(np.array([var.varValue for var in model.variables()]), objective,
+                       objective - 0.05 * abs(objective) - 1.0)
+        threading.Event().wait()
+        raise AssertionError("unreachable")
+
+    return stall
+
+
+@pytest.fixture
+def quick_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(solve, "WATCHDOG_GRACE_S", 0.2)
+    monkeypatch.setattr(solve, "INTERRUPT_GRACE_S", 0.2)
+
+
+@pytest.mark.usefixtures("quick_watchdog")
+def test_the_watchdog_returns_the_best_plan_of_a_solver_that_ignores_its_time_limit(
+        runner: CliRunner, tiny_region_path: Path, earlier: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(solve._RUNNERS, "highs", _stalling(with_plan=True))
+    result = optimize(runner, tiny_region_path, earlier, "--time-limit", "1")
+    assert result.exit_code == 6, result.output
+    summary = json.loads((earlier / "summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "feasible" and summary["gap"] is None  # the cost stage had no time left
+    assert summary["stage_objectives"][0] == pytest.approx(summary["objective"])
+    assert summary["best_bound"] < summary["objective"]
+    assert summary["cost_yuan"] > 0  # the stand-in's plan, not today's network
+
+
+@pytest.mark.usefixtures("quick_watchdog")
+def test_a_stalled_solver_without_a_plan_leaves_todays_network(
+        runner: CliRunner, tiny_region_path: Path, earlier: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(solve._RUNNERS, "highs", _stalling())
+    result = optimize(runner, tiny_region_path, earlier, "--time-limit", "1", "--format", "json")
+    assert result.exit_code == 6, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "feasible" and summary["cost_yuan"] == 0 and summary["gp"]["added"] == 0
+    assert summary["weighted_gap_after"] == pytest.approx(summary["weighted_gap_before"])
+
+
+@pytest.mark.usefixtures("quick_watchdog")
+def test_no_plan_when_todays_network_misses_the_hard_targets_says_so(
+        runner: CliRunner, tiny_region_path: Path, earlier: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(solve._RUNNERS, "highs", _stalling())
+    scenario = tmp_path / "hard.toml"
+    scenario.write_text("[targets.min_covered_share]\nchest_pain = 1.0\n", encoding="utf-8")
+    result = optimize(runner, tiny_region_path, earlier, "--time-limit", "1", "--scenario", str(scenario),
+                      "--budget", "1e9")
+    assert_one_error(result, 4, "found no plan within the time limit of 1 s",
+                     "today's network with nothing added is no fallback", "chest_pain covered share >= 100.0%")
+    assert_untouched(earlier)
+
+
+@pytest.mark.usefixtures("quick_watchdog")
+def test_the_watchdog_gives_no_plan_when_a_stalled_solver_had_none(
+        runner: CliRunner, tiny_region_path: Path, earlier: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(solve._RUNNERS, "highs", _stalling(lp_too=True))
+    result = optimize(runner, tiny_region_path, earlier, "--time-limit", "0.5")
+    assert_one_error(result, 4, "found no plan within the time limit of 0.5 s", "raise the time limit")
     assert_untouched(earlier)
 
 
@@ -396,6 +475,43 @@ def test_a_run_stopped_while_writing_leaves_the_earlier_result_whole(runner: Cli
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["budget_yuan"] == 1_000_000
 
 
+_STALLED_CLI = textwrap.dedent("""
+    import sys, threading
+    from pathlib import Path
+    from allocopt import solve
+    from allocopt.cli import main
+
+    def stall(model, **options):  # a solver that ignores its time limit and Ctrl-C alike
+        Path(sys.argv[1]).write_text("stalled")
+        threading.Event().wait()
+
+    solve._RUNNERS["highs"] = stall
+    main(["optimize", sys.argv[2], "--budget", "3000000", "--time-limit", "3600", "--out", sys.argv[3],
+          "--cache-dir", sys.argv[4]])
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_holds_when_the_solver_ignores_it(tmp_path: Path, tiny_region_path: Path) -> None:
+    script, marker = tmp_path / "stalled.py", tmp_path / "stalled"
+    script.write_text(_STALLED_CLI, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(solve.__file__).resolve().parents[1])}
+    child = subprocess.Popen([sys.executable, str(script), str(marker), str(tiny_region_path),
+                              str(tmp_path / "plan"), str(tmp_path / "cache")], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        while not marker.exists() and child.poll() is None:
+            subprocess.run([sys.executable, "-c", "import time; time.sleep(0.2)"], check=True)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)  # the stand-in never returns: only the watchdog ends this
+    finally:
+        child.kill()
+    assert child.returncode == EXIT_INTERRUPTED, (out, err)
+    assert "Interrupted" in err and "Traceback" not in err
+    assert not (tmp_path / "plan").exists()
+
+
 # ---------------------------------------------------------------- bugs
 
 
@@ -421,3 +537,14 @@ def test_usage_errors_still_exit_2(runner: CliRunner, tmp_path: Path) -> None:
     costs.write_text("demand,site,cost\na,x,1\n", encoding="utf-8")
     result = runner.invoke(main, ["locate", "pmedian", "--costs", str(costs), "-p", "1", "--columns", "a,b"])
     assert result.exit_code == 2 and "Internal error" not in result.output
+
+
+@pytest.mark.parametrize("command", [["optimize"], ["sweep", "--budgets", "0,1000"], ["batch"],
+                                     ["locate", "pmedian", "--costs", "costs.csv", "-p", "1"]])
+@pytest.mark.parametrize("gap", ["1", "1.5", "-0.1", "nan"])
+def test_a_mip_gap_outside_0_to_1_is_a_usage_error(runner: CliRunner, command: list[str], gap: str) -> None:
+    with runner.isolated_filesystem():
+        Path("costs.csv").write_text("demand,site,cost\na,x,1\n", encoding="utf-8")
+        result = runner.invoke(main, [*command, "--mip-gap", gap])
+    assert result.exit_code == 2, result.output
+    assert "--mip-gap" in result.output and "Internal error" not in result.output

@@ -16,6 +16,7 @@ import pandas as pd
 from allocopt import workflow
 from allocopt.errors import AllocoptError, ScenarioError
 from allocopt.money import parse_money
+from allocopt.solve import solvers_left_running
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,6 +80,25 @@ def overwrite_option(command: F) -> F:
         help="Write into a folder holding other files or another kind of result: that result's files are "
              "replaced, files allocopt did not write are kept (never replaced or deleted).",
     )(command)
+
+
+class Group(click.Group):
+    """The command group, ending the process at once when a solver the watchdog abandoned is still running.
+
+    A native solver thread still running at interpreter exit aborts the process ("terminate called without an
+    active exception", exit 134) after the results were written; os._exit skips that teardown. Only a call of
+    the group (the console script) ends this way, not `Group.main` as click's test runner calls it.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except SystemExit as exc:
+            if solvers_left_running():
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1))
+            raise
 
 
 def region_argument(command: F) -> F:
@@ -148,12 +168,28 @@ def status_line() -> StatusLine:
 EXIT_NOT_PROVEN_OPTIMAL = 6
 
 
+class _FiniteRange(click.FloatRange):
+    """A FloatRange that also refuses nan, which passes every comparison of FloatRange's check."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+MIP_GAP = _FiniteRange(min=0, max=1, max_open=True)
+"""--mip-gap values: a fraction in [0, 1), so that a mistyped 1 (or 5 for 5%) is a usage error."""
+TIME_LIMIT = _FiniteRange(min=0, min_open=True)
+
+
 def solver_options(command: F) -> F:
     """--solver, --time-limit and --mip-gap, as the solving commands share them."""
-    command = click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None,
-                           help="Relative optimality gap.")(command)
-    command = click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True),
-                           default=None, help="Seconds the solver may run.")(command)
+    command = click.option("--mip-gap", type=MIP_GAP, default=None,
+                           help="Relative optimality gap, a fraction in [0, 1) (default 1e-4).")(command)
+    command = click.option("--time-limit", "time_limit_s", type=TIME_LIMIT, default=None,
+                           help="Wall-clock seconds for the whole solve; past it the best plan found is "
+                                "returned with its gap (exit 6).")(command)
     return click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None,
                         help="MILP solver (default: highs).")(command)
 

@@ -19,7 +19,10 @@ import pandas as pd
 from allocopt import workflow
 from allocopt._clitools import (
     EXIT_NOT_PROVEN_OPTIMAL,
+    MIP_GAP,
     MONEY,
+    TIME_LIMIT,
+    Group,
     cache_option,
     column_map,
     column_names,
@@ -40,7 +43,7 @@ from allocopt.export import check_output_dir
 from allocopt.model.capacity_coverage import ResourceKind
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="allocopt")
 @click.option("--quiet", "-q", is_flag=True, help="No progress status line (it is never shown in pipes).")
 def main(quiet: bool) -> None:
@@ -193,10 +196,12 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
                    "of that quality.")
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None,
               help="MILP solver (default: highs, the faster on our benchmarks).")
-@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds the solver may run (per stage); the best plan found is returned with its gap.")
-@click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None,
-              help="Relative optimality gap at which the solver may stop (default: the solver's own, ~1e-4).")
+@click.option("--time-limit", "time_limit_s", type=TIME_LIMIT, default=None,
+              help="Wall-clock seconds for the whole solve (all stages); past it the best plan found is returned "
+                   "with its gap (exit 6).")
+@click.option("--mip-gap", type=MIP_GAP, default=None,
+              help="Relative optimality gap within which a plan counts as optimal, a fraction in [0, 1) "
+                   "(default 1e-4).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Result directory (default: results/<region>-<timestamp>/).")
 @click.option("--report", "with_report", is_flag=True, help="Also write maps, plan.xlsx and report.html.")
@@ -234,16 +239,19 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
     else:
         _echo_plan(summary, result.allocations, target)
     if result.status != "optimal":
-        click.echo(f"Warning: the solver stopped before proving optimality (status {result.status}, "
-                   f"gap {summary['gap']}); the plan written is the best found.", err=True)
+        click.echo(f"Warning: the plan is not proven optimal at the requested MIP gap (status {result.status}, "
+                   f"gap {_gap_text(summary['gap'])}); the plan written is the best found.", err=True)
         sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
 
 
+def _gap_text(gap: float | None) -> str:
+    return "unknown (no bound proven)" if gap is None else f"{gap:.4%}"
+
+
 def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path) -> None:
-    gap = summary["gap"]
-    proven = "" if summary["status"] == "optimal" else " (NOT proven optimal: a limit stopped the solver)"
+    proven = "" if summary["status"] == "optimal" else " (NOT proven optimal at the requested MIP gap)"
     click.echo(f"Plan for {summary['region']} ({summary['objective_name']} objective): status {summary['status']}"
-               + (f", gap {gap:.4%}" if gap is not None else "") + proven)
+               f", gap {_gap_text(summary['gap'])}{proven}")
     budget = summary["budget_yuan"]
     click.echo(f"Cost {summary['cost_yuan']:,.0f} yuan" + (f" of {budget:,.0f}" if budget is not None else ""))
     gp = summary["gp"]
@@ -421,9 +429,9 @@ def consortium_command(region: str, scenario_path: Path | None, max_referral_min
                    "(amounts as --budget takes them: 0:60M:7, 20M,30M).")
 @click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True)
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
-@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds the solver may run per budget.")
-@click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None, help="Relative optimality gap.")
+@click.option("--time-limit", "time_limit_s", type=TIME_LIMIT, default=None,
+              help="Wall-clock seconds for each budget's whole solve.")
+@click.option("--mip-gap", type=MIP_GAP, default=None, help="Relative optimality gap, in [0, 1) (default 1e-4).")
 @click.option("--no-warm-start", is_flag=True, help="Solve each budget from scratch.")
 @workers_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -493,9 +501,9 @@ def compare_command(result_dirs: tuple[Path, ...], output_format: str, out_dir: 
 @scenario_option
 @click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True)
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
-@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds the solver may run per region.")
-@click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=None, help="Relative optimality gap.")
+@click.option("--time-limit", "time_limit_s", type=TIME_LIMIT, default=None,
+              help="Wall-clock seconds for each region's whole solve.")
+@click.option("--mip-gap", type=MIP_GAP, default=None, help="Relative optimality gap, in [0, 1) (default 1e-4).")
 @workers_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write batch.csv (default: results/batch-<timestamp>/).")

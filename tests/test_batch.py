@@ -101,6 +101,16 @@ def test_a_shared_scenario_replaces_each_region_s_own(regions_dir: Path, tmp_pat
     np.testing.assert_allclose(table["weighted_gap_after"], table["weighted_gap_before"])
 
 
+def test_a_tiers_scenario_runs_in_a_batch_as_alone(regions_dir: Path, tmp_path: Path) -> None:
+    scenario = tmp_path / "tiers.toml"
+    scenario.write_text("[budget]\ntotal_yuan = 3000000\n[tiers]\n", encoding="utf-8")
+    table = run_batch([regions_dir / "tiny"], settings=BatchSettings(scenario_path=scenario, mip_gap=0.0))
+    assert table["status"].tolist() == ["optimal"], table["error"].tolist()
+    alone = workflow.optimize(workflow.prepare(regions_dir / "tiny", scenario_path=scenario), mip_gap=0.0)
+    assert alone.tiers is not None
+    assert table["weighted_gap_after"].iloc[0] == pytest.approx(alone.weighted_gap_after, rel=1e-9)
+
+
 def test_no_regions_or_repeated_ones_are_refused(regions_dir: Path) -> None:
     with pytest.raises(DataError, match="no regions"):
         run_batch([])

@@ -146,6 +146,22 @@ def test_every_budget_agrees_with_a_single_optimize_run(tiny: workflow.Prepared,
         assert weighted_gap == pytest.approx(alone.weighted_gap_after, rel=1e-9)
 
 
+def test_a_tiers_scenario_sweeps_and_agrees_with_single_runs(tiny_region_path: Path, tmp_path: Path) -> None:
+    # sweeps once built the problem without the site-to-hospital minutes [tiers] needs, failing every budget
+    scenario = tmp_path / "tiers.toml"
+    scenario.write_text("[tiers]\n", encoding="utf-8")
+    prepared = workflow.prepare(tiny_region_path, scenario_path=scenario)
+    budgets = (0.0, 4e6, 12e6)
+    sweep = sweep_budgets(prepared, budgets, mip_gap=0.0)
+    assert sweep.frontier["status"].tolist() == ["optimal"] * 3, sweep.frontier["error"].tolist()
+    for budget, weighted_gap in zip(budgets, sweep.frontier["weighted_gap"], strict=True):
+        alone = workflow.optimize(dataclasses.replace(prepared, scenario=prepared.scenario.with_budget(budget)),
+                                  mip_gap=0.0)
+        assert alone.tiers is not None
+        assert weighted_gap == pytest.approx(alone.weighted_gap_after, rel=1e-9)
+        assert sweep.summaries[budget]["tiers"] == alone.to_summary()["tiers"]
+
+
 def test_generated_frontier_is_monotone_with_and_without_warm_start(generated: workflow.Prepared) -> None:
     budgets = parse_budgets("0:12000000:5")
     warm = sweep_budgets(generated, budgets, mip_gap=0.0).frontier

@@ -173,7 +173,7 @@ def test_a_plan_not_proven_optimal_is_flagged_with_its_gap(tmp_path):
     assert "proven optimal" not in report.render_html(result, figures=[])
     _edit_summary(directory, lambda s: s.update(status="feasible", gap=0.0125))
     page = report.render_html(report.read_result_dir(directory), figures=[])
-    assert "Solver status feasible: a limit stopped the solver before this plan was proven optimal; it is within " \
+    assert "Solver status feasible: this plan is not proven optimal at the requested MIP gap; it is within " \
            "1.25% of the best possible plan." in page
 
 

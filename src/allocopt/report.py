@@ -387,8 +387,8 @@ def _notes(summary: Mapping[str, Any]) -> str:
     if summary.get("status") != "optimal":
         gap = summary.get("gap")
         within = f" it is within {gap:.2%} of the best possible plan" if isinstance(gap, int | float) else ""
-        notes.append(f"Solver status {summary.get('status')!s}: a limit stopped the solver before this plan was "
-                     f"proven optimal;{within or ' its distance from the best plan is unknown'}.")
+        notes.append(f"Solver status {summary.get('status')!s}: this plan is not proven optimal at the requested "
+                     f"MIP gap;{within or ' its distance from the best plan is unknown'}.")
     if summary.get("region_synthetic"):
         notes.append("This region is synthetic: its figures illustrate the method and describe no real place.")
     return "".join(f"<p class=\"note\">{_e(note)}</p>" for note in notes)

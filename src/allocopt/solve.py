@@ -119,7 +119,9 @@ def solve(
     except _SOLVER_FAILURES as exc:
         raise SolverError(f"solver {solver!r} failed ({type(exc).__name__}: {exc}); {_CRASH_FIX[solver]}") from exc
     seconds = time.perf_counter() - start
-    status, bound_raw, version = ran if ran is not None else best.restore(model, solver)
+    if ran is None or (ran[0] == "not_solved" and best.has_plan):  # abandoned, or stopped before taking the start
+        ran = best.restore(model, solver)
+    status, bound_raw, version = ran
     objective = _objective_value(model) if status in ("optimal", "feasible") else None
     bound = bound_raw
     if status == "optimal" and (bound is None or not model.isMIP()):
@@ -459,8 +461,9 @@ class _BulkHiGHS(pulp.HiGHS):
             return
         try:
             highs.run()
-        finally:
-            _highspy()._Highs.resetThreadScheduler(False)  # as highspy's own solve thread does
+        finally:  # as highspy's own solve thread does (the method's name before 1.16: resetGlobalScheduler)
+            core = _highspy()._Highs
+            (getattr(core, "resetThreadScheduler", None) or core.resetGlobalScheduler)(False)
 
 
 @contextlib.contextmanager

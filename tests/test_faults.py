@@ -209,6 +209,7 @@ def test_the_watchdog_returns_the_best_plan_of_a_solver_that_ignores_its_time_li
     assert result.exit_code == 6, result.output
     summary = json.loads((earlier / "summary.json").read_text(encoding="utf-8"))
     assert summary["status"] == "feasible" and summary["gap"] is None  # the cost stage had no time left
+    assert summary["stage_gaps"][0] == pytest.approx(0.05, abs=0.01) and summary["stage_gaps"][1] is None
     assert summary["stage_objectives"][0] == pytest.approx(summary["objective"])
     assert summary["best_bound"] < summary["objective"]
     assert summary["cost_yuan"] > 0  # the stand-in's plan, not today's network

@@ -245,7 +245,7 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
 
 
 def _gap_text(gap: float | None) -> str:
-    return "unknown (no bound proven)" if gap is None else f"{gap:.4%}"
+    return "unknown (a stage has no proven bound; see stage_gaps)" if gap is None else f"{gap:.4%}"
 
 
 def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path) -> None:

@@ -86,8 +86,8 @@ class Result:
     `objective` is the plan's value of the primary objective, recomputed from the plan (equity: the largest
     township gap share); `best_bound` is the solver's for that objective, `gap` the largest relative gap of
     any stage (the least-proven one, `solve.plan_gap`) and `status` follows that stage (`solve.plan_status`).
-    `stage_objectives` are the solver's values, one per stage. Tables: `allocations` (ALLOCATION_COLUMNS, one
-    row per resource placed),
+    `stage_objectives` and `stage_gaps` are the solver's values and gaps, one per stage. Tables: `allocations`
+    (ALLOCATION_COLUMNS, one row per resource placed),
     `sites` (every site: `id, name, kind, level, township_code, opened, added_gps, added_<equipment>,
     new_<center>_center, cost_yuan`),
     `demand` (per original demand point: `<service>_covered_before/after`, `<service>_minutes_before/after`),
@@ -129,6 +129,7 @@ class Result:
     uncoverable: Mapping[str, tuple[str, ...]]
     travel_unreachable: tuple[str, ...]
     tiers: TierResult | None = None
+    stage_gaps: tuple[float | None, ...] = ()
 
     @property
     def cost_yuan(self) -> float:
@@ -160,6 +161,7 @@ class Result:
             "best_bound": self.best_bound,
             "gap": self.gap,
             "stage_objectives": list(self.stage_objectives),
+            "stage_gaps": list(self.stage_gaps),
             "solver": {"name": self.solver, "version": self.solver_version, "seconds": self.seconds,
                        "time_limit_s": self.time_limit_s, "mip_gap": self.mip_gap},
             "budget_yuan": self.budget.total_yuan,
@@ -228,6 +230,7 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
         time_limit_s=time_limit_s,
         mip_gap=mip_gap,
         stage_objectives=tuple(o.objective for o in outcomes),
+        stage_gaps=tuple(o.gap for o in outcomes),
         budget=p.scenario.budget,
         capital_yuan=capital,
         annual_yuan=annual,

@@ -178,11 +178,14 @@ def test_a_time_limit_too_short_to_search_still_returns_a_plan_and_exits_6(
 # ---------------------------------------------------------------- the watchdog, with solvers that stall
 
 
-def _stalling(*, with_plan: bool = False, lp_too: bool = False) -> Callable[..., tuple[str, float | None, str]]:
-    """A stand-in for HiGHS that, on a MIP (and on an LP when `lp_too`), ignores its time limit and every request
-    to stop: it offers the real plan (and a bound 5% below it) when `with_plan`, then never returns."""
+def _stalling(*, with_plan: bool = False, lp_too: bool = False,
+              later_stages: bool = False) -> Callable[..., tuple[str, float | None, str]]:
+    """A stand-in for HiGHS that, on a MIP (and on an LP when `lp_too`; only in a later stage when
+    `later_stages`), ignores its time limit and every request to stop: it offers the real plan (and a bound 5%
+    below it) when `with_plan`, then never returns."""
     def stall(model: pulp.LpProblem, *, best: solve.Incumbent, **options: Any) -> tuple[str, float | None, str]:
-        if not (model.isMIP() or lp_too):
+        later = any(constraint.name.startswith("stage_keep") for constraint in model.constraints())
+        if not (model.isMIP() or lp_too) or (later_stages and not later):
             return solve._solve_highs(model, best=best, **options)
         if with_plan:
             solve._solve_highs(model, best=solve.Incumbent(), **options)
@@ -224,6 +227,19 @@ def test_a_stalled_solver_without_a_plan_leaves_todays_network(
     summary = json.loads(result.stdout)
     assert summary["status"] == "feasible" and summary["cost_yuan"] == 0 and summary["gp"]["added"] == 0
     assert summary["weighted_gap_after"] == pytest.approx(summary["weighted_gap_before"])
+
+
+@pytest.mark.usefixtures("quick_watchdog")
+def test_a_cost_stage_that_stalls_without_a_plan_leaves_the_first_stage_plan(
+        runner: CliRunner, tiny_region_path: Path, earlier: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(solve._RUNNERS, "highs", _stalling(later_stages=True))
+    result = optimize(runner, tiny_region_path, earlier, "--time-limit", "3", "--format", "json")
+    assert result.exit_code == 6, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "feasible" and summary["gap"] is None
+    assert summary["stage_gaps"][0] == pytest.approx(0.0, abs=1e-4) and summary["stage_gaps"][1] is None
+    assert summary["objective"] == pytest.approx(summary["stage_objectives"][0])
+    assert summary["cost_yuan"] == pytest.approx(summary["stage_objectives"][1])
 
 
 @pytest.mark.usefixtures("quick_watchdog")

@@ -112,10 +112,10 @@ def solve_model(m: AllocationModel, *, solver: str = DEFAULT_SOLVER, time_limit_
     Before each later stage the earlier objective is held at its found value (plus STAGE_TOLERANCE) and the
     earlier plan is handed over as a warm start; with `warm_start` the first stage starts from the plan the
     variables hold too. `time_limit_s` is the wall-clock limit of the whole solve: the stages share one
-    deadline, and a later stage that has no time left is not run (its outcome is "feasible" with an unknown
-    gap, the plan is the earlier stage's). Stops at the first stage without a plan. `progress` is told the
-    seconds since the solve began and the gap of the current stage's best plan. Solution values stay on the
-    model's variables.
+    deadline, and a later stage that has no time left, or ends without a plan, leaves the earlier stage's plan
+    (its outcome is then "feasible" with an unknown gap). Stops at the first stage without a plan. `progress`
+    is told the seconds since the solve began and the gap of the current stage's best plan. Solution values
+    stay on the model's variables.
     """
     began = time.monotonic()
     deadline = None if time_limit_s is None else began + time_limit_s
@@ -133,8 +133,14 @@ def solve_model(m: AllocationModel, *, solver: str = DEFAULT_SOLVER, time_limit_
                                                  m.name("stage_keep", str(index)), found + slack))
             m.lp.setObjective(pulp.LpAffineExpression(stage))
         elapsed = None if progress is None else _since(began, progress)
+        earlier_plan = [(var, var.varValue) for var in m.lp.variables()] if index else []
         outcome = solve(m.lp, solver=solver, time_limit_s=None if left_s is None else max(left_s, MIN_STAGE_S),
                         mip_gap=mip_gap, warm_start=warm_start or index > 0, progress=elapsed)
+        if index and not outcome.has_plan:
+            for var, value in earlier_plan:
+                var.varValue = value
+            outcomes.append(_skipped(stage, outcomes[-1]))
+            break
         outcomes.append(outcome)
         if not outcome.has_plan:
             break
@@ -147,6 +153,7 @@ def _since(began: float, progress: Progress) -> Progress:
 
 
 def _skipped(stage: pulp.LpAffineExpression, earlier: SolveOutcome) -> SolveOutcome:
-    """The outcome of a stage the time limit left no room for: the earlier plan, not proven for this stage."""
+    """The outcome of a stage the time limit left no room for, or that found no plan: the earlier plan, not
+    proven for this stage."""
     return SolveOutcome(status="feasible", objective=float(pulp.value(stage)), best_bound=None, gap=None,
                         solver=earlier.solver, solver_version=earlier.solver_version, seconds=0.0)

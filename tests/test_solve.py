@@ -11,8 +11,18 @@ import numpy as np
 import pulp
 import pytest
 
+from allocopt import solve as solve_module
 from allocopt.errors import SolverError
-from allocopt.solve import DEFAULT_SOLVER, SOLVERS, SolveOutcome, relative_gap, solve
+from allocopt.solve import (
+    DEFAULT_SOLVER,
+    SOLVERS,
+    SolveOutcome,
+    plan_gap,
+    plan_status,
+    proven_optimal,
+    relative_gap,
+    solve,
+)
 
 
 def knapsack(sense: int, *, constant: float = 0.0) -> tuple[pulp.LpProblem, float]:
@@ -207,3 +217,55 @@ def test_highs_writes_nothing_to_standard_output() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert run.stdout == "optimal\n"
+
+
+@pytest.mark.parametrize(("objective", "bound", "mip_gap", "proven"), [
+    (100.0, 99.995, None, True),  # 5e-5 within the default 1e-4
+    (100.0, 99.98, None, False),  # 2e-4
+    (100.0, 99.0, 0.02, True),
+    (100.0, 99.0, 0.0, False),
+    (0.0, -1e-9, 0.0, True),  # an absolute gap within 1e-6 proves a zero objective
+    (-50.0, -49.5, 0.02, True),  # maximizing: the bound lies above; the gap is relative to |objective|
+    (100.0, None, None, False),
+    (100.0, float("-inf"), None, False),
+])
+def test_the_word_optimal_needs_a_proven_gap_within_the_requested_one(
+        objective: float, bound: float | None, mip_gap: float | None, proven: bool) -> None:
+    assert proven_optimal(objective, bound, mip_gap) is proven
+
+
+def _outcome(status: str, gap: float | None) -> SolveOutcome:
+    return SolveOutcome(status=status, objective=1.0, best_bound=None, gap=gap, solver="highs",
+                        solver_version="1", seconds=0.0)
+
+
+def test_a_staged_plan_takes_the_word_and_gap_of_its_least_proven_stage() -> None:
+    assert plan_status([_outcome("optimal", 0.0), _outcome("optimal", 1e-5)]) == "optimal"
+    assert plan_status([_outcome("optimal", 0.0), _outcome("feasible", 0.03)]) == "feasible"
+    assert plan_gap([_outcome("optimal", 1e-5), _outcome("feasible", 0.03)]) == 0.03
+    assert plan_gap([_outcome("feasible", 0.2), _outcome("feasible", None)]) is None
+    assert plan_status([]) == "feasible"
+
+
+def test_a_solver_calling_a_plan_optimal_outside_the_requested_gap_gets_feasible(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    model, best = knapsack(pulp.LpMinimize, constant=1000.0)
+    real = solve_module._RUNNERS["highs"]
+
+    def optimistic(model: pulp.LpProblem, **options: object) -> tuple[str, float | None, str]:
+        status, _, version = real(model, **options)
+        return status, pulp.value(model.objective) - 50.0, version  # "optimal" with a 5% gap
+
+    monkeypatch.setitem(solve_module._RUNNERS, "highs", optimistic)
+    outcome = solve(model, solver="highs")
+    assert outcome.status == "feasible" and outcome.gap == pytest.approx(50.0 / abs(best))
+    assert solve(model, solver="highs", mip_gap=0.06).status == "optimal"
+
+
+def test_highs_measures_its_gap_on_the_objective_with_its_constant() -> None:
+    # without the constant HiGHS judged its relative gap on a shifted objective: "optimal" at a real gap of 5.7%
+    model, best = knapsack(pulp.LpMinimize, constant=1000.0)
+    outcome = solve(model, solver="highs", mip_gap=0.0)
+    highs = model.solverModel
+    assert highs.getObjectiveOffset()[1] == pytest.approx(1000.0)
+    assert highs.getInfo().objective_function_value == pytest.approx(best) == pytest.approx(outcome.objective)

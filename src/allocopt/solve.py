@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pulp
@@ -244,14 +244,24 @@ class Incumbent:
         return "feasible", bound, version
 
 
+T = TypeVar("T")
+
+
+def watched(work: Callable[[], T], *, time_limit_s: float | None) -> T | None:
+    """`work()` (a solver call that cannot be cancelled, e.g. scipy's linprog) under the watchdog: None when it
+    is still running WATCHDOG_GRACE_S + INTERRUPT_GRACE_S past `time_limit_s`; Ctrl-C holds within
+    INTERRUPT_GRACE_S."""
+    return _watched(work, cancel=lambda: None, best=Incumbent(), time_limit_s=time_limit_s, progress=None)
+
+
 def _watched(
-    work: Callable[[], tuple[str, float | None, str]],
+    work: Callable[[], T],
     *,
     cancel: Callable[[], None],
     best: Incumbent,
     time_limit_s: float | None,
     progress: Progress | None,
-) -> tuple[str, float | None, str] | None:
+) -> T | None:
     """Run `work` on a thread of its own and wait for it, holding the time limit and Ctrl-C whatever it does.
 
     Returns its result, or None when it was abandoned: still running INTERRUPT_GRACE_S after `cancel`, which
@@ -294,7 +304,7 @@ def _watched(
         raise
     if "error" in outcome:
         raise outcome["error"]
-    result: tuple[str, float | None, str] = outcome["value"]
+    result: T = outcome["value"]
     return result
 
 

@@ -24,7 +24,7 @@ import scipy
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from allocopt.solve import SolveOutcome
+from allocopt.solve import SolveOutcome, watched
 
 SEARCH_CELLS = 4_000_000
 """Default work limit of `search`: partial plans times max(groups, candidate sites) held at one level. About
@@ -74,7 +74,7 @@ def relax(reach: sp.csr_matrix, weight: np.ndarray, *, p: int, time_limit_s: flo
     if n_groups == 0:
         value, fractional, duals = 0.0, np.zeros(m), np.zeros(0)
     else:
-        solution = linprog(
+        solution = watched(lambda: linprog(
             np.concatenate([-weight, np.zeros(m)]),
             A_ub=sp.hstack([sp.identity(n_groups, format="csr"), -reach], format="csr"),
             b_ub=np.zeros(n_groups),
@@ -83,8 +83,8 @@ def relax(reach: sp.csr_matrix, weight: np.ndarray, *, p: int, time_limit_s: flo
             bounds=(0.0, 1.0),
             method="highs",
             options={} if time_limit_s is None else {"time_limit": time_limit_s},
-        )
-        if solution.status != 0:
+        ), time_limit_s=time_limit_s)
+        if solution is None or solution.status != 0:
             return None
         value, fractional = -float(solution.fun), np.asarray(solution.x[n_groups:])
         duals = np.maximum(-np.asarray(solution.ineqlin.marginals), 0.0)

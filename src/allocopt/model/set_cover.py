@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from allocopt.model._sparse import add_rows
-from allocopt.solve import DEFAULT_SOLVER, solve
+from allocopt.solve import DEFAULT_SOLVER, solve, watched
 
 _LP_TOLERANCE = 1e-6
 """Allowance for the LP solver's tolerance before its bound is rounded up."""
@@ -68,11 +68,11 @@ def decide_cover(
     if len(greedy) <= p:
         return CoverDecision("yes", greedy, "greedy", version)
     n_groups, m = cover.shape
-    relaxed = linprog(
+    relaxed = watched(lambda: linprog(
         np.ones(m), A_ub=-cover, b_ub=-np.ones(n_groups), bounds=(0.0, 1.0), method="highs",
         options={} if time_limit_s is None else {"time_limit": time_limit_s},
-    )
-    if relaxed.status == 0 and math.ceil(float(relaxed.fun) - _LP_TOLERANCE) > p:
+    ), time_limit_s=time_limit_s)
+    if relaxed is not None and relaxed.status == 0 and math.ceil(float(relaxed.fun) - _LP_TOLERANCE) > p:
         return CoverDecision("no", None, "lp", version)
     model, y = cover_model(cover, name="cover_decision")
     model.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression((var, 1.0) for var in y),

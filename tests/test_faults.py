@@ -10,6 +10,7 @@ import dataclasses
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -216,6 +217,21 @@ def test_the_watchdog_returns_the_best_plan_of_a_solver_that_ignores_its_time_li
     assert summary["stage_objectives"][0] == pytest.approx(summary["objective"])
     assert summary["best_bound"] < summary["objective"]
     assert summary["cost_yuan"] > 0  # the stand-in's plan, not today's network
+
+
+@pytest.mark.usefixtures("quick_watchdog")
+def test_a_long_solve_reports_elapsed_seconds_and_the_best_plan_s_gap(
+        tiny_region_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from allocopt import workflow
+
+    monkeypatch.setitem(solve._RUNNERS, "highs", _stalling(with_plan=True))
+    steps: list[str] = []
+    prepared = workflow.prepare(tiny_region_path)
+    workflow.optimize(prepared, time_limit_s=2.5, on_step=steps.append)
+    progress = [step for step in steps if step.startswith("Solving with highs: ")]
+    assert progress and all(re.fullmatch(r"Solving with highs: [0-9]+ s, best plan's gap [0-9.]+%", step)
+                            for step in progress), progress
+    assert 5.0 <= float(progress[-1].split()[-1][:-1]) < 10.0  # the stand-in's bound lies 5% (and 1) below
 
 
 @pytest.mark.usefixtures("quick_watchdog")

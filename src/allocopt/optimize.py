@@ -128,7 +128,7 @@ def optimize_problem(problem: Problem, *, objective: str = "gap", solver: str = 
     step(solving)
     start.apply(model)
     outcomes = solve_model(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=True,
-                           progress=_progress_text(solving, step) if on_step is not None else None)
+                           progress=_progress_text(f"Solving with {solver}", step) if on_step is not None else None)
     last = outcomes[-1]
     if last.status == "infeasible":
         step("Explaining why no plan fits")
@@ -140,7 +140,7 @@ def optimize_problem(problem: Problem, *, objective: str = "gap", solver: str = 
 
 
 def _progress_text(solving: str, step: Callable[[str], None]) -> Progress:
-    """Progress of a long solve as status-line text: seconds elapsed and the best plan's gap so far."""
+    """Progress of a long solve as short status-line text: seconds elapsed and the best plan's gap so far."""
     def report(elapsed_s: float, gap: float | None, has_plan: bool) -> None:
         best = "no plan yet" if not has_plan else "best plan's gap not bounded yet" if gap is None else (
             f"best plan's gap {gap:.2%}")

@@ -581,3 +581,18 @@ def test_a_mip_gap_outside_0_to_1_is_a_usage_error(runner: CliRunner, command: l
         result = runner.invoke(main, [*command, "--mip-gap", gap])
     assert result.exit_code == 2, result.output
     assert "--mip-gap" in result.output and "Internal error" not in result.output
+
+
+def test_a_consortium_design_not_proven_optimal_exits_6(runner: CliRunner, tiny_region_path: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    real = solve._RUNNERS["highs"]
+
+    def optimistic(model: pulp.LpProblem, **options: Any) -> tuple[str, float | None, str]:
+        status, _, version = real(model, **options)
+        return status, float(pulp.value(model.objective)) * 0.9 - 1.0, version  # "optimal" beside a 10% gap
+
+    monkeypatch.setitem(solve._RUNNERS, "highs", optimistic)
+    result = runner.invoke(main, ["consortium", str(tiny_region_path), "--format", "json", "--cache-dir",
+                                  str(tmp_path / "cache")])
+    assert result.exit_code == 6, result.output
+    assert json.loads(result.stdout)["status"] == "feasible" and "not proven optimal" in result.stderr

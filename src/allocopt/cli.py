@@ -415,10 +415,13 @@ def consortium_command(region: str, scenario_path: Path | None, max_referral_min
                                         cache_dir=cache_dir or workflow.default_cache_dir())
     if output_format == "json":
         echo_json(design.to_dict())
-        return
-    echo_table(design.links)
-    click.echo("")
-    echo_table(design.hospitals)
+    else:
+        echo_table(design.links)
+        click.echo("")
+        echo_table(design.hospitals)
+    if design.status != "optimal":
+        click.echo(f"Warning: the design is not proven optimal (status {design.status}).", err=True)
+        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
 
 
 @main.command("sweep")

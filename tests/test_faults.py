@@ -596,3 +596,17 @@ def test_a_consortium_design_not_proven_optimal_exits_6(runner: CliRunner, tiny_
                                   str(tmp_path / "cache")])
     assert result.exit_code == 6, result.output
     assert json.loads(result.stdout)["status"] == "feasible" and "not proven optimal" in result.stderr
+
+
+@pytest.mark.usefixtures("quick_watchdog")
+def test_locate_holds_its_time_limit_with_a_stalled_solver(runner: CliRunner, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    costs = tmp_path / "costs.csv"
+    costs.write_text("demand,site,cost\n" + "".join(f"d{d},s{s},{abs(d - 2 * s) + 1}\n"
+                                                    for d in range(8) for s in range(4)), encoding="utf-8")
+    monkeypatch.setitem(solve._RUNNERS, "highs", _stalling(with_plan=True))
+    result = runner.invoke(main, ["locate", "pmedian", "--costs", str(costs), "-p", "2", "--time-limit", "1",
+                                  "--format", "json"])
+    assert result.exit_code == 6, result.output
+    located = json.loads(result.stdout)
+    assert located["status"] == "feasible" and len(located["sites"]) == 2 and located["gap"] > 0.04

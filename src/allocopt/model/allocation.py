@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pulp
+from scipy import sparse
 
 from allocopt.errors import ScenarioError
 from allocopt.model.objectives import add_objective
@@ -39,7 +40,8 @@ class AllocationModel:
     """The PuLP model and its variables and expressions keyed by IDs.
 
     Variables: `open[site]`, `gp[site]`, `eq[site, equipment]`, `ctr[site, center]`, `has[site, service]`
-    (for centers the same variable as `ctr`), `cover[unit, service]`, `short[township]`,
+    (for centers the same variable as `ctr`), `cover[unit, service]` (one variable for
+    all units of identical coverage sets), `short[township]`,
     `assign[demand, site]`, `unassigned[demand]`. Expressions: `capital_yuan`, `annual_yuan`,
     `unserved[service]` (people, over the whole region), `shortage[township]` (people), `travel_minutes`
     (population-weighted). `tiers` holds the tier families (`model.referral`) when the scenario has `[tiers]`.
@@ -90,8 +92,10 @@ class AllocationModel:
 
     def constrain(self, family: str, keys: tuple[str, ...], terms: list[tuple[pulp.LpVariable, float]],
                   sense: int, rhs: float) -> None:
-        """Add `sum(coef * var) <sense> rhs` named `family[keys]`."""
-        expression = pulp.LpAffineExpression(terms)
+        """Add `sum(coef * var) <sense> rhs` named `family[keys]` (terms of one variable add up)."""
+        expression = pulp.LpAffineExpression()
+        for var, coefficient in terms:
+            expression.addterm(var, coefficient)
         self.lp.addConstraint(pulp.LpConstraint(expression, sense, self.name(family, *keys), rhs))
 
 
@@ -269,22 +273,60 @@ def add_coverage(m: AllocationModel, p: Problem) -> None:
     """cover[u,v] in [0, 1] with cover[u,v] <= sum_{j: t_uj <= T_v} has[j,v]; unserved_v = sum_u w_u (1 - cover).
 
     Units already within T_v of a provider of today have cover fixed at 1 and units beyond every possible
-    provider at 0; neither gets a variable.
+    provider at 0; neither gets a variable. Units whose sets for v are identical (in any township) share one
+    variable and one row: cover only ever bounds from below what the objective, the equity rows and the hard
+    targets reward, so at an optimum it equals min(1, sum has) for every unit of the set alike. In a region
+    of many villages and few hospitals this turns thousands of rows per center service into a few dozen.
+    Primary-care rows leave out the sites `dominated_primary_sites` names (not under travel or tiers).
     """
     for v in m.services:
         sets = p.cover_sets[v]
         covered_now = p.covered_now(v)
         has_by_site = np.array([m.has.get((site, v)) for site in p.site_ids], dtype=object)
-        terms: list[tuple[pulp.LpVariable, float]] = []
+        if v == PRIMARY_CARE and m.objective != "travel" and p.tiers is None:
+            counted = ~dominated_primary_sites(p)
+            sets, has_by_site = sparse.csr_array(sets[:, counted]), has_by_site[counted]
+        shared: dict[bytes, pulp.LpVariable] = {}
+        people: dict[pulp.LpVariable, float] = {}
         for u in np.flatnonzero(~covered_now & (np.diff(sets.indptr) > 0)):
             unit = p.unit_ids[u]
-            var = m.cover[unit, v] = m.var("cover", (unit, v), upper=1)
-            providers = has_by_site[sets.indices[sets.indptr[u]:sets.indptr[u + 1]]]
-            m.constrain("cover", (unit, v), [(var, 1.0), *((h, -1.0) for h in providers)],
-                        pulp.LpConstraintLE, 0.0)
-            terms.append((var, -float(p.unit_population[u])))
+            columns = sets.indices[sets.indptr[u]:sets.indptr[u + 1]]
+            var = shared.get(columns.tobytes())
+            if var is None:
+                var = shared[columns.tobytes()] = m.var("cover", (unit, v), upper=1)
+                m.constrain("cover", (unit, v), [(var, 1.0), *((h, -1.0) for h in has_by_site[columns])],
+                            pulp.LpConstraintLE, 0.0)
+            m.cover[unit, v] = var
+            people[var] = people.get(var, 0.0) - float(p.unit_population[u])
         constant = float(p.unit_population[~covered_now].sum())
-        m.unserved[v] = pulp.LpAffineExpression(terms, constant=constant)
+        m.unserved[v] = pulp.LpAffineExpression(people, constant=constant)
+
+
+def dominated_primary_sites(p: Problem) -> np.ndarray:
+    """Sites whose GPs need not count for primary-care coverage: j is dominated by k when both are existing
+    sites of one township that may get GPs with every GP prerequisite in place, and the units not covered today
+    that j reaches within the threshold are a subset of those k reaches (equal sets: the lower index dominates).
+
+    Under the gap, equity and cost objectives (no travel, no tiers) this changes no optimum: a GP counts for
+    coverage, for its township's staffing and for its cost (the same everywhere), so in any plan a dominated
+    site's GPs can trade places with an undominated dominator that has none, keeping cost and staffing and
+    covering at least the same people. In a dense region most village clinics are dominated by a neighbour;
+    leaving them out of the coverage rows removes most of their nonzeros and the symmetry among equal clinics.
+    """
+    requires = p.scenario.gp_eligibility.requires
+    plain = p.gp_eligible & ~p.is_candidate & ~p.provides_now[PRIMARY_CARE]
+    for k in requires:
+        plain = plain & (p.existing_equipment[k] >= 1)
+    reach = sparse.csr_array(p.cover_sets[PRIMARY_CARE][~p.covered_now(PRIMARY_CARE)], dtype=np.int64)
+    size = np.asarray(reach.sum(axis=0)).ravel()
+    shared = sparse.coo_array(reach.T @ reach)
+    j, k = shared.row, shared.col
+    dominated = ((shared.data == size[j]) & (size[j] > 0) & (j != k) & plain[j] & plain[k]
+                 & (p.site_township[j] == p.site_township[k]) & (p.site_township[j] >= 0)
+                 & ((size[k] > size[j]) | (k < j)))
+    mask = np.zeros(len(p.site_ids), dtype=bool)
+    mask[j[dominated]] = True
+    return mask
 
 
 def add_coverage_targets(m: AllocationModel, p: Problem) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,8 @@ def locate_spopt(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
 def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
     """The optimize pipeline on a region, step by step through the library API (what workflow.prepare and
     optimize do): load_region, build_network, travel_times (no cache), build_problem + check_attainable,
-    build_model, solve_model, build_result. Each step's seconds and the memory high-water mark after it."""
+    build_model, solve_model, build_result. Each step's seconds and the memory high-water mark after it.
+    `budget_yuan`, when given, replaces the scenario's total budget."""
     from allocopt.model import build_model, build_problem, check_attainable, solve_model
     from allocopt.network import build_network
     from allocopt.regions import load_region
@@ -158,6 +160,8 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
                           origin_ids=tuple(region.demand["id"]), destination_ids=tuple(region.sites["id"]),
                           access_speed_kmh=region.access_speed_kmh)
             scenario = region_scenario(region, None)
+            if params.get("budget_yuan") is not None:
+                scenario = replace(scenario, budget=replace(scenario.budget, total_yuan=params["budget_yuan"]))
             problem = step("problem", build_problem, region, matrix, scenario)
             step("attainable", check_attainable, problem)
             model = step("model", build_model, problem)
@@ -240,12 +244,15 @@ def _pulp_solver(name: str, time_limit_s: float) -> Any:
 def _region_path(params: dict[str, Any], tmp: Path) -> tuple[str, float]:
     """The region to optimize: an embedded name as is, or a generated bundle written under `tmp`."""
     from allocopt.generate import generate_region, write_region
-    from instances import REGION_CLINIC_SHARE, REGION_SEED, REGION_SIZES
+    from instances import REGION_CLINIC_SHARE, REGION_SEED, REGION_SIZES, USER_REGION_SIZES
 
-    if params["region"] not in REGION_SIZES:
-        return params["region"], 0.0
     start = time.perf_counter()
-    generated = generate_region(name=params["region"], seed=REGION_SEED, clinic_share=REGION_CLINIC_SHARE,
-                                **REGION_SIZES[params["region"]])  # type: ignore[arg-type]
+    if params["region"] in USER_REGION_SIZES:
+        generated = generate_region(name=params["region"], seed=REGION_SEED, **USER_REGION_SIZES[params["region"]])
+    elif params["region"] in REGION_SIZES:
+        generated = generate_region(name=params["region"], seed=REGION_SEED, clinic_share=REGION_CLINIC_SHARE,
+                                    **REGION_SIZES[params["region"]])  # type: ignore[arg-type]
+    else:
+        return params["region"], 0.0
     path = write_region(generated, tmp / params["region"])
     return str(path), time.perf_counter() - start

@@ -7,7 +7,8 @@
 
 Benchmarks: travel (csgraph travel-time matrices vs networkx and a bare scipy lower bound), locate (p-median and
 MCLP vs spopt, same solver, same instances), optimize (the allocation MILP on regions of three sizes, build vs
-solve time, both solvers), orlib900 (p-median on the 900-node OR-Library instance pmed40 to proven optimality).
+solve time, both solvers), budgets (the same on a region as `generate-region` makes it, at every budget of a
+sweep), orlib900 (p-median on the 900-node OR-Library instance pmed40 to proven optimality).
 Every case runs in its own subprocess (harness.py) under a wall-clock limit; memory figures are the peak
 resident memory of the measured section of that process. The exit code is 1 when two tools disagree on an
 optimal objective or a travel matrix, or an optimum differs from the published one.
@@ -233,6 +234,49 @@ def report_optimize(results: Results, args: argparse.Namespace) -> Report:
     return report
 
 
+# ---------------------------------------------------------------- budgets
+
+SWEEP_BUDGETS_YUAN = (5e6, 1e7, 2e7, 4e7, 6e7, 1e8, 1.8e8, 3e8)
+SWEEP_QUICK_BUDGETS_YUAN = (2e7, 1.8e8)
+SWEEP_TARGET_S = 20.0
+
+
+def plan_budgets(args: argparse.Namespace) -> list[Job]:
+    """The allocation MILP (objective gap, 1% MIP gap, HiGHS) on a region made by `generate-region` with its
+    defaults, at each budget of a sweep: one process per budget."""
+    budgets = SWEEP_QUICK_BUDGETS_YUAN if args.quick else SWEEP_BUDGETS_YUAN
+    return [
+        Job(("towns60", f"{budget:.3g}"), "highs", "optimize_region",
+            {"region": "towns60", "solver": "highs", "time_limit_s": 120.0, "mip_gap": 0.01,
+             "budget_yuan": budget}, 700.0)
+        for budget in budgets if _wanted("towns60", args)
+    ]
+
+
+def report_budgets(results: Results, args: argparse.Namespace) -> Report:
+    """Model size, build and solve time, status and gap per budget, against the 20 s target."""
+    report = Report(notes=["model = build_problem + build_model; solve = solve_model (quality stage + cost stage); "
+                           "gap: the quality stage's, by allocopt's definition (objective constant included)."])
+    for (key, _tool), run in results.items():
+        f = _figures(run)
+        solve_s = f.get("solve_s")
+        row: dict[str, Any] = {"region": key[0], "budget_yuan": key[1]}
+        row.update({name: f.get(name) for name in ("demand", "sites", "variables", "constraints")})
+        row.update(model_s=_sum(f.get("problem_s"), f.get("model_s")), solve_s=solve_s,
+                   quality_stage_s=f.get("quality_stage_s"), cost_stage_s=f.get("later_stages_s"),
+                   status=f.get("status", _outcome(run)), gap=f.get("gap"), objective=f.get("objective"),
+                   cost_yuan=f.get("cost_yuan"), peak_mib=f.get("process_peak_rss_mib"))
+        if isinstance(solve_s, int | float):
+            row["target"] = f"solve < {SWEEP_TARGET_S:g} s: {'met' if solve_s < SWEEP_TARGET_S else 'missed'}"
+        report.rows.append(row)
+    return report
+
+
+def _sum(*values: Any) -> float | None:
+    """The sum of figures, or None when one is missing."""
+    return sum(values) if all(isinstance(v, int | float) for v in values) else None
+
+
 # ---------------------------------------------------------------- orlib900
 
 
@@ -277,11 +321,13 @@ BENCHMARKS: dict[str, Benchmark] = {
                   plan_locate, report_locate),
         Benchmark("optimize", "allocation MILP on county / prefecture / large regions, both solvers",
                   plan_optimize, report_optimize),
+        Benchmark("budgets", "allocation MILP on a region as generate-region makes it, at each budget of a sweep",
+                  plan_budgets, report_budgets),
         Benchmark("orlib900", "p-median on pmed40 (n=900, p=90) to proven optimality", plan_orlib900,
                   report_orlib900),
     )
 }
-QUICK = ("travel", "locate", "optimize")
+QUICK = ("travel", "locate", "optimize", "budgets")
 
 
 # ---------------------------------------------------------------- helpers

@@ -348,9 +348,12 @@ _DTYPES = {"str": "str", "int": "int64", "float": "float64", "bool": "bool"}
 
 
 def _layer(name: str, columns: Mapping[str, Any], geometry: Any) -> gpd.GeoDataFrame:
-    """A layer with exactly the columns of `schema.LAYERS[name]`, in order and with their dtypes, in `CRS`."""
+    """A layer with the columns of `schema.LAYERS[name]`, in order and with their dtypes, in `CRS`; a generated
+    id column (roads) is left out when not given, so ids come from row numbers when the bundle is read."""
     data = {}
     for spec in LAYERS[name].columns:
+        if spec.name not in columns and spec.name == LAYERS[name].id_column:
+            continue
         data[spec.name] = pd.Series(np.asarray(columns[spec.name]), dtype=_DTYPES[spec.dtype])
     return gpd.GeoDataFrame(pd.DataFrame(data), geometry=gpd.GeoSeries(geometry), crs=CRS)
 

@@ -40,6 +40,8 @@ class LayerSpec:
     id_column: str | None
     columns: tuple[ColumnSpec, ...]
     required: bool = True
+    generated_id_prefix: str | None = None
+    """When set, blank ids are filled with this prefix and the 1-based row number (`generated_id`)."""
 
 
 ROAD_CLASSES: tuple[str, ...] = ("expressway", "national", "provincial", "county", "township", "village")
@@ -144,8 +146,11 @@ LAYERS: dict[str, LayerSpec] = {
     "roads": LayerSpec(
         "roads",
         "line",
-        None,
+        "id",
         (
+            ColumnSpec(
+                "id", "str", "", "road line id, unique (blank: 'r' and the row number, e.g. r0007)", default="",
+            ),
             ColumnSpec("road_class", "str", "", "road class (sets the default speed)", allowed=ROAD_CLASSES),
             ColumnSpec(
                 "speed_kmh", "float", "km/h", "travel speed (NaN: the class default)", default=float("nan"),
@@ -153,6 +158,20 @@ LAYERS: dict[str, LayerSpec] = {
             ),
             ColumnSpec("oneway", "bool", "", "traffic only in the line's drawing direction", default=False),
         ),
+        generated_id_prefix="r",
+    ),
+    "hazards": LayerSpec(
+        "hazards",
+        "zone",
+        "id",
+        (
+            ColumnSpec(
+                "id", "str", "", "hazard zone id, unique (blank: 'h' and the row number, e.g. h0003)", default="",
+            ),
+            ColumnSpec("kind", "str", "", "what the hazard is (landslide, flood, ...), for the reader", default=""),
+        ),
+        required=False,
+        generated_id_prefix="h",
     ),
 }
 
@@ -160,6 +179,7 @@ GEOMETRY_TYPES: dict[str, tuple[str, ...]] = {
     "polygon": ("Polygon", "MultiPolygon"),
     "point": ("Point",),
     "line": ("LineString", "MultiLineString"),
+    "zone": ("Point", "MultiPoint", "Polygon", "MultiPolygon"),
 }
 """Shapely geometry types each layer geometry kind accepts."""
 
@@ -247,8 +267,11 @@ def validate(gdf: gpd.GeoDataFrame, layer: str, *, source: str) -> gpd.GeoDataFr
         raw = frame.get(column.name, blank)
         columns[column.name] = _COERCERS[column.dtype](raw, column, _Rows(where, labels))
         if column.name == spec.id_column:
+            given = columns[column.name]  # messages name rows by the ids the file gives, not generated ones
+            if spec.generated_id_prefix is not None:
+                columns[column.name] = _with_generated_ids(given, spec.generated_id_prefix)
             _check_ids(columns[column.name], column.name, _Rows(where, labels))
-            labels = row_labels(pd.DataFrame({column.name: columns[column.name]}), column.name)
+            labels = row_labels(pd.DataFrame({column.name: given}), column.name)
     check_geometry(frame, spec.geometry, where=where, labels=labels)
     ordered = {column.name: columns[column.name] for column in spec.columns}
     extras = {name: frame[name] for name in present if name not in ordered and name != "geometry"}
@@ -308,6 +331,18 @@ def _coerce_text(raw: pd.Series, column: ColumnSpec, rows: _Rows) -> pd.Series:
                 f"'{value}' is not an allowed {column.name}; use one of: {', '.join(column.allowed)}.",
             )
     return text.astype(str)
+
+
+def generated_id(prefix: str, row_number: int) -> str:
+    """The id given to a row left without one: `prefix` and the 1-based row number, four digits at least
+    (r0007). It is stable as long as the file's rows keep their order; give ids in the file to be safe from that."""
+    return f"{prefix}{row_number:04d}"
+
+
+def _with_generated_ids(ids: pd.Series, prefix: str) -> pd.Series:
+    """`ids` with every blank filled by `generated_id` from its row number."""
+    filled = [value or generated_id(prefix, number) for number, value in enumerate(ids, start=1)]
+    return pd.Series(filled, index=ids.index, dtype=object).astype(str)
 
 
 def _check_ids(ids: pd.Series, field: str, rows: _Rows) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import geopandas as gpd
@@ -51,13 +51,30 @@ NODE_PRECISION_M = 0.01
 
 
 @dataclass(frozen=True, eq=False)
+class Segments:
+    """Every directed piece of road between two nodes: source and target node, minutes, length in metres and the
+    roads row (line) it lies on; `line_road_class` is the road class of each roads row. Parallel pieces are all
+    kept; the network's edges are the fastest of each pair."""
+
+    source: NDArray[np.int64]
+    target: NDArray[np.int64]
+    minutes: NDArray[np.float64]
+    length_m: NDArray[np.float64]
+    line: NDArray[np.int64]
+    line_road_class: NDArray[np.str_]
+
+
+@dataclass(frozen=True, eq=False)
 class RoadNetwork:
     """A directed road graph in CSR form.
 
-    `minutes_csr[u, v]` is the travel time of the fastest edge from node u to node v; `edge_length_m` and
-    `edge_road_class` are aligned with `minutes_csr.data`. `component` labels weakly connected components.
-    `core` marks the nodes points may snap to: those of the largest strongly connected part of their weakly
-    connected component, from which a route leads to and from every other such node (see `core_nodes`).
+    `minutes_csr[u, v]` is the travel time of the fastest edge from node u to node v; `edge_length_m`,
+    `edge_road_class` and `edge_line` (the roads row the edge lies on) are aligned with `minutes_csr.data`.
+    `component` labels weakly connected components. `core` marks the nodes points may snap to: those of the
+    largest strongly connected part of their weakly connected component, from which a route leads to and from
+    every other such node (see `core_nodes`). `segments` keeps every directed piece of road between two nodes,
+    the slower of parallel ones included, so that a network with some lines closed or slowed can be rebuilt
+    over the same nodes (`with_line_factors`).
     """
 
     crs: pyproj.CRS
@@ -67,6 +84,8 @@ class RoadNetwork:
     edge_road_class: NDArray[np.str_]
     component: NDArray[np.int32]
     core: NDArray[np.bool_]
+    edge_line: NDArray[np.int64]
+    segments: Segments
 
     @property
     def n_nodes(self) -> int:
@@ -124,30 +143,61 @@ def build_network(roads: gpd.GeoDataFrame, *, speeds_kmh: Mapping[str, float] | 
     node_xy, u, v, row, length_m = _split_at_nodes(np.asarray(roads.geometry.values))
 
     two_way = ~roads["oneway"].to_numpy(dtype=bool)[row]
-    source, target = np.r_[u, v[two_way]], np.r_[v, u[two_way]]
     row, length_m = np.r_[row, row[two_way]], np.r_[length_m, length_m[two_way]]
-    minutes = length_m / 1000.0 / line_speed_kmh[row] * 60.0
-
-    # Drop self-loops, sort by (source, target, minutes) and keep the first, fastest, edge of each pair.
-    pick = np.flatnonzero(source != target)
-    pick = pick[np.lexsort((minutes[pick], target[pick], source[pick]))]
-    first = np.ones(len(pick), dtype=bool)
-    first[1:] = (np.diff(source[pick]) != 0) | (np.diff(target[pick]) != 0)
-    pick = pick[first]
-
-    n_nodes = len(node_xy)
-    indptr = np.r_[0, np.cumsum(np.bincount(source[pick], minlength=n_nodes))]
-    matrix = csr_matrix((minutes[pick], target[pick], indptr), shape=(n_nodes, n_nodes))
-    _, component = connected_components(matrix, directed=True, connection="weak")
+    segments = Segments(
+        source=np.r_[u, v[two_way]], target=np.r_[v, u[two_way]],
+        minutes=length_m / 1000.0 / line_speed_kmh[row] * 60.0, length_m=length_m, line=row,
+        line_road_class=roads["road_class"].to_numpy(dtype=str),
+    )
+    matrix, pick, component = _fastest_edges(segments, segments.minutes, len(node_xy))
     return RoadNetwork(
         crs=crs,
         node_xy=node_xy,
         minutes_csr=matrix,
         edge_length_m=length_m[pick],
-        edge_road_class=roads["road_class"].to_numpy(dtype=str)[row[pick]],
-        component=component.astype(np.int32),
+        edge_road_class=segments.line_road_class[row[pick]],
+        component=component,
         core=core_nodes(matrix, component),
+        edge_line=row[pick],
+        segments=segments,
     )
+
+
+def with_line_factors(network: RoadNetwork, line_factor: NDArray[np.float64]) -> RoadNetwork:
+    """The network with each roads row's speed multiplied by `line_factor[row]` (0: the line is closed).
+
+    The nodes and `core` stay those of `network`, so points snap to the same nodes as in normal conditions: a
+    village whose only road closes is cut off rather than moved to another road. Where the fastest of parallel
+    pieces closes, the next fastest open one becomes the edge.
+    """
+    factor = np.asarray(line_factor, dtype=np.float64)[network.segments.line]
+    open_piece = factor > 0
+    minutes = np.full(len(factor), np.inf)
+    minutes[open_piece] = network.segments.minutes[open_piece] / factor[open_piece]
+    matrix, pick, component = _fastest_edges(network.segments, minutes, network.n_nodes, keep=open_piece)
+    line = network.segments.line[pick]
+    return replace(
+        network, minutes_csr=matrix, edge_length_m=network.segments.length_m[pick],
+        edge_road_class=network.segments.line_road_class[line], component=component, edge_line=line,
+    )
+
+
+def _fastest_edges(
+    segments: Segments, minutes: NDArray[np.float64], n_nodes: int, *, keep: NDArray[np.bool_] | None = None
+) -> tuple[csr_matrix, NDArray[np.intp], NDArray[np.int32]]:
+    """CSR matrix of the fastest kept piece between each pair of nodes (self-loops dropped), the positions of
+    the chosen pieces in `segments`, and the weakly connected component of each node."""
+    source, target = segments.source, segments.target
+    wanted = source != target if keep is None else (source != target) & keep
+    pick = np.flatnonzero(wanted)
+    pick = pick[np.lexsort((minutes[pick], target[pick], source[pick]))]
+    first = np.ones(len(pick), dtype=bool)
+    first[1:] = (np.diff(source[pick]) != 0) | (np.diff(target[pick]) != 0)
+    pick = pick[first]
+    indptr = np.r_[0, np.cumsum(np.bincount(source[pick], minlength=n_nodes))]
+    matrix = csr_matrix((minutes[pick], target[pick], indptr), shape=(n_nodes, n_nodes))
+    _, component = connected_components(matrix, directed=True, connection="weak")
+    return matrix, pick, component.astype(np.int32)
 
 
 def core_nodes(matrix: csr_matrix, component: NDArray[np.integer]) -> NDArray[np.bool_]:

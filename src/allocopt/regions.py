@@ -88,6 +88,8 @@ class Region:
     candidates: gpd.GeoDataFrame
     roads: gpd.GeoDataFrame
     sites: gpd.GeoDataFrame
+    hazards: gpd.GeoDataFrame | None = None
+    """Hazard zones (points or polygons: landslides, floods) that closure scenarios close roads near, if any."""
 
 
 def embedded_regions_dir() -> Path | None:
@@ -165,6 +167,7 @@ def load_region(name_or_path: str | Path) -> Region:
         roads=frames["roads"],
         demand=frames.get("demand"),
         candidates=frames.get("candidates"),
+        hazards=frames.get("hazards"),
         path=path,
         meta={**meta, "reprojected": reprojected},
         synthetic=bool(region_table.get("synthetic", False)),
@@ -183,6 +186,7 @@ def build_region(
     roads: gpd.GeoDataFrame,
     demand: gpd.GeoDataFrame | None = None,
     candidates: gpd.GeoDataFrame | None = None,
+    hazards: gpd.GeoDataFrame | None = None,
     path: Path | None = None,
     meta: Mapping[str, Any] | None = None,
     synthetic: bool = False,
@@ -200,7 +204,7 @@ def build_region(
       townships layer and match their total population within `POPULATION_TOLERANCE` (0.5%).
     - The townships must hold some residents, and no township or demand point more residents aged 65+ than in
       all. Demand points, like sites, must lie within `SNAP_TO_TOWNSHIP_M` of a township, and the roads' extent
-      must meet the townships' (a layer in the wrong CRS fails these).
+      must meet the townships' (a layer in the wrong CRS fails these); so must a `hazards` layer's.
     - Facility and candidate ids must be unique across both layers; `consortium_lead` must be empty or the id of
       a county or tertiary hospital.
     - Empty road `speed_kmh` values take the class speed: `network.DEFAULT_SPEEDS_KMH` overridden by `speeds_kmh`.
@@ -210,7 +214,7 @@ def build_region(
         return f"{(sources or {}).get(layer, layer)}, layer '{layer}'"
 
     layers = {"townships": townships, "facilities": facilities, "roads": roads, "demand": demand,
-              "candidates": candidates}
+              "candidates": candidates, "hazards": hazards}
     for layer, frame in layers.items():
         if frame is not None and (frame.crs is None or not frame.crs.equals(crs)):
             raise DataError(f"{where(layer)}: the layer is in {frame.crs}, not {crs}; project it to the region CRS.")
@@ -235,6 +239,8 @@ def build_region(
         _check_elderly(demand, id_column="id", where=where("demand"))
         _check_demand(demand, townships, where=where("demand"))
     _check_roads_reach_townships(roads, townships, where=where("roads"))
+    if hazards is not None:
+        _check_roads_reach_townships(hazards, townships, where=where("hazards"), what="hazard zone")
     return Region(
         name=name,
         path=path,
@@ -250,6 +256,7 @@ def build_region(
         candidates=candidates,
         roads=_with_class_speeds(roads, overrides),
         sites=combine_sites(facilities, candidates),
+        hazards=hazards,
     )
 
 
@@ -507,16 +514,17 @@ def _check_elderly(frame: gpd.GeoDataFrame, *, id_column: str, where: str) -> No
         )
 
 
-def _check_roads_reach_townships(roads: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, where: str) -> None:
-    """Raise DataError when the roads' extent misses the townships' extent: a roads layer with the wrong CRS or
-    from another place, whose travel times would be meaningless."""
+def _check_roads_reach_townships(roads: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, where: str,
+                                 what: str = "road") -> None:
+    """Raise DataError when the extent of the roads (or of another layer, each feature a `what`) misses the
+    townships' extent: a layer with the wrong CRS or from another place, whose travel times would be meaningless."""
     if len(roads) == 0:
         return
     road_extent, township_extent = shapely.box(*roads.total_bounds), shapely.box(*townships.total_bounds)
     if not road_extent.intersects(township_extent):
         distance_km = road_extent.distance(township_extent) / 1000
         raise DataError(
-            f"{where}: every road lies outside the townships' extent, {distance_km:,.0f} km away; check the "
+            f"{where}: every {what} lies outside the townships' extent, {distance_km:,.0f} km away; check the "
             "layer's CRS and that it covers this region."
         )
 

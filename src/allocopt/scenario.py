@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from allocopt.closures import Closure, closures_to_dict, parse_closures
 from allocopt.errors import ScenarioError
 from allocopt.money import parse_money
 from allocopt.services import CENTERS, EQUIPMENT, GP_SHORTAGE, LEVELS, SERVICES
@@ -146,6 +147,8 @@ class Scenario:
     center_eligibility: dict[str, Eligibility]
     source: str = "defaults"
     tiers: TiersSettings | None = None
+    closures: tuple[Closure, ...] = ()
+    """Road closure scenarios (`[[closures]]`, allocopt.closures); none by default."""
 
     def with_budget(self, total_yuan: float) -> Scenario:
         """The same scenario with one total budget of `total_yuan` (replacing split budgets)."""
@@ -187,7 +190,11 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "defaults") -> 
     """Build a Scenario from a nested mapping laid out like the TOML file, over the defaults."""
     try:
         # [tiers] switches tiered care on; absent, the scenario has no tiers (allocopt.tiers).
-        scenario = _build(_merge(DEFAULTS, {k: v for k, v in data.items() if k != "tiers"}, prefix=""), source)
+        # [[closures]] lists road closure scenarios (allocopt.closures); absent, there are none.
+        own = {k: v for k, v in data.items() if k not in ("tiers", "closures")}
+        scenario = _build(_merge(DEFAULTS, own, prefix=""), source)
+        if "closures" in data:
+            scenario = replace(scenario, closures=parse_closures(data["closures"], source=source))
         return replace(scenario, tiers=parse_tiers(data["tiers"])) if "tiers" in data else scenario
     except ScenarioError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
@@ -220,6 +227,8 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     }
     if scenario.tiers is not None:
         result["tiers"] = tiers_to_dict(scenario.tiers)
+    if scenario.closures:
+        result["closures"] = closures_to_dict(scenario.closures)
     return result
 
 

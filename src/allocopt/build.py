@@ -116,6 +116,7 @@ def build_region(
     facilities: Path,
     population: Path | None = None,
     candidates: Path | None = None,
+    hazards: Path | None = None,
     source_crs: str | None = None,
     column_map: Mapping[str, str] | None = None,
     name: str | None = None,
@@ -132,12 +133,13 @@ def build_region(
     inputs become warnings in the report, each with its evidence.
     """
     out_dir = Path(out_dir)
-    given = [path for path in (roads, townships, facilities, population, candidates) if path is not None]
+    given = [path for path in (roads, townships, facilities, population, candidates, hazards) if path is not None]
     check_output_dir(out_dir, kind=REGION_KIND, overwrite=overwrite, inputs=given, replace_earlier=False)
     source = coords.parse_source_crs(source_crs) if source_crs is not None else None
     log = _Log()
     inputs = {"townships": townships, "roads": roads, "facilities": facilities}
-    inputs |= {k: v for k, v in (("population", population), ("candidates", candidates)) if v is not None}
+    inputs |= {k: v for k, v in (("population", population), ("candidates", candidates), ("hazards", hazards))
+               if v is not None}
     mapping = _layer_mappings(column_map or {}, inputs)
 
     town_wgs = _to_wgs84(_read_vector(townships, "polygon", source, log), source, townships, log)
@@ -156,9 +158,13 @@ def build_region(
     town = town.assign(population=apportioned.by_township.reindex(town["code"]).to_numpy())
     demand = (None if apportioned.method == "township"
               else validate(apportioned.demand, "demand", source=str(population)))
+    zones = None if hazards is None else _validated(_renamed(
+        _to_wgs84(_read_vector(hazards, "zone", source, log), source, hazards, log), mapping["hazards"]
+    ).to_crs(crs), "hazards", hazards)
     region = regions.build_region(
         name=name or out_dir.name, crs=crs, townships=town, facilities=sites["facilities"], roads=road_layer,
-        demand=demand, candidates=sites.get("candidates"),
+        demand=demand, candidates=sites.get("candidates"), hazards=zones,
+        sources=None if hazards is None else {"hazards": str(hazards)},
     )
     sources = {layer: _describe_source(path, layer) for layer, path in inputs.items()}
     report = BuildReport(
@@ -176,7 +182,8 @@ def build_region(
         notes=tuple(log.notes),
         warnings=tuple(log.warnings),
     )
-    layers = {"townships": town, **({"demand": demand} if demand is not None else {}), **sites, "roads": road_layer}
+    layers = {"townships": town, **({"demand": demand} if demand is not None else {}), **sites, "roads": road_layer,
+              **({"hazards": zones} if zones is not None else {})}
     with atomic_output_dir(out_dir, kind=REGION_KIND, overwrite=overwrite, inputs=given,
                            replace_earlier=False) as staging:
         write_geopackage(layers, staging / "region.gpkg")
@@ -561,7 +568,7 @@ def _describe_source(path: Path, layer: str) -> dict[str, str]:
 def _region_toml(report: BuildReport, layers: Mapping[str, gpd.GeoDataFrame]) -> str:
     """region.toml text of the built bundle."""
     from_input = {"demand": "population", "townships": "townships", "facilities": "facilities",
-                  "candidates": "candidates", "roads": "roads"}
+                  "candidates": "candidates", "roads": "roads", "hazards": "hazards"}
     description = f"{report.name}: built from planners' files (source CRS: {report.source_crs})"
     sources = {}
     for layer in layers:

@@ -41,6 +41,7 @@ from allocopt._clitools import (
 )
 from allocopt.export import check_output_dir
 from allocopt.model.capacity_coverage import ResourceKind
+from allocopt.services import SERVICES
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -424,6 +425,58 @@ def consortium_command(region: str, scenario_path: Path | None, max_referral_min
         sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
 
 
+@main.command("vulnerability")
+@region_argument
+@scenario_option
+@click.option("--service", "services", multiple=True, type=click.Choice(SERVICES),
+              help="Service to measure (repeat for several; default: all).")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many of the ranked closures to print and map.")
+@click.option("--hazard-buffer-m", type=click.FloatRange(min=0), default=None,
+              help="Rank the region's hazard zones, each closing the roads within this many metres, not road lines.")
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write vulnerability.csv/.json, critical_links.gpkg/.png and scenarios.csv here.")
+@cache_option
+@handle_errors
+def vulnerability_command(region: str, scenario_path: Path | None, services: tuple[str, ...], top: int,
+                          hazard_buffer_m: float | None, output_format: str, out_dir: Path | None,
+                          cache_dir: Path | None) -> None:
+    """Critical road links: residents pushed beyond each service's threshold when one road line closes, ranked.
+
+    With [[closures]] in the scenario, also today's unserved residents under each closure scenario.
+
+    Example: allocopt vulnerability valley-county --service stroke --top 10
+    """
+    from allocopt import vulnerability as vuln
+
+    status = status_line()
+    prepared = workflow.prepare(region, scenario_path=scenario_path,
+                                cache_dir=cache_dir or workflow.default_cache_dir(), on_step=status)
+    chosen = services or None
+    scenarios = None
+    if prepared.scenario.closures:
+        status("Travel times under each closure scenario")
+        scenarios = vuln.closure_coverage(prepared.region, prepared.network, prepared.matrix, prepared.scenario,
+                                          services=chosen, cache_dir=cache_dir or workflow.default_cache_dir())
+    status("Ranking road closures")
+    result = vuln.vulnerability(prepared.region, prepared.network, prepared.scenario, services=chosen,
+                                hazard_buffer_m=hazard_buffer_m)
+    status.clear()
+    if out_dir is not None:
+        vuln.write_vulnerability(prepared.region, result, out_dir, top=top, scenarios=scenarios)
+    if output_format == "json":
+        echo_json({**result.to_dict(top), "scenarios": [] if scenarios is None else scenarios.to_dict("records")})
+    elif output_format == "csv":
+        click.echo(result.table.head(top).to_csv(index=False), nl=False)
+    else:
+        echo_table(result.table.head(top).round(3))
+        if scenarios is not None:
+            click.echo("\nUnserved residents under each closure scenario (today's sites):")
+            echo_table(scenarios.round(3))
+
+
 @main.command("sweep")
 @region_argument
 @scenario_option
@@ -556,6 +609,8 @@ def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_p
               help="Population points, a polygon grid or a GeoTIFF raster, apportioned to demand points.")
 @click.option("--candidates", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Candidate sites for new facilities (id, name, open_cost_yuan).")
+@click.option("--hazards", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Hazard zones (points or polygons: landslides, floods) that closure scenarios close roads near.")
 @click.option("--source-crs", default=None,
               help="CRS of inputs that declare none: wgs84, cgcs2000, gcj02 (web-map offset) or EPSG:xxxx.")
 @click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN",
@@ -567,7 +622,8 @@ def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_p
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @handle_errors
 def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities: Path, population: Path | None,
-                         candidates: Path | None, source_crs: str | None, mappings: tuple[str, ...],
+                         candidates: Path | None, hazards: Path | None, source_crs: str | None,
+                         mappings: tuple[str, ...],
                          name: str | None, overwrite: bool, output_format: str) -> None:
     """Build a region bundle from planners' files: OSM roads, township polygons, facility lists, population.
 
@@ -578,7 +634,7 @@ def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities
 
     report = build_region(
         out_dir, roads=roads, townships=townships, facilities=facilities, population=population,
-        candidates=candidates, source_crs=source_crs, column_map=column_map(mappings), name=name,
+        candidates=candidates, hazards=hazards, source_crs=source_crs, column_map=column_map(mappings), name=name,
         overwrite=overwrite,
     )
     if output_format == "json":

@@ -229,6 +229,42 @@ def budget_gap_chart(
     return fig
 
 
+def critical_links_map(
+    links: gpd.GeoDataFrame,
+    *,
+    roads: gpd.GeoDataFrame,
+    townships: gpd.GeoDataFrame,
+    region: str,
+    scenario: str,
+    top: int = 20,
+) -> Figure:
+    """The `top` first rows of `links` (ranked road lines or hazard zones with `rank`, `id` and `residents_most`,
+    from `allocopt vulnerability`) over the grey road network, coloured by the residents they push beyond a
+    threshold when closed, each labelled with its id."""
+    _require_columns(links, ("rank", "id", "residents_most"), layer="critical_links")
+    layer = _metric(townships, layer="townships")
+    chosen = _metric(links, layer="critical_links", crs=layer.crs)
+    chosen = chosen[(chosen["rank"] <= top) & (chosen["residents_most"] > 0)]
+    norm = Normalize(vmin=0.0, vmax=max(float(chosen["residents_most"].to_numpy(dtype=float).max(initial=0.0)), 1.0))
+    cmap = matplotlib.colormaps[MINUTES_CMAP]
+    with _font_context():
+        xmin, ymin, xmax, ymax = layer.total_bounds
+        aspect = (xmax - xmin) / max(ymax - ymin, 1.0)
+        fig, ax = _figure_and_axes(None, figsize=(min(12.0, max(5.5, 7.0 * aspect + 2.5)), 7.5))
+        layer.boundary.plot(ax=ax, color="#bdbdbd", linewidth=0.6)
+        _metric(roads, layer="roads", crs=layer.crs).plot(ax=ax, color="#969696", linewidth=0.5, zorder=1)
+        if len(chosen):
+            colours = cmap(norm(chosen["residents_most"].to_numpy(dtype=float)))
+            chosen.plot(ax=ax, color=colours, linewidth=2.6, markersize=40, zorder=3)
+            for point, label in zip(chosen.geometry.representative_point(), chosen["id"], strict=True):
+                ax.annotate(str(label), (point.x, point.y), fontsize=7, path_effects=_HALO, zorder=4)
+        _finish_map(ax, layer, label_townships=False)
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7,
+                     label="residents pushed beyond a threshold (most of any service)")
+        ax.set_title(_title(region, scenario, f"Critical links: the {top} closures\nthat strand the most residents"))
+    return fig
+
+
 def save_png(fig: Figure, path: str | Path, *, dpi: int = DPI) -> Path:
     """Render `fig` with Agg to a PNG at `dpi`, replacing `path` only once the image is complete."""
     with _font_context(), atomic_file(path) as staging:

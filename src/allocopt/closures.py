@@ -161,8 +161,9 @@ def line_factors(closure: Closure, roads: gpd.GeoDataFrame, hazards: gpd.GeoData
         known = roads["id"].isin(closure.roads).to_numpy()
         missing = sorted(set(closure.roads) - set(roads["id"]))
         if missing:
+            named = ", ".join(map(repr, missing[:5]))
             raise ScenarioError(
-                f"{closure.source}: {closure.label}, key 'roads': road id(s) {', '.join(map(repr, missing[:5]))} are not in the roads "
+                f"{closure.source}: {closure.label}, key 'roads': road id(s) {named} are not in the roads "
                 f"layer (ids such as {', '.join(map(repr, roads['id'].head(3)))}); use the roads layer's `id` "
                 "column, as `allocopt vulnerability` lists them"
             )

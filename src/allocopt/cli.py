@@ -207,12 +207,15 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
               help="Result directory (default: results/<region>-<timestamp>/).")
 @click.option("--report", "with_report", is_flag=True, help="Also write maps, plan.xlsx and report.html.")
 @overwrite_option
+@click.option("--robust", type=click.Choice(["expected", "worst"]), default=None,
+              help="Plan for the scenario's [[closures]] too: least expected gap, or least worst-scenario gap.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @cache_option
 @handle_errors
 def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float | None, objective: str,
                      solver: str | None, time_limit_s: float | None, mip_gap: float | None, out_dir: Path | None,
-                     with_report: bool, overwrite: bool, output_format: str, cache_dir: Path | None) -> None:
+                     with_report: bool, overwrite: bool, robust: str | None, output_format: str,
+                     cache_dir: Path | None) -> None:
     """Place GPs, equipment, specialty centers and new sites to close access gaps within the budget.
 
     Writes allocations.csv, townships.csv, summary.json and result.gpkg to --out. Exits 6 (after writing) when a
@@ -228,17 +231,25 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
             prepared = dataclasses.replace(prepared, scenario=prepared.scenario.with_budget(budget_yuan))
         target = out_dir or workflow.default_out_dir(prepared.region.name)
         check_output_dir(target, kind=workflow.PLAN_KIND, overwrite=overwrite, inputs=workflow.input_paths(prepared))
-        result = workflow.optimize(prepared, objective=objective, solver=solver, time_limit_s=time_limit_s,
-                                   mip_gap=mip_gap, on_step=status)
+        settings: dict[str, Any] = {"objective": objective, "solver": solver, "time_limit_s": time_limit_s,
+                                    "mip_gap": mip_gap, "on_step": status}
+        robust_plan = None if robust is None else workflow.optimize_robust(
+            prepared, mode=robust, cache_dir=cache_dir or workflow.default_cache_dir(), **settings)
+        result = workflow.optimize(prepared, **settings) if robust_plan is None else robust_plan.result
         status(f"Writing results{' and the report' if with_report else ''} to {target}")
-        workflow.write_plan(prepared, result, target, overwrite=overwrite, report=with_report)
+        workflow.write_plan(prepared, result, target, overwrite=overwrite, report=with_report, robust=robust_plan)
     finally:
         status.clear()
-    summary = workflow.plan_summary(prepared, result)
+    summary = workflow.plan_summary(prepared, result, robust=robust_plan)
     if output_format == "json":
         echo_json(summary)
     else:
         _echo_plan(summary, result.allocations, target)
+        if robust_plan is not None:
+            click.echo(f"Weighted gap per scenario: today, with this plan ({robust}) and with the plain plan; "
+                       f"cost of robustness {summary['robust']['cost_of_robustness']:,.0f} people in normal "
+                       "conditions:")
+            echo_table(robust_plan.gaps.round({"today": 1, "robust": 1, "plain": 1}))
     if result.status != "optimal":
         click.echo(f"Warning: the plan is not proven optimal at the requested MIP gap (status {result.status}, "
                    f"gap {_gap_text(summary['gap'])}); the plan written is the best found.", err=True)

@@ -113,8 +113,10 @@ def optimize(region: RegionLike, matrix: MatrixLike, scenario: Scenario, *, obje
 def optimize_problem(problem: Problem, *, objective: str = "gap", solver: str = DEFAULT_SOLVER,
                      time_limit_s: float | None = None, mip_gap: float | None = None,
                      travel_cutoff_minutes: float | None = None, start: StartPlan = TODAY,
-                     on_step: Callable[[str], None] | None = None) -> Result:
-    """`optimize` for a prepared Problem, starting the solve from `start` (default: today's network).
+                     on_step: Callable[[str], None] | None = None,
+                     extend: Callable[[AllocationModel], None] | None = None) -> Result:
+    """`optimize` for a prepared Problem, starting the solve from `start` (default: today's network); `extend`,
+    when given, adds constraint families to the built model before it is solved (`model.robust.add_robust`).
 
     `time_limit_s` is the wall-clock limit of the whole solve, every stage included.
     """
@@ -122,6 +124,8 @@ def optimize_problem(problem: Problem, *, objective: str = "gap", solver: str = 
     check_attainable(problem)
     step(f"Building the {objective} model")
     model = build_model(problem, objective=objective, travel_cutoff_minutes=travel_cutoff_minutes)
+    if extend is not None:
+        extend(model)
     limit = f", time limit {time_limit_s:g} s" if time_limit_s is not None else ""
     solving = (f"Solving with {solver} ({model.lp.numVariables():,} variables, "
                f"{model.lp.numConstraints():,} constraints{limit})")

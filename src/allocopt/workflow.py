@@ -12,6 +12,7 @@ from typing import Any
 
 from allocopt import __version__, consortium
 from allocopt.access import AccessReport, compute_access
+from allocopt.closure_plan import RobustPlan, plan_under_closures
 from allocopt.costs import (
     read_capacities,
     read_costs,
@@ -240,8 +241,18 @@ def prepared_problem(prepared: Prepared) -> Problem:
     return build_problem(prepared.region, prepared.matrix, prepared.scenario, site_matrix=prepared.site_matrix)
 
 
-def plan_summary(prepared: Prepared, result: Result) -> dict[str, Any]:
-    """summary.json: the result's figures with the region, the resolved scenario and the inputs' content hashes."""
+def optimize_robust(prepared: Prepared, *, mode: str, objective: str = "gap", solver: str | None = None,
+                    time_limit_s: float | None = None, mip_gap: float | None = None, cache_dir: Path | None = None,
+                    on_step: StepCallback = _quiet) -> RobustPlan:
+    """One plan for normal conditions and every closure scenario of the prepared scenario (`optimize --robust`)."""
+    return plan_under_closures(prepared.region, prepared.network, prepared.matrix, prepared.scenario, mode=mode,
+                               objective=objective, solver=solver or DEFAULT_SOLVER, time_limit_s=time_limit_s,
+                               mip_gap=mip_gap, cache_dir=cache_dir, on_step=on_step)
+
+
+def plan_summary(prepared: Prepared, result: Result, *, robust: RobustPlan | None = None) -> dict[str, Any]:
+    """summary.json: the result's figures with the region, the resolved scenario and the inputs' content hashes
+    (and, for a robust plan, its figures under each closure scenario)."""
 
     region, scenario = prepared.region, prepared.scenario
     summary: dict[str, Any] = {
@@ -254,14 +265,17 @@ def plan_summary(prepared: Prepared, result: Result) -> dict[str, Any]:
         "region_files": _content_hashes(region, region.path) if region.path is not None else {},
         "scenario_sha256": _sha256(Path(scenario.source)) if Path(scenario.source).is_file() else None,
     }
+    if robust is not None:
+        summary["robust"] = robust.to_summary()
     summary["allocopt_version"] = __version__
     return summary
 
 
 def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overwrite: bool = False,
-               report: bool = False) -> Path:
-    """Write summary.json, allocations.csv, townships.csv and result.gpkg (docs/results.md), and with `report`
-    the maps, plan.xlsx and report.html, as one atomic result folder (`allocopt.export.atomic_output_dir`)."""
+               report: bool = False, robust: RobustPlan | None = None) -> Path:
+    """Write summary.json, allocations.csv, townships.csv and result.gpkg (docs/results.md), for a robust plan
+    scenarios.csv (docs/closures.md), and with `report` the maps, plan.xlsx and report.html, as one atomic result
+    folder (`allocopt.export.atomic_output_dir`)."""
     region = prepared.region
     townships = region.townships[["code", "geometry"]].merge(result.townships, on="code", how="left")
     existing = region.sites.drop(columns=["name", "kind", "level", "township_code"])
@@ -269,7 +283,9 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
     demand = region.demand[["id", "geometry"]].merge(result.demand, on="id", how="left")
     layers = {"townships": townships, "facilities": facilities, "demand": demand}
     with atomic_output_dir(out_dir, kind=PLAN_KIND, overwrite=overwrite, inputs=input_paths(prepared)) as staging:
-        write_json(plan_summary(prepared, result), staging / "summary.json")
+        write_json(plan_summary(prepared, result, robust=robust), staging / "summary.json")
+        if robust is not None:
+            write_csv(robust.scenarios, staging / "scenarios.csv")
         write_csv(result.allocations, staging / "allocations.csv")
         write_csv(result.townships, staging / "townships.csv")
         if result.tiers is not None:

@@ -146,10 +146,18 @@ def _write_results(folder: Path) -> None:
         assert outcome.exit_code == 0, outcome.output
 
 
+def _write_closures(folder: Path) -> None:
+    """closures.toml: the default region's scenario with the first two [[closures]] tables of docs/closures.md."""
+    scenario = (REPO / "data" / "regions" / "valley-county" / "scenario.toml").read_text(encoding="utf-8")
+    _, shown = next(fenced_blocks(REPO / "docs" / "closures.md", {"toml"}))
+    tables = shown.split("[[closures]]")[1:3]
+    (folder / "closures.toml").write_text(scenario + "".join(f"\n[[closures]]{t}" for t in tables), encoding="utf-8")
+
+
 USER_FILES: dict[str, Callable[[Path], None]] = {
     "costs.csv": _write_cost_files, "minutes.csv": _write_cost_files, "hospitals.csv": _write_cost_files,
     "county.osm.pbf": _write_build_inputs, "province/": _write_regions, "county-a/": _write_regions,
-    "plan-a/": _write_results,
+    "plan-a/": _write_results, "closures.toml": _write_closures,
 }
 """Files the documents present as the reader's own, and what makes each here."""
 

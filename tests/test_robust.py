@@ -134,6 +134,8 @@ def test_robust_writes_scenarios_and_the_cost_of_robustness(tmp_path: Path) -> N
 @pytest.mark.parametrize(("args", "scenario", "message"), [
     (["--robust", "worst"], None, "--robust needs [[closures]] in the scenario"),
     (["--robust", "worst", "--objective", "equity"], CLOSURES, "--robust plans with the gap objective"),
+    (["--robust", "expected"], CLOSURES.replace("r0206", "r9999"),
+     "[[closures]] number 2 ('trunk slide'), key 'roads': road id(s) 'r9999' are not in the roads layer"),
 ])
 def test_robust_refuses_what_it_cannot_plan(tmp_path: Path, args: list[str], scenario: str | None,
                                             message: str) -> None:

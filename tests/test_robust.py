@@ -152,3 +152,43 @@ def test_robust_plans_differ_from_the_plain_one_where_closures_matter(seed: int,
     robust = _plan_of(problem, optimize_problem(problem, extend=lambda m: add_robust(m, closures, mode)))
     assert plain.tolist() == [1, 0, 0]
     assert robust.added_equipment["ct"].tolist() == ([0, 0, 1] if mode == "expected" else [0, 1, 0])
+
+
+# Primary care only: one GP (200,000 yuan) at one of three village clinics of one township, none staffed today.
+GP_SCENARIO = scenario_from_dict({
+    "budget": {"total_yuan": 250_000.0},
+    "weights": {**{s: 0.0 for s in SERVICES}, GP_SHORTAGE: 0.0, "primary_care": 1.0},
+})
+
+
+def _clinics(minutes: np.ndarray) -> Problem:
+    return Problem.from_arrays(
+        scenario=GP_SCENARIO, demand_ids=[f"d{i}" for i in range(5)], demand_population=POPULATION,
+        demand_township=["t"] * 5, township_ids=["t"], site_ids=SITES, site_kind=["existing"] * 3,
+        site_level=["village_clinic"] * 3, site_township=["t"] * 3, minutes=minutes,
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_clinic_dominated_in_normal_conditions_still_counts_for_closures(seed: int) -> None:
+    # In normal conditions clinic A reaches a subset of what B reaches (A is dominated); a closure cuts B off.
+    rng = np.random.default_rng(seed)
+    normal = rng.uniform(5, 25, (5, 3))
+    normal[:, 1] = np.minimum(normal[:, 1], normal[:, 0])
+    closed = normal.copy()
+    closed[:, 1] = np.inf
+    problem = _clinics(normal)
+    closures = [ClosureProblem("slide", 0.6, _clinics(closed))]
+    weights = np.array([0.4, 0.6])
+    expected = {site: float(weights @ [weighted_gap(p, recompute_access(p, _one_gp(problem, site),
+                                                                       travel_cutoff_minutes=1.0))
+                                       for p in (problem, closures[0].problem)]) for site in range(3)}
+    result = optimize_problem(problem, extend=lambda m: add_robust(m, closures, "expected"))
+    placed = int(np.flatnonzero(_plan_of(problem, result).added_gps)[0])
+    assert expected[placed] == pytest.approx(min(expected.values()))
+
+
+def _one_gp(problem: Problem, site: int) -> Plan:
+    plan = Plan.empty(problem)
+    plan.added_gps[site] = 1
+    return plan

@@ -44,8 +44,10 @@ def add_robust(m: AllocationModel, closures: Sequence[ClosureProblem], mode: str
 
     expected: min pi_0 gap^0 + sum_c pi_c gap^c, then cost.
     worst:    min z  s.t.  z >= gap^c for c in {0} u C, then the expected objective, then cost.
-    gap^0 is the model's own weighted gap; gap^c comes from `add_closure_coverage`. Only the `gap` objective
-    without `[tiers]` has a robust form; ScenarioError otherwise.
+    Every gap^c, normal conditions' gap^0 included, comes from `add_closure_coverage` with every site counted:
+    the primary-care reduction of the model's own coverage (`allocation.dominated_primary_sites`) rests on one
+    set of travel times and would undercount, in normal conditions, a plan placing GPs for a closure's sake.
+    Only the `gap` objective without `[tiers]` has a robust form; ScenarioError otherwise.
     """
     if mode not in ROBUST_MODES:
         raise ScenarioError(f"unknown robust mode {mode!r}; choose one of: {', '.join(ROBUST_MODES)}")
@@ -54,7 +56,8 @@ def add_robust(m: AllocationModel, closures: Sequence[ClosureProblem], mode: str
     if not closures:
         raise ScenarioError("--robust needs [[closures]] in the scenario: the road closure scenarios to plan for")
     normal_weight = max(0.0, 1.0 - sum(c.weight for c in closures))
-    gaps = [m.stages[0], *(add_closure_coverage(m, c) for c in closures)]
+    normal = ClosureProblem("normal", normal_weight, m.problem)
+    gaps = [add_closure_coverage(m, c) for c in (normal, *closures)]
     expected = pulp.LpAffineExpression()
     for weight, gap in zip([normal_weight, *(c.weight for c in closures)], gaps, strict=True):
         expected.addInPlace(gap * weight)

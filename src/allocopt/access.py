@@ -173,7 +173,7 @@ def compute_access(
 
     nearest = {f"minutes_to_{level}": _nearest(minutes, existing & (sites["level"] == level).to_numpy())
                for level in LEVELS}
-    provided = {s: providers(sites, s) for s in SERVICES}
+    provided = {s: providers(sites, s, provider=scenario.primary_care_provider) for s in SERVICES}
     service_minutes = {s: _nearest(minutes, provided[s]) for s in SERVICES}
     covered = {s: service_minutes[s] <= thresholds[s] for s in SERVICES}
     scores = gp_2sfca(minutes, population, gps, catchment_minutes=d0, catchment=catchment)

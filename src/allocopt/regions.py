@@ -23,7 +23,8 @@ from allocopt.schema import LAYERS, ROAD_CLASSES, describe_rows, row_labels, val
 from allocopt.services import CENTERS, EQUIPMENT, HOSPITAL_LEVELS, center_column
 
 SITE_COLUMNS: tuple[str, ...] = (
-    "id", "name", "kind", "level", "gps", "beds", *EQUIPMENT, *(center_column(c) for c in CENTERS),
+    "id", "name", "kind", "level", "hospital_kind", "central", "gps", "village_doctors", "beds", *EQUIPMENT,
+    *(center_column(c) for c in CENTERS),
     "consortium_lead", "open_cost_yuan", "township_code", "geometry",
 )
 """Columns of `Region.sites`, in order."""
@@ -267,9 +268,9 @@ def combine_sites(facilities: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame) ->
     facilities have no opening cost.
     """
     existing = facilities.assign(kind="existing", open_cost_yuan=0.0)
-    empty_site = {column: 0 for column in ("gps", "beds", *EQUIPMENT)}
-    flags = {center_column(center): False for center in CENTERS}
-    new = candidates.assign(kind="candidate", consortium_lead="", **empty_site, **flags)
+    empty_site = {column: 0 for column in ("gps", "village_doctors", "beds", *EQUIPMENT)}
+    flags = {center_column(center): False for center in CENTERS} | {"central": False}
+    new = candidates.assign(kind="candidate", consortium_lead="", hospital_kind="", **empty_site, **flags)
     columns = list(SITE_COLUMNS)
     sites = pd.concat([existing[columns], new[columns]], ignore_index=True)
     dtypes = {**{column: "int64" for column in empty_site}, **{column: bool for column in flags},

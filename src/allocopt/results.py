@@ -20,10 +20,18 @@ import pulp
 
 from allocopt.access import ratio_array
 from allocopt.errors import SolverError
+from allocopt.indicators import INDICATORS, NATIONAL_TARGETS, region_indicators, township_indicators
 from allocopt.model.allocation import AllocationModel
 from allocopt.model.problem import PER_10K, Problem
 from allocopt.scenario import Budget
-from allocopt.services import CENTERS, EQUIPMENT, GP_SHORTAGE, GRASSROOTS_LEVELS, PRIMARY_CARE, center_column
+from allocopt.services import (
+    CENTERS,
+    EQUIPMENT,
+    GP_SHORTAGE,
+    PRIMARY_CARE,
+    center_column,
+    first_contact,
+)
 from allocopt.solve import SolveOutcome, plan_gap, plan_status
 from allocopt.tier_results import TierResult, tier_result
 
@@ -42,13 +50,15 @@ class Plan:
     added_gps: np.ndarray
     added_equipment: Mapping[str, np.ndarray]
     new_centers: Mapping[str, np.ndarray]
+    added_village_doctors: np.ndarray
 
     @classmethod
     def empty(cls, problem: Problem) -> Plan:
         """The plan that changes nothing (today's provision)."""
         n = len(problem.site_ids)
         return cls(np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64),
-                   {k: np.zeros(n, dtype=np.int64) for k in EQUIPMENT}, {s: np.zeros(n, dtype=bool) for s in CENTERS})
+                   {k: np.zeros(n, dtype=np.int64) for k in EQUIPMENT}, {s: np.zeros(n, dtype=bool) for s in CENTERS},
+                   np.zeros(n, dtype=np.int64))
 
     @classmethod
     def from_model(cls, m: AllocationModel) -> Plan:
@@ -59,6 +69,8 @@ class Plan:
             plan.opened[position[site]] = _whole(var) >= 1
         for site, var in m.gp.items():
             plan.added_gps[position[site]] = _whole(var)
+        for site, var in m.vd.items():
+            plan.added_village_doctors[position[site]] = _whole(var)
         for (site, k), var in m.eq.items():
             plan.added_equipment[k][position[site]] = _whole(var)
         for (site, s), var in m.ctr.items():
@@ -73,6 +85,7 @@ class Access:
     nearest_minutes: Mapping[str, np.ndarray]
     covered: Mapping[str, np.ndarray]
     unserved: Mapping[str, float]
+    unserved_weighted: Mapping[str, float]
     township_gps: np.ndarray
     township_shortage: np.ndarray
     township_gap_share: np.ndarray
@@ -95,7 +108,9 @@ class Result:
     `gp_shortage_people_*`, `gap_share_*`). `uncoverable[service]` lists demand points no plan can cover;
     `travel_unreachable` those the `travel` objective could assign to no site within its cutoff. `tiers` holds
     first contact and referral before and after (TierResult) when the scenario has `[tiers]`; the `gap`
-    objective then includes its terms.
+    objective then includes its terms. `weights` are the services' objective weights (0: reported, not planned
+    for); `expected_cases[condition]` the yearly cases in all and covered before and after; `indicators` the
+    bureau's indicators (`allocopt.indicators`) for the region, "before" and "after".
     """
 
     objective_name: str
@@ -128,6 +143,9 @@ class Result:
     travel_cutoff_minutes: float
     uncoverable: Mapping[str, tuple[str, ...]]
     travel_unreachable: tuple[str, ...]
+    weights: Mapping[str, float]
+    expected_cases: Mapping[str, Mapping[str, float]]
+    indicators: Mapping[str, Mapping[str, float | None]]
     tiers: TierResult | None = None
     stage_gaps: tuple[float | None, ...] = ()
 
@@ -153,6 +171,9 @@ class Result:
                 "unserved_before": self.unserved_before[v],
                 "unserved_after": self.unserved_after[v],
                 "uncoverable_demand_points": len(self.uncoverable[v]),
+                "weight": self.weights[v],
+                **({f"expected_cases_{key}": value for key, value in self.expected_cases[v].items()}
+                   if v in self.expected_cases else {}),
             }
         summary = {
             "objective_name": self.objective_name,
@@ -185,6 +206,10 @@ class Result:
                    "shortage_people_after": float(gps["gp_shortage_people_after"].sum()),
                    "added": int(self.allocations.loc[self.allocations["resource"] == "gp", "quantity"].sum())},
             "services": services,
+            "indicators": {name: {"before": self.indicators["before"][name], "after": self.indicators["after"][name],
+                                  "national": NATIONAL_TARGETS[name]["value"], "national_kind":
+                                  NATIONAL_TARGETS[name]["kind"], "source": NATIONAL_TARGETS[name]["source"]}
+                           for name in INDICATORS},
             "allocations": {str(r): float(q) for r, q in
                             self.allocations.groupby("resource", sort=True)["quantity"].sum().items()},
         }
@@ -218,6 +243,11 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
                "equity": float(np.max(after.township_gap_share, initial=0.0)),
                "travel": after.travel_minutes, "cost": _cost_line(m.cost_line, capital, annual)}
     first = outcomes[0]
+    state_indicators = {
+        "before": township_indicators(p, is_open=~p.is_candidate, added_gps=np.zeros(len(p.site_ids)),
+                                      added_village_doctors=np.zeros(len(p.site_ids))),
+        "after": township_indicators(p, is_open=~p.is_candidate | plan.opened, added_gps=plan.added_gps,
+                                     added_village_doctors=plan.added_village_doctors)}
     return Result(
         objective_name=m.objective,
         status=plan_status(outcomes),
@@ -240,7 +270,7 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
         allocations=allocations,
         sites=_site_table(p, plan, allocations),
         demand=_demand_table(p, before, after),
-        townships=_township_table(p, before, after),
+        townships=_township_table(p, before, after, state_indicators),
         unserved_before=dict(before.unserved),
         unserved_after=dict(after.unserved),
         weighted_gap_before=weighted_gap(p, before),
@@ -250,6 +280,13 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
         travel_cutoff_minutes=cutoff,
         uncoverable={v: _uncoverable(p, v) for v in p.services},
         travel_unreachable=m.travel_unreachable,
+        weights={v: float(p.scenario.weights[v]) for v in p.services},
+        expected_cases={s: {"per_year": float(cases.sum()),
+                            "covered_before": float(cases[before.covered[s]].sum()),
+                            "covered_after": float(cases[after.covered[s]].sum())}
+                        for s, cases in p.demand_cases.items() if s in p.services},
+        indicators={label: region_indicators(values, p.total_population)
+                    for label, values in state_indicators.items()},
         tiers=tiers,
     )
 
@@ -257,12 +294,16 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
 def provision(problem: Problem, plan: Plan) -> dict[str, np.ndarray]:
     """Boolean per site and service: the site provides the service once `plan` is carried out.
 
-    Primary care: an open grassroots site with at least one GP; equipment: an open site with a unit; centers:
-    an open site with the designation. Existing sites are open; candidates are open when the plan opens them.
+    Primary care: an open first-contact point (`services.first_contact`: a health center, or a clinic with a GP or
+    a village doctor; a grassroots site with a GP under `primary_care.provider = "gp"`); equipment: an open site
+    with a unit; centers: an open site with the designation. Existing sites are open; candidates are open when
+    the plan opens them.
     """
     is_open = ~problem.is_candidate | plan.opened
-    grassroots = np.isin(np.asarray(problem.site_level, dtype=object), np.asarray(GRASSROOTS_LEVELS, dtype=object))
-    result = {PRIMARY_CARE: is_open & grassroots & (problem.existing_gps + plan.added_gps >= 1)}
+    contact = first_contact(problem.site_level, problem.existing_gps + plan.added_gps,
+                            problem.existing_village_doctors + plan.added_village_doctors,
+                            problem.scenario.primary_care_provider)
+    result = {PRIMARY_CARE: is_open & contact}
     for k in EQUIPMENT:
         result[k] = is_open & (problem.existing_equipment[k] + plan.added_equipment[k] >= 1)
     for s in CENTERS:
@@ -278,13 +319,14 @@ def recompute_access(problem: Problem, plan: Plan, *, travel_cutoff_minutes: flo
     """
     providers = provision(problem, plan)
     population = problem.demand_population
-    nearest, covered, unserved = {}, {}, {}
+    nearest, covered, unserved, unserved_weighted = {}, {}, {}, {}
     for v in problem.services:
         columns = np.flatnonzero(providers[v])
         nearest[v] = (problem.minutes[:, columns].min(axis=1) if columns.size
                       else np.full(len(population), np.inf))
         covered[v] = nearest[v] <= problem.scenario.thresholds_minutes[v]
         unserved[v] = float(population[~covered[v]].sum())
+        unserved_weighted[v] = float(problem.demand_weight[v][~covered[v]].sum())
     count = len(problem.township_ids)
     inside = problem.site_township >= 0
     township_gps = np.bincount(problem.site_township[inside],
@@ -294,13 +336,13 @@ def recompute_access(problem: Problem, plan: Plan, *, travel_cutoff_minutes: flo
     weighted = weights[GP_SHORTAGE] * shortage
     for v in problem.services:
         weighted = weighted + weights[v] * np.bincount(problem.demand_township, weights=np.where(
-            covered[v], 0.0, population), minlength=count)
+            covered[v], 0.0, problem.demand_weight[v]), minlength=count)
     weight_sum = sum(weights[v] for v in problem.services) + weights[GP_SHORTAGE]
     scale = problem.township_population * weight_sum
     gap_share = np.divide(weighted, scale, out=np.zeros(count), where=scale > 0)
     primary = nearest[PRIMARY_CARE]
     travel = float((population * np.minimum(primary, travel_cutoff_minutes)).sum())
-    return Access(nearest, covered, unserved, township_gps, shortage, gap_share, travel)
+    return Access(nearest, covered, unserved, unserved_weighted, township_gps, shortage, gap_share, travel)
 
 
 def gp_shortage_people(population: np.ndarray, gps: np.ndarray, target_per_10k: float) -> np.ndarray:
@@ -311,9 +353,9 @@ def gp_shortage_people(population: np.ndarray, gps: np.ndarray, target_per_10k: 
 
 
 def weighted_gap(problem: Problem, access: Access) -> float:
-    """sum_v a_v unserved_v + a_gp sum_t shortage_t, in people (the `gap` objective's value)."""
+    """sum_v a_v unserved_v + a_gp sum_t shortage_t, in people-equivalents (the `gap` objective's value)."""
     weights = problem.scenario.weights
-    return (sum(weights[v] * access.unserved[v] for v in problem.services)
+    return (sum(weights[v] * access.unserved_weighted[v] for v in problem.services)
             + weights[GP_SHORTAGE] * float(access.township_shortage.sum()))
 
 
@@ -325,6 +367,8 @@ def allocation_table(problem: Problem, plan: Plan) -> pd.DataFrame:
         ("open_site", plan.opened.astype(np.int64), problem.open_cost_yuan,
          np.full(len(problem.site_ids), scenario.open_site_annual_yuan)),
         ("gp", plan.added_gps, *_unit_costs(len(problem.site_ids), scenario.gp_cost)),
+        ("village_doctor", plan.added_village_doctors,
+         *_unit_costs(len(problem.site_ids), scenario.village_doctor_cost)),
         *((k, plan.added_equipment[k], *_unit_costs(len(problem.site_ids), scenario.equipment_costs[k]))
           for k in EQUIPMENT),
         *((center_column(s), plan.new_centers[s].astype(np.int64),
@@ -355,6 +399,7 @@ def _site_table(p: Problem, plan: Plan, allocations: pd.DataFrame) -> pd.DataFra
         "township_code": [p.township_ids[t] if t >= 0 else "" for t in p.site_township],
         "opened": ~p.is_candidate | plan.opened,
         "added_gps": plan.added_gps,
+        "added_village_doctors": plan.added_village_doctors,
         **{f"added_{k}": plan.added_equipment[k] for k in EQUIPMENT},
         **{f"new_{center_column(s)}": plan.new_centers[s] for s in CENTERS},
     }
@@ -376,7 +421,8 @@ def _demand_table(p: Problem, before: Access, after: Access) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
-def _township_table(p: Problem, before: Access, after: Access) -> pd.DataFrame:
+def _township_table(p: Problem, before: Access, after: Access,
+                    indicators: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
     count = len(p.township_ids)
     population = p.township_population
 
@@ -402,6 +448,10 @@ def _township_table(p: Problem, before: Access, after: Access) -> pd.DataFrame:
         table[f"gp_shortage_people_{label}"] = state.township_shortage
     for label, state in (("before", before), ("after", after)):
         table[f"gap_share_{label}"] = state.township_gap_share
+    for name in INDICATORS:
+        if name != "gp_per_10k":  # already above
+            for label in ("before", "after"):
+                table[f"{name}_{label}"] = indicators[label][name]
     return pd.DataFrame(table)
 
 
@@ -412,9 +462,9 @@ def _check_against_model(m: AllocationModel, plan: Plan, after: Access, *, capit
     problems = []
     for v in m.services:
         claimed = float(pulp.value(m.unserved[v]))
-        if claimed < after.unserved[v] - people_tolerance:
-            problems.append(f"{v}: the model counts {claimed:,.1f} people unserved, the plan leaves "
-                            f"{after.unserved[v]:,.1f}")
+        if claimed < after.unserved_weighted[v] - people_tolerance:
+            problems.append(f"{v}: the model counts {claimed:,.1f} people(-equivalents) unserved, the plan leaves "
+                            f"{after.unserved_weighted[v]:,.1f}")
     township = {code: t for t, code in enumerate(p.township_ids)}
     for code, expression in m.shortage.items():
         claimed = float(pulp.value(expression))
@@ -425,7 +475,7 @@ def _check_against_model(m: AllocationModel, plan: Plan, after: Access, *, capit
     if p.scenario.gp_target_hard and float(after.township_shortage.sum()) > people_tolerance:
         problems.append("the hard GP target is not met by the plan")
     for v, share in p.scenario.min_covered_share.items():
-        if p.total_population - after.unserved[v] < share * p.total_population - people_tolerance:
+        if p.total_population - after.unserved_weighted[v] < share * p.total_population - people_tolerance:
             problems.append(f"{v}: the plan covers less than the hard target of {share:.1%}")
     if m.travel_minutes is not None:
         claimed = float(pulp.value(m.travel_minutes))

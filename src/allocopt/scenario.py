@@ -14,15 +14,31 @@ import copy
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from allocopt.closures import Closure, closures_to_dict, parse_closures
 from allocopt.errors import ScenarioError
 from allocopt.money import parse_money
-from allocopt.services import CENTERS, EQUIPMENT, GP_SHORTAGE, LEVELS, SERVICES
+from allocopt.services import (
+    CENTERS,
+    EQUIPMENT,
+    GP_SHORTAGE,
+    HOSPITAL_KINDS,
+    LEVELS,
+    PROVIDER_DEFINITIONS,
+    SERVICES,
+)
 from allocopt.tiers import TiersSettings, parse_tiers, tiers_to_dict
+
+_ALL_KINDS = list(HOSPITAL_KINDS)
+_HOSPITALS = ["county_hospital", "tertiary_hospital"]
+
+
+def _equipment_rule(levels: list[str], kinds: list[str] | None = None) -> dict[str, Any]:
+    return {"levels": levels, "kinds": kinds or _ALL_KINDS, "max_per_site": 1, "requires": [], "required_at": []}
+
 
 DEFAULTS: dict[str, Any] = {
     "scenario": {"name": "default", "description": ""},
@@ -30,21 +46,23 @@ DEFAULTS: dict[str, Any] = {
     "budget": {"total_yuan": 20_000_000.0},
     "costs": {
         "gp": {"capital_yuan": 50_000.0, "annual_yuan": 150_000.0},
+        "village_doctor": {"capital_yuan": 10_000.0, "annual_yuan": 60_000.0},
         "open_site": {"annual_yuan": 300_000.0},
         "equipment": {
             "ct": {"capital_yuan": 3_000_000.0, "annual_yuan": 200_000.0},
             "dr": {"capital_yuan": 800_000.0, "annual_yuan": 50_000.0},
             "ultrasound": {"capital_yuan": 400_000.0, "annual_yuan": 20_000.0},
-            "cath_lab": {"capital_yuan": 6_000_000.0, "annual_yuan": 500_000.0},
+            "cath_lab": {"capital_yuan": 10_000_000.0, "annual_yuan": 800_000.0},
+            "ecg": {"capital_yuan": 50_000.0, "annual_yuan": 5_000.0},
         },
         "center": {
-            "chest_pain": {"capital_yuan": 1_500_000.0, "annual_yuan": 300_000.0},
-            "stroke": {"capital_yuan": 1_500_000.0, "annual_yuan": 300_000.0},
-            "trauma": {"capital_yuan": 2_000_000.0, "annual_yuan": 400_000.0},
+            "chest_pain": {"capital_yuan": 1_500_000.0, "annual_yuan": 1_200_000.0},
+            "stroke": {"capital_yuan": 1_500_000.0, "annual_yuan": 1_200_000.0},
+            "trauma": {"capital_yuan": 2_000_000.0, "annual_yuan": 1_500_000.0},
         },
     },
     "targets": {
-        "gp_per_10k": 3.0,
+        "gp_per_10k": 3.93,
         "gp_target_hard": False,
         "min_covered_share": {},
     },
@@ -57,34 +75,48 @@ DEFAULTS: dict[str, Any] = {
         "dr": 30.0,
         "ultrasound": 30.0,
         "cath_lab": 60.0,
+        "ecg": 30.0,
     },
+    # ct and cath_lab are prerequisites of the centers, not services of their own: weight 0 by default.
     "weights": {
         "primary_care": 1.0,
         "chest_pain": 1.0,
         "stroke": 1.0,
         "trauma": 1.0,
-        "ct": 0.5,
+        "ct": 0.0,
         "dr": 0.5,
         "ultrasound": 0.5,
-        "cath_lab": 0.5,
+        "cath_lab": 0.0,
+        "ecg": 0.5,
         GP_SHORTAGE: 1.0,
     },
+    "primary_care": {"provider": "staffed"},
+    "cases": {
+        "weighting": True,
+        "share_65plus_when_unknown": 0.135,
+        # Expected new cases per resident a year, by age band (sources in docs/scenario.md).
+        "incidence": {
+            "chest_pain": {"under_65": 0.0003, "65_plus": 0.0025},
+            "stroke": {"under_65": 0.0012, "65_plus": 0.011},
+            "trauma": {"under_65": 0.001, "65_plus": 0.0015},
+        },
+    },
     "eligibility": {
-        "gp": {"levels": ["village_clinic", "township_hc", "community_hc"], "max_per_site": 10, "requires": []},
+        "gp": {"levels": ["township_hc", "community_hc"], "kinds": _ALL_KINDS, "max_per_site": 10,
+               "max_per_level": {"village_clinic": 1}, "requires": []},
+        "village_doctor": {"levels": ["village_clinic"], "max_per_site": 2, "max_per_level": {}, "requires": []},
         "equipment": {
-            "ct": {"levels": ["township_hc", "county_hospital", "tertiary_hospital"],
-                   "max_per_site": 1, "requires": []},
-            "dr": {"levels": ["township_hc", "community_hc", "county_hospital", "tertiary_hospital"],
-                   "max_per_site": 1, "requires": []},
-            "ultrasound": {"levels": ["township_hc", "community_hc", "county_hospital", "tertiary_hospital"],
-                           "max_per_site": 1, "requires": []},
-            "cath_lab": {"levels": ["county_hospital", "tertiary_hospital"], "max_per_site": 1, "requires": []},
+            "ct": _equipment_rule(["township_hc", *_HOSPITALS]),
+            "dr": _equipment_rule(["township_hc", "community_hc", *_HOSPITALS]),
+            "ultrasound": _equipment_rule(["township_hc", "community_hc", *_HOSPITALS]),
+            "cath_lab": _equipment_rule(list(_HOSPITALS), ["general"]),
+            "ecg": _equipment_rule(["township_hc", "community_hc", *_HOSPITALS]),
         },
         "center": {
-            "chest_pain": {"levels": ["county_hospital", "tertiary_hospital"], "requires": ["cath_lab"],
+            "chest_pain": {"levels": list(_HOSPITALS), "kinds": ["general"], "requires": ["cath_lab"],
                            "max_per_site": 1},
-            "stroke": {"levels": ["county_hospital", "tertiary_hospital"], "requires": ["ct"], "max_per_site": 1},
-            "trauma": {"levels": ["county_hospital", "tertiary_hospital"], "requires": ["ct"], "max_per_site": 1},
+            "stroke": {"levels": list(_HOSPITALS), "kinds": ["general"], "requires": ["ct"], "max_per_site": 1},
+            "trauma": {"levels": list(_HOSPITALS), "kinds": ["general"], "requires": ["ct"], "max_per_site": 1},
         },
     },
 }
@@ -119,11 +151,32 @@ class Budget:
 
 @dataclass(frozen=True)
 class Eligibility:
-    """Where a resource may be placed: facility levels, most units added per site, prerequisites at the site."""
+    """Where a resource may be placed: facility levels, hospital kinds (at hospital levels), most units added per
+    site (overridden per level by `max_per_level`), prerequisites at the site, and the levels every site of which
+    must hold the resource after the plan (`required_at`, equipment only)."""
 
     levels: tuple[str, ...]
     max_per_site: int = 1
     requires: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = HOSPITAL_KINDS
+    max_per_level: Mapping[str, int] = field(default_factory=dict)
+    required_at: tuple[str, ...] = ()
+
+    def limit(self, level: str) -> int:
+        """Most units added at one site of `level`."""
+        return int(self.max_per_level.get(level, self.max_per_site))
+
+
+@dataclass(frozen=True)
+class CaseWeighting:
+    """Expected yearly cases of each time-critical condition: residents by age band x incidence per resident.
+
+    With `weighting`, coverage of the condition's center counts people in proportion to their expected cases
+    (people-equivalents: cases / the region's cases per resident), so older villages weigh more."""
+
+    weighting: bool
+    share_65plus_when_unknown: float
+    incidence: Mapping[str, Mapping[str, float]]
 
 
 @dataclass(frozen=True)
@@ -134,6 +187,7 @@ class Scenario:
     description: str
     budget: Budget
     gp_cost: ItemCost
+    village_doctor_cost: ItemCost
     open_site_annual_yuan: float
     equipment_costs: dict[str, ItemCost]
     center_costs: dict[str, ItemCost]
@@ -143,8 +197,11 @@ class Scenario:
     thresholds_minutes: dict[str, float]
     weights: dict[str, float]
     gp_eligibility: Eligibility
+    village_doctor_eligibility: Eligibility
     equipment_eligibility: dict[str, Eligibility]
     center_eligibility: dict[str, Eligibility]
+    primary_care_provider: str
+    cases: CaseWeighting
     source: str = "defaults"
     tiers: TiersSettings | None = None
     closures: tuple[Closure, ...] = ()
@@ -203,11 +260,13 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "defaults") -> 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     """The resolved scenario as a mapping in the TOML layout (for summaries and audit)."""
     budget = {k: v for k, v in vars(scenario.budget).items() if v is not None}
+    rules = DEFAULTS["eligibility"]
     result: dict[str, Any] = {
         "scenario": {"name": scenario.name, "description": scenario.description},
         "budget": budget,
         "costs": {
             "gp": vars(scenario.gp_cost).copy(),
+            "village_doctor": vars(scenario.village_doctor_cost).copy(),
             "open_site": {"annual_yuan": scenario.open_site_annual_yuan},
             "equipment": {k: vars(v).copy() for k, v in scenario.equipment_costs.items()},
             "center": {k: vars(v).copy() for k, v in scenario.center_costs.items()},
@@ -219,10 +278,16 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         },
         "thresholds_minutes": dict(scenario.thresholds_minutes),
         "weights": dict(scenario.weights),
+        "primary_care": {"provider": scenario.primary_care_provider},
+        "cases": {"weighting": scenario.cases.weighting,
+                  "share_65plus_when_unknown": scenario.cases.share_65plus_when_unknown,
+                  "incidence": {k: dict(v) for k, v in scenario.cases.incidence.items()}},
         "eligibility": {
-            "gp": _eligibility_dict(scenario.gp_eligibility),
-            "equipment": {k: _eligibility_dict(v) for k, v in scenario.equipment_eligibility.items()},
-            "center": {k: _eligibility_dict(v) for k, v in scenario.center_eligibility.items()},
+            "gp": _eligibility_dict(scenario.gp_eligibility, rules["gp"]),
+            "village_doctor": _eligibility_dict(scenario.village_doctor_eligibility, rules["village_doctor"]),
+            "equipment": {k: _eligibility_dict(v, rules["equipment"][k])
+                          for k, v in scenario.equipment_eligibility.items()},
+            "center": {k: _eligibility_dict(v, rules["center"][k]) for k, v in scenario.center_eligibility.items()},
         },
     }
     if scenario.tiers is not None:
@@ -232,12 +297,20 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     return result
 
 
-def _eligibility_dict(rule: Eligibility) -> dict[str, Any]:
-    return {"levels": list(rule.levels), "max_per_site": rule.max_per_site, "requires": list(rule.requires)}
+def _eligibility_dict(rule: Eligibility, template: Mapping[str, Any]) -> dict[str, Any]:
+    """The rule in the TOML layout, with the keys its default table has (`template`)."""
+    values = {"levels": list(rule.levels), "kinds": list(rule.kinds), "max_per_site": rule.max_per_site,
+              "max_per_level": dict(rule.max_per_level), "requires": list(rule.requires),
+              "required_at": list(rule.required_at)}
+    return {key: values[key] for key in template}
 
+
+AGE_BANDS: tuple[str, ...] = ("under_65", "65_plus")
+"""Age bands of the incidence rates (`cases.incidence.<condition>.<band>`)."""
 
 # Tables that a scenario replaces whole rather than overlays key by key; their keys are checked in `_build`.
-_REPLACED_TABLES = {"budget", "targets.min_covered_share"}
+_REPLACED_TABLES = {"budget", "targets.min_covered_share", "eligibility.gp.max_per_level",
+                    "eligibility.village_doctor.max_per_level"}
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any], *, prefix: str) -> dict[str, Any]:
@@ -296,21 +369,51 @@ def _cost(key: str, table: Mapping[str, Any]) -> ItemCost:
 
 
 def _eligibility(key: str, table: Mapping[str, Any], *, known_requirements: tuple[str, ...]) -> Eligibility:
+    allowed_keys = ("levels", "kinds", "max_per_site", "max_per_level", "requires", "required_at")
     for part in table:
-        if part not in ("levels", "max_per_site", "requires"):
-            raise ScenarioError(f"unknown key '{key}.{part}'; use levels, max_per_site and requires")
-    levels = table.get("levels", [])
-    if not isinstance(levels, list) or any(level not in LEVELS for level in levels):
-        raise ScenarioError(f"key '{key}.levels' must list facility levels from: {', '.join(LEVELS)}; got {levels!r}")
-    requires = table.get("requires", [])
-    if not isinstance(requires, list) or any(item not in known_requirements for item in requires):
-        raise ScenarioError(
-            f"key '{key}.requires' must list equipment types from: {', '.join(known_requirements)}; got {requires!r}"
-        )
-    max_per_site = table.get("max_per_site", 1)
-    if isinstance(max_per_site, bool) or not isinstance(max_per_site, int) or max_per_site < 0:
-        raise ScenarioError(f"key '{key}.max_per_site' must be a whole number >= 0, got {max_per_site!r}")
-    return Eligibility(levels=tuple(levels), max_per_site=max_per_site, requires=tuple(requires))
+        if part not in allowed_keys:
+            raise ScenarioError(f"unknown key '{key}.{part}'; use {', '.join(allowed_keys)}")
+    levels = _word_list(f"{key}.levels", table.get("levels", []), LEVELS, "facility levels")
+    kinds = _word_list(f"{key}.kinds", table.get("kinds", list(HOSPITAL_KINDS)), HOSPITAL_KINDS, "hospital kinds")
+    requires = _word_list(f"{key}.requires", table.get("requires", []), known_requirements, "equipment types")
+    required_at = _word_list(f"{key}.required_at", table.get("required_at", []), LEVELS, "facility levels")
+    max_per_site = _whole(f"{key}.max_per_site", table.get("max_per_site", 1))
+    per_level = table.get("max_per_level", {})
+    if not isinstance(per_level, Mapping):
+        raise ScenarioError(f"key '{key}.max_per_level' must be a table of level = whole number")
+    for level in per_level:
+        if level not in LEVELS:
+            raise ScenarioError(f"unknown key '{key}.max_per_level.{level}'; levels are {', '.join(LEVELS)}")
+    return Eligibility(levels=levels, max_per_site=max_per_site, requires=requires, kinds=kinds,
+                       max_per_level={k: _whole(f"{key}.max_per_level.{k}", v) for k, v in per_level.items()},
+                       required_at=required_at)
+
+
+def _word_list(key: str, value: Any, known: tuple[str, ...], what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or any(item not in known for item in value):
+        raise ScenarioError(f"key '{key}' must list {what} from: {', '.join(known)}; got {value!r}")
+    return tuple(value)
+
+
+def _whole(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ScenarioError(f"key '{key}' must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _cases(table: Mapping[str, Any]) -> CaseWeighting:
+    if not isinstance(table["weighting"], bool):
+        raise ScenarioError(f"key 'cases.weighting' must be true or false, got {table['weighting']!r}")
+    incidence: dict[str, dict[str, float]] = {}
+    for condition, bands in table["incidence"].items():  # unknown conditions and bands are refused by `_merge`
+        incidence[condition] = {
+            band: _check_number(f"cases.incidence.{condition}.{band}", bands[band], maximum=1.0)
+            for band in AGE_BANDS}
+    return CaseWeighting(
+        weighting=table["weighting"],
+        share_65plus_when_unknown=_check_number("cases.share_65plus_when_unknown",
+                                                table["share_65plus_when_unknown"], maximum=1.0),
+        incidence=incidence)
 
 
 def _build(data: Mapping[str, Any], source: str) -> Scenario:
@@ -350,6 +453,7 @@ def _build(data: Mapping[str, Any], source: str) -> Scenario:
         description=str(meta["description"]),
         budget=budget,
         gp_cost=_cost("costs.gp", costs["gp"]),
+        village_doctor_cost=_cost("costs.village_doctor", costs["village_doctor"]),
         open_site_annual_yuan=_money("costs.open_site.annual_yuan", costs["open_site"]["annual_yuan"]),
         equipment_costs={k: _cost(f"costs.equipment.{k}", costs["equipment"][k]) for k in EQUIPMENT},
         center_costs={k: _cost(f"costs.center.{k}", costs["center"][k]) for k in CENTERS},
@@ -359,6 +463,8 @@ def _build(data: Mapping[str, Any], source: str) -> Scenario:
         thresholds_minutes=thresholds,
         weights=weights,
         gp_eligibility=_eligibility("eligibility.gp", eligibility["gp"], known_requirements=EQUIPMENT),
+        village_doctor_eligibility=_eligibility("eligibility.village_doctor", eligibility["village_doctor"],
+                                                known_requirements=EQUIPMENT),
         equipment_eligibility={
             k: _eligibility(f"eligibility.equipment.{k}", eligibility["equipment"][k], known_requirements=EQUIPMENT)
             for k in EQUIPMENT
@@ -367,5 +473,14 @@ def _build(data: Mapping[str, Any], source: str) -> Scenario:
             k: _eligibility(f"eligibility.center.{k}", eligibility["center"][k], known_requirements=EQUIPMENT)
             for k in CENTERS
         },
+        primary_care_provider=_provider(data["primary_care"]["provider"]),
+        cases=_cases(data["cases"]),
         source=source,
     )
+
+
+def _provider(value: Any) -> str:
+    if value not in PROVIDER_DEFINITIONS:
+        raise ScenarioError(f"key 'primary_care.provider' must be one of {', '.join(PROVIDER_DEFINITIONS)} "
+                            f"(staffed: a GP or a village doctor makes a first-contact point; gp: a GP), got {value!r}")
+    return str(value)

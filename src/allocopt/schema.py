@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from allocopt.errors import DataError
-from allocopt.services import CENTERS, EQUIPMENT, LEVELS, center_column
+from allocopt.services import CENTERS, EQUIPMENT, HOSPITAL_KINDS, LEVELS, center_column
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ColumnSpec:
     allowed: tuple[str, ...] | None = None
     maximum: float | None = None
     minimum_allowed: bool = True  # False: values must lie strictly above `minimum`
+    hint: str = ""  # how to fix a value outside `allowed`, appended to the message
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,18 @@ class LayerSpec:
     required: bool = True
     generated_id_prefix: str | None = None
     """When set, blank ids are filled with this prefix and the 1-based row number (`generated_id`)."""
+    noted_defaults: tuple[str, ...] = ()  # optional columns whose absence is warned about (older bundles)
+
+
+_ABSENT_MEANS = {
+    "hospital_kind": "every hospital is taken as a general hospital",
+    "central": "no township health center is taken as a central one",
+    "village_doctors": "village clinics are taken to have no village doctors (first contact only with a GP)",
+}
+
+
+class DefaultsWarning(UserWarning):
+    """A layer lacks columns that change the plan, and their documented defaults were used."""
 
 
 ROAD_CLASSES: tuple[str, ...] = ("expressway", "national", "provincial", "county", "township", "village")
@@ -115,7 +129,18 @@ LAYERS: dict[str, LayerSpec] = {
                 "level", "str", "", "facility level",
                 allowed=LEVELS,
             ),
+            ColumnSpec(
+                "hospital_kind", "str", "", "kind of a hospital (blank: general; ignored below hospital level)",
+                default="", allowed=("", *HOSPITAL_KINDS),
+                hint="build-region maps Chinese names (人民医院, 中医医院, 妇幼保健院...); map your column with "
+                     "--map hospital_kind=COLUMN",
+            ),
+            ColumnSpec("central", "bool", "", "a central township health center (中心卫生院)", default=False),
             ColumnSpec("gps", "int", "GPs", "general practitioners on staff", default=0, minimum=0, maximum=MAX_COUNT),
+            ColumnSpec(
+                "village_doctors", "int", "people", "village doctors and other licensed staff of a village clinic "
+                "(乡村医生)", default=0, minimum=0, maximum=MAX_COUNT,
+            ),
             ColumnSpec("beds", "int", "beds", "inpatient beds", default=0, minimum=0, maximum=MAX_COUNT),
             *_EQUIPMENT_COLUMNS,
             *_CENTER_COLUMNS,
@@ -124,6 +149,7 @@ LAYERS: dict[str, LayerSpec] = {
                 default="",
             ),
         ),
+        noted_defaults=("hospital_kind", "central", "village_doctors"),
     ),
     "candidates": LayerSpec(
         "candidates",
@@ -259,6 +285,11 @@ def validate(gdf: gpd.GeoDataFrame, layer: str, *, source: str) -> gpd.GeoDataFr
     frame = gdf.reset_index(drop=True)
     present = [str(column) for column in frame.columns if column != geometry.name]
     _check_required_columns(spec, present, where=where)
+    absent = [name for name in spec.noted_defaults if name not in present]
+    if absent:
+        taken = "; ".join(_ABSENT_MEANS[name] for name in absent)
+        warnings.warn(f"{where}: no column {', '.join(absent)}, so {taken} (docs/scenario.md); add the column to "
+                      "plan with facility types.", DefaultsWarning, stacklevel=2)
     blank = pd.Series(np.full(len(frame), np.nan, dtype=object))
     columns: dict[str, pd.Series] = {}
     labels = row_labels(frame)
@@ -328,7 +359,8 @@ def _coerce_text(raw: pd.Series, column: ColumnSpec, rows: _Rows) -> pd.Series:
             value = text[bad].iloc[0]
             raise rows.error(
                 bad, column.name,
-                f"'{value}' is not an allowed {column.name}; use one of: {', '.join(column.allowed)}.",
+                f"'{value}' is not an allowed {column.name}; use one of: "
+                f"{', '.join(a for a in column.allowed if a) or '(blank)'}.{' ' + column.hint if column.hint else ''}",
             )
     return text.astype(str)
 

@@ -54,7 +54,7 @@ class TiersSettings:
     referral_share: float = 0.07
     referral_visits_per_bed_per_year: float = 100.0
     max_referral_minutes: float | None = None
-    fix_existing_links: bool = False
+    fix_existing_links: bool = True
     downward_share: float = 0.1
     admissions_per_bed_per_year: float = 35.0
     downward_stay_days: float = 10.0
@@ -84,7 +84,8 @@ SOURCES: Mapping[str, str] = {
     "referral_visits_per_bed_per_year": "planning assumption: about a tenth of a county hospital's roughly 1,000 "
                                         "outpatient visits per bed a year kept for referred patients",
     "max_referral_minutes": "none by default; a planning limit on the site-to-lead-hospital trip",
-    "fix_existing_links": "false: the consortium is designed; true keeps facilities.consortium_lead",
+    "fix_existing_links": "true: consortium membership is administrative (the county assigns the members of its "
+                          "县域医共体), so facilities.consortium_lead is kept; false redesigns the links as a what-if",
     "downward_share": "planning assumption: a tenth of hospital inpatients step down to rehabilitation or "
                       "chronic care near home",
     "admissions_per_bed_per_year": "bed turnover of county hospitals, about 35 a year (China Health Statistics "

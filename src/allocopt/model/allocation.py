@@ -22,7 +22,7 @@ from allocopt.errors import ScenarioError
 from allocopt.model.objectives import add_objective
 from allocopt.model.problem import PER_10K, Problem
 from allocopt.model.referral import TierModel, add_tiers
-from allocopt.services import CENTERS, EQUIPMENT, PRIMARY_CARE
+from allocopt.services import CENTERS, EQUIPMENT, HEALTH_CENTER_LEVELS, PRIMARY_CARE
 
 OBJECTIVES: tuple[str, ...] = ("gap", "equity", "travel", "cost")
 """`gap`: weighted people left unserved; `equity`: largest township gap share, then the gap; `travel`:
@@ -39,8 +39,8 @@ _ILLEGAL = str.maketrans({c: "_" for c in "-+[] ->/"})
 class AllocationModel:
     """The PuLP model and its variables and expressions keyed by IDs.
 
-    Variables: `open[site]`, `gp[site]`, `eq[site, equipment]`, `ctr[site, center]`, `has[site, service]`
-    (for centers the same variable as `ctr`), `cover[unit, service]` (one variable for
+    Variables: `open[site]`, `gp[site]`, `vd[site]` (village doctors), `eq[site, equipment]`, `ctr[site, center]`,
+    `has[site, service]` (for centers the same variable as `ctr`), `cover[unit, service]` (one variable for
     all units of identical coverage sets), `short[township]`,
     `assign[demand, site]`, `unassigned[demand]`. Expressions: `capital_yuan`, `annual_yuan`,
     `unserved[service]` (people, over the whole region), `shortage[township]` (people), `travel_minutes`
@@ -57,6 +57,7 @@ class AllocationModel:
     cost_line: str = "total"
     open: dict[str, pulp.LpVariable] = field(default_factory=dict)
     gp: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    vd: dict[str, pulp.LpVariable] = field(default_factory=dict)
     eq: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
     ctr: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
     has: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
@@ -123,7 +124,9 @@ def build_model(problem: Problem, *, objective: str = "gap", travel_cutoff_minut
     )
     add_open(m, problem)
     add_gp(m, problem)
+    add_village_doctors(m, problem)
     add_equipment(m, problem)
+    add_required_equipment(m, problem)
     add_centers(m, problem)
     add_prerequisites(m, problem)
     add_costs(m, problem)
@@ -154,13 +157,25 @@ def add_open(m: AllocationModel, p: Problem) -> None:
 
 
 def add_gp(m: AllocationModel, p: Problem) -> None:
-    """gp[j] in {0..G} added GPs at eligible-level sites (G = max_per_site); gp[j] <= G open[j] for j in C."""
-    limit = p.scenario.gp_eligibility.max_per_site
-    for j in np.flatnonzero(p.gp_eligible):
-        site = p.site_ids[j]
-        m.gp[site] = m.var("gp", (site,), upper=limit, integer=True)
+    """gp[j] in {0..G_j} added GPs at eligible sites, G_j the limit at j's level (`max_per_site`, overridden by
+    `max_per_level`); gp[j] <= G_j open[j] for j in C."""
+    _add_staff(m, p, m.gp, "gp", p.gp_eligible, p.gp_limit)
+
+
+def add_village_doctors(m: AllocationModel, p: Problem) -> None:
+    """vd[j] in {0..V_j} added village doctors at eligible sites (village clinics by default), V_j the per-clinic
+    limit; vd[j] <= V_j open[j] for j in C. A village doctor gives first contact (provider "staffed") but does
+    not count towards the GP density."""
+    _add_staff(m, p, m.vd, "vd", p.vd_eligible, p.vd_limit)
+
+
+def _add_staff(m: AllocationModel, p: Problem, variables: dict[str, pulp.LpVariable], family: str,
+               eligible: np.ndarray, limits: np.ndarray) -> None:
+    for j in np.flatnonzero(eligible & (limits >= 1)):
+        site, limit = p.site_ids[j], float(limits[j])
+        variables[site] = m.var(family, (site,), upper=limit, integer=True)
         if site in m.open:
-            m.constrain("gp_open", (site,), [(m.gp[site], 1.0), (m.open[site], -float(limit))],
+            m.constrain(f"{family}_open", (site,), [(variables[site], 1.0), (m.open[site], -limit)],
                         pulp.LpConstraintLE, 0.0)
 
 
@@ -174,6 +189,28 @@ def add_equipment(m: AllocationModel, p: Problem) -> None:
             if site in m.open:
                 m.constrain("eq_open", (site, k), [(var, 1.0), (m.open[site], -float(limit))],
                             pulp.LpConstraintLE, 0.0)
+
+
+def add_required_equipment(m: AllocationModel, p: Problem) -> None:
+    """eq[j,k] >= 1 for every site j at a level of `required_at` of k lacking k today (existing sites, and open
+    candidates: eq[j,k] >= open[j]): "every township health center has a k" as a hard rule, not a coverage term.
+
+    Raises ScenarioError when such a site may not receive k (its level or kind is not eligible for k)."""
+    for k in EQUIPMENT:
+        rule = p.scenario.equipment_eligibility[k]
+        for j in np.flatnonzero(np.isin(np.asarray(p.site_level, dtype=object), list(rule.required_at))):
+            site = p.site_ids[j]
+            if p.existing_equipment[k][j] >= 1:
+                continue
+            if (site, k) not in m.eq:
+                raise ScenarioError(
+                    f"{p.scenario.source}: eligibility.equipment.{k}.required_at asks every {p.site_level[j]} for "
+                    f"a {k}, but site {site} may not receive one (its level or kind is not in "
+                    f"eligibility.equipment.{k}); allow it there or drop the level from required_at")
+            terms = [(m.eq[site, k], 1.0)]
+            if site in m.open:
+                terms.append((m.open[site], -1.0))
+            m.constrain("required", (site, k), terms, pulp.LpConstraintGE, 0.0 if site in m.open else 1.0)
 
 
 def add_centers(m: AllocationModel, p: Problem) -> None:
@@ -193,10 +230,13 @@ def add_prerequisites(m: AllocationModel, p: Problem) -> None:
     sites lacking k need the row (eligibility already ruled out sites that can neither have nor get k).
     """
     scenario = p.scenario
+    position = {site: j for j, site in enumerate(p.site_ids)}
     decisions: list[tuple[tuple[str, ...], pulp.LpVariable, str, tuple[str, ...], int]] = [
-        ((site,), var, site, scenario.gp_eligibility.requires, scenario.gp_eligibility.max_per_site)
+        ((site,), var, site, scenario.gp_eligibility.requires, int(p.gp_limit[position[site]]))
         for site, var in m.gp.items()
     ]
+    decisions += [((site,), var, site, scenario.village_doctor_eligibility.requires, int(p.vd_limit[position[site]]))
+                  for site, var in m.vd.items()]
     for (site, k), var in m.eq.items():
         rule = scenario.equipment_eligibility[k]
         decisions.append(((site, k), var, site, rule.requires, rule.max_per_site))
@@ -222,9 +262,10 @@ def add_costs(m: AllocationModel, p: Problem) -> None:
     for site, var in m.open.items():
         capital.append((var, float(p.open_cost_yuan[position[site]])))
         annual.append((var, scenario.open_site_annual_yuan))
-    for var in m.gp.values():
-        capital.append((var, scenario.gp_cost.capital_yuan))
-        annual.append((var, scenario.gp_cost.annual_yuan))
+    for staff, cost in ((m.gp, scenario.gp_cost), (m.vd, scenario.village_doctor_cost)):
+        for var in staff.values():
+            capital.append((var, cost.capital_yuan))
+            annual.append((var, cost.annual_yuan))
     for (_, k), var in m.eq.items():
         capital.append((var, scenario.equipment_costs[k].capital_yuan))
         annual.append((var, scenario.equipment_costs[k].annual_yuan))
@@ -251,15 +292,22 @@ def add_budget(m: AllocationModel, p: Problem) -> None:
 def add_provision(m: AllocationModel, p: Problem) -> None:
     """has[j,v] in [0, 1]: site j provides v after the plan (only where j does not provide v today).
 
-    Primary care (grassroots levels): has <= gp[j], and has <= open[j] for j in C. Equipment k:
+    Primary care (grassroots levels): has <= gp[j] + vd[j] (provider "staffed"; has <= gp[j] with "gp"), and
+    has <= open[j] for j in C; with "staffed" a health center (staffed by its norms) needs no added staff, so a
+    candidate one has only has <= open[j]. Equipment k:
     has <= eq[j,k]. Centers: has is ctr[j,s] itself. has may be continuous: each upper bound is an integer
     variable, so given the integer decisions its range is [0, 0] or [0, 1], and it only ever bounds coverage
     from above, which the objective and the hard targets push up; results recompute provision from the plan.
     """
+    staffed = p.scenario.primary_care_provider == "staffed"
     for j in np.flatnonzero(p.can_provide[PRIMARY_CARE] & ~p.provides_now[PRIMARY_CARE]):
         site = p.site_ids[j]
         var = m.has[site, PRIMARY_CARE] = m.var("has", (site, PRIMARY_CARE), upper=1)
-        m.constrain("has_gp", (site,), [(var, 1.0), (m.gp[site], -1.0)], pulp.LpConstraintLE, 0.0)
+        if not (staffed and p.site_level[j] in HEALTH_CENTER_LEVELS):
+            staff = [(m.gp[site], -1.0)] if site in m.gp else []
+            if site in m.vd and staffed:
+                staff.append((m.vd[site], -1.0))
+            m.constrain("has_gp", (site,), [(var, 1.0), *staff], pulp.LpConstraintLE, 0.0)
         if site in m.open:
             m.constrain("has_open", (site,), [(var, 1.0), (m.open[site], -1.0)], pulp.LpConstraintLE, 0.0)
     for (site, k), eq in m.eq.items():
@@ -270,17 +318,20 @@ def add_provision(m: AllocationModel, p: Problem) -> None:
 
 
 def add_coverage(m: AllocationModel, p: Problem) -> None:
-    """cover[u,v] in [0, 1] with cover[u,v] <= sum_{j: t_uj <= T_v} has[j,v]; unserved_v = sum_u w_u (1 - cover).
+    """cover[u,v] in [0, 1] with cover[u,v] <= sum_{j: t_uj <= T_v} has[j,v]; unserved_v = sum_u w_uv (1 - cover).
 
-    Units already within T_v of a provider of today have cover fixed at 1 and units beyond every possible
-    provider at 0; neither gets a variable. Units whose sets for v are identical (in any township) share one
-    variable and one row: cover only ever bounds from below what the objective, the equity rows and the hard
-    targets reward, so at an optimum it equals min(1, sum has) for every unit of the set alike. In a region
-    of many villages and few hospitals this turns thousands of rows per center service into a few dozen.
-    Primary-care rows leave out the sites `dominated_primary_sites` names (not under travel or tiers).
+    w_uv is the unit's people-equivalents for v (`Problem.unit_weight`: its residents, or for a condition with
+    case weighting its expected cases scaled by the region's residents per case). Units already within T_v of a
+    provider of today have cover fixed at 1 and units beyond every possible provider at 0; neither gets a
+    variable. Units whose sets for v are identical (in any township) share one variable and one row: cover only
+    ever bounds from below what the objective, the equity rows and the hard targets reward, so at an optimum it
+    equals min(1, sum has) for every unit of the set alike. In a region of many villages and few hospitals this
+    turns thousands of rows per center service into a few dozen. Primary-care rows leave out the sites
+    `dominated_primary_sites` names (not under travel or tiers).
     """
     for v in m.services:
         sets = p.cover_sets[v]
+        weight = p.unit_weight[v]
         covered_now = p.covered_now(v)
         has_by_site = np.array([m.has.get((site, v)) for site in p.site_ids], dtype=object)
         if v == PRIMARY_CARE and m.objective != "travel" and p.tiers is None:
@@ -297,21 +348,23 @@ def add_coverage(m: AllocationModel, p: Problem) -> None:
                 m.constrain("cover", (unit, v), [(var, 1.0), *((h, -1.0) for h in has_by_site[columns])],
                             pulp.LpConstraintLE, 0.0)
             m.cover[unit, v] = var
-            people[var] = people.get(var, 0.0) - float(p.unit_population[u])
-        constant = float(p.unit_population[~covered_now].sum())
+            people[var] = people.get(var, 0.0) - float(weight[u])
+        constant = float(weight[~covered_now].sum())
         m.unserved[v] = pulp.LpAffineExpression(people, constant=constant)
 
 
 def dominated_primary_sites(p: Problem) -> np.ndarray:
     """Sites whose GPs need not count for primary-care coverage: j is dominated by k when both are existing
-    sites of one township that may get GPs with every GP prerequisite in place, and the units not covered today
-    that j reaches within the threshold are a subset of those k reaches (equal sets: the lower index dominates).
+    sites of one township that may get GPs with every GP prerequisite in place, k may take at least as many GPs
+    and village doctors as j, and the units not covered today that j reaches within the threshold are a subset
+    of those k reaches (equal sets: the lower index dominates).
 
     Under the gap, equity and cost objectives (no travel, no tiers) this changes no optimum: a GP counts for
-    coverage, for its township's staffing and for its cost (the same everywhere), so in any plan a dominated
-    site's GPs can trade places with an undominated dominator that has none, keeping cost and staffing and
-    covering at least the same people. In a dense region most village clinics are dominated by a neighbour;
-    leaving them out of the coverage rows removes most of their nonzeros and the symmetry among equal clinics.
+    coverage, for its township's staffing and for its cost (the same everywhere), and a village doctor for
+    coverage and its cost, so in any plan a dominated site's GPs and village doctors can trade places with an
+    undominated dominator that has none, keeping cost and staffing and covering at least the same people. In a
+    dense region most village clinics are dominated by a neighbour; leaving them out of the coverage rows removes
+    most of their nonzeros and the symmetry among equal clinics.
     """
     requires = p.scenario.gp_eligibility.requires
     plain = p.gp_eligible & ~p.is_candidate & ~p.provides_now[PRIMARY_CARE]
@@ -323,6 +376,7 @@ def dominated_primary_sites(p: Problem) -> np.ndarray:
     j, k = shared.row, shared.col
     dominated = ((shared.data == size[j]) & (size[j] > 0) & (j != k) & plain[j] & plain[k]
                  & (p.site_township[j] == p.site_township[k]) & (p.site_township[j] >= 0)
+                 & (p.gp_limit[k] >= p.gp_limit[j]) & (p.vd_limit[k] >= p.vd_limit[j])
                  & ((size[k] > size[j]) | (k < j)))
     mask = np.zeros(len(p.site_ids), dtype=bool)
     mask[j[dominated]] = True

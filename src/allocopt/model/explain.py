@@ -47,7 +47,7 @@ def _coverage_limits(problem: Problem) -> list[str]:
         if share <= 0:
             continue
         coverable_unit = np.diff(problem.cover_sets[v].indptr) > 0
-        coverable = float(problem.unit_population[coverable_unit].sum())
+        coverable = float(problem.unit_weight[v][coverable_unit].sum())
         if coverable >= share * total - 1e-9 * max(total, 1.0):
             continue
         beyond = np.flatnonzero(~coverable_unit[problem.unit_of_demand] & (problem.demand_population > 0))
@@ -69,9 +69,9 @@ def _gp_limits(problem: Problem) -> list[str]:
     target = scenario.gp_target_per_10k
     if not scenario.gp_target_hard or target <= 0:
         return []
-    limit = scenario.gp_eligibility.max_per_site
     inside = problem.gp_eligible & (problem.site_township >= 0)
-    capacity = np.bincount(problem.site_township[inside], minlength=len(problem.township_ids)) * limit
+    capacity = np.bincount(problem.site_township[inside], weights=problem.gp_limit[inside].astype(float),
+                           minlength=len(problem.township_ids))
     gps_now = problem.township_gps_now()
     reasons = []
     for t, code in enumerate(problem.township_ids):
@@ -80,7 +80,7 @@ def _gp_limits(problem: Problem) -> list[str]:
             reasons.append(
                 f"township {code}: {problem.township_population[t]:,.0f} residents need {needed} more GPs for "
                 f"{target:g} per 10,000 (it has {gps_now[t]:g}), but its eligible sites take at most "
-                f"{int(capacity[t])} (eligibility.gp.max_per_site = {limit}); lower targets.gp_per_10k, set "
+                f"{int(capacity[t])} (eligibility.gp.max_per_site and max_per_level); lower targets.gp_per_10k, set "
                 "targets.gp_target_hard = false, or widen eligibility.gp"
             )
     return reasons

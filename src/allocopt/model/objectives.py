@@ -81,12 +81,12 @@ def add_equity(m: AllocationModel, p: Problem) -> pulp.LpAffineExpression:
     for v in m.services:
         if weights[v] <= 0:
             continue
-        uncovered = np.where(p.covered_now(v), 0.0, p.unit_population)
+        uncovered = np.where(p.covered_now(v), 0.0, p.unit_weight[v])
         constants += weights[v] * np.bincount(p.unit_township, weights=uncovered, minlength=count)
     for (unit, v), var in m.cover.items():
         u = unit_position[unit]
         if weights[v] > 0:
-            terms[p.unit_township[u]].append((var, -weights[v] * float(p.unit_population[u])))
+            terms[p.unit_township[u]].append((var, -weights[v] * float(p.unit_weight[v][u])))
     township_position = {code: t for t, code in enumerate(p.township_ids)}
     for code, shortage in m.shortage.items():
         t = township_position[code]

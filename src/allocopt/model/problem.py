@@ -26,16 +26,19 @@ import pandas as pd
 from scipy import sparse
 
 from allocopt.errors import DataError, ScenarioError
-from allocopt.scenario import Scenario
+from allocopt.scenario import Eligibility, Scenario
 from allocopt.services import (
     CENTERS,
     EQUIPMENT,
     GP_SHORTAGE,
     GRASSROOTS_LEVELS,
+    HOSPITAL_KINDS,
     LEVELS,
     PRIMARY_CARE,
     SERVICES,
     center_column,
+    first_contact,
+    hospital_kinds,
 )
 from allocopt.tiers import TierData, TierInputs, hospital_sites, prepare_tiers
 from allocopt.travel import MatrixLike, aligned_minutes
@@ -67,8 +70,13 @@ class Problem:
     `provides_now[v]` marks sites providing service v today; `can_provide[v]` those that do or could (given
     eligibility); `cover_sets[v]` is the boolean (unit x site) CSR matrix of pairs within T_v restricted to
     `can_provide[v]`. `gp_eligible`, `eq_eligible[k]` and `ctr_eligible[s]` mark where a decision variable may
-    exist: GPs at eligible levels; equipment at eligible levels lacking it (a second unit costs and covers
-    nobody more); centers at eligible levels not yet designated whose prerequisites are present or placeable.
+    exist: GPs at eligible levels (and hospital kinds); equipment at eligible levels and kinds lacking it (a second
+    unit costs and covers nobody more); centers at eligible levels and kinds not yet designated whose prerequisites
+    are present or placeable. `gp_limit` and `vd_limit` are the most GPs and village doctors added per site
+    (0 where none may be). `demand_cases[s]` are the expected yearly cases of condition s per demand point and
+    `demand_weight[v]` and `unit_weight[v]` the people-equivalents of each point and unit for service v (its
+    population, or with case weighting its expected cases over the region's cases per resident), which the
+    coverage terms count.
     """
 
     scenario: Scenario
@@ -84,6 +92,9 @@ class Problem:
     site_level: tuple[str, ...]
     site_township: np.ndarray
     existing_gps: np.ndarray
+    existing_village_doctors: np.ndarray
+    site_beds: np.ndarray
+    site_hospital_kind: tuple[str, ...]
     existing_equipment: Mapping[str, np.ndarray]
     existing_centers: Mapping[str, np.ndarray]
     open_cost_yuan: np.ndarray
@@ -92,6 +103,9 @@ class Problem:
     provides_now: Mapping[str, np.ndarray]
     can_provide: Mapping[str, np.ndarray]
     gp_eligible: np.ndarray
+    gp_limit: np.ndarray
+    vd_eligible: np.ndarray
+    vd_limit: np.ndarray
     eq_eligible: Mapping[str, np.ndarray]
     ctr_eligible: Mapping[str, np.ndarray]
     unit_ids: tuple[str, ...]
@@ -99,6 +113,9 @@ class Problem:
     unit_population: np.ndarray
     unit_township: np.ndarray
     cover_sets: Mapping[str, sparse.csr_array]
+    demand_cases: Mapping[str, np.ndarray]
+    demand_weight: Mapping[str, np.ndarray]
+    unit_weight: Mapping[str, np.ndarray]
     tiers: TierData | None = None
 
     @property
@@ -153,6 +170,10 @@ class Problem:
         open_cost_yuan: Sequence[float] | np.ndarray | None = None,
         merge_demand: bool = True,
         tier_inputs: TierInputs | None = None,
+        existing_village_doctors: Sequence[int] | np.ndarray | None = None,
+        site_hospital_kind: Sequence[str] | None = None,
+        demand_population_65plus: Sequence[float] | np.ndarray | None = None,
+        site_beds: Sequence[int] | np.ndarray | None = None,
     ) -> Problem:
         """Build a problem from plain sequences (tests and non-geographic callers).
 
@@ -161,6 +182,8 @@ class Problem:
         `site_township` entries that are None or "" mark sites outside every township. With
         `merge_demand=False` every demand point is its own unit. With a scenario holding `[tiers]`,
         `tier_inputs` gives beds, consortium leads, 65+ counts and site-to-hospital minutes (`tiers.TierInputs`).
+        `site_hospital_kind` entries are hospital kinds ("" or omitted: general at hospital levels);
+        `demand_population_65plus` entries may be NaN (unknown: the scenario's `share_65plus_when_unknown`).
         Raises DataError naming the offending array and entry.
         """
         n_sites = len(site_ids)
@@ -195,19 +218,30 @@ class Problem:
             raise DataError("minutes: NaN or negative travel times; use numpy.inf for unreachable pairs")
         is_candidate = np.array([k == "candidate" for k in kinds], dtype=bool)
         gps = _count_array(existing_gps, "existing_gps", n_sites)
+        doctors = _count_array(existing_village_doctors, "existing_village_doctors", n_sites)
+        beds = _count_array(site_beds, "site_beds", n_sites)
+        kinds_given = tuple(str(k) for k in site_hospital_kind) if site_hospital_kind is not None else ("",) * n_sites
+        _check_length(kinds_given, "site_hospital_kind", n_sites)
+        unknown_kinds = [k for k in kinds_given if k not in ("", *HOSPITAL_KINDS)]
+        if unknown_kinds:
+            raise DataError(f"site_hospital_kind: unknown value(s) {_few(unknown_kinds)}; use one of "
+                            f"{', '.join(HOSPITAL_KINDS)}")
+        hospital_kind = tuple(str(k) for k in hospital_kinds(levels, kinds_given)) if n_sites else ()
         equipment = {k: _count_array((existing_equipment or {}).get(k), f"existing_equipment[{k}]", n_sites)
                      for k in EQUIPMENT}
         centers = {s: _bool_array((existing_centers or {}).get(s), f"existing_centers[{s}]", n_sites)
                    for s in CENTERS}
-        for label, held in (("existing_gps", gps), *((f"existing_equipment[{k}]", v) for k, v in equipment.items()),
+        for label, held in (("existing_gps", gps), ("existing_village_doctors", doctors), ("site_beds", beds),
+                            *((f"existing_equipment[{k}]", v) for k, v in equipment.items()),
                             *((f"existing_centers[{s}]", v) for s, v in centers.items())):
             if (np.asarray(held)[is_candidate] != 0).any():
                 raise DataError(f"{label}: candidate sites hold nothing before they open; set 0 for candidates")
         open_cost = _float_array(open_cost_yuan if open_cost_yuan is not None else np.zeros(n_sites),
                                  "open_cost_yuan", n_sites)
         services = _services(scenario)
-        eligibility = _eligibility(scenario, levels, equipment, centers)
-        provides_now, can_provide = _provision(levels, is_candidate, gps, equipment, centers, eligibility)
+        eligibility = _eligibility(scenario, levels, hospital_kind, equipment, centers)
+        provides_now, can_provide = _provision(scenario, levels, is_candidate, first_contact(
+            levels, gps, doctors, scenario.primary_care_provider), equipment, centers, eligibility)
         site_cover = {v: sparse.csr_array((matrix <= scenario.thresholds_minutes[v]) & can_provide[v][None, :])
                       for v in services}
         unit_of_demand = (_merge_units(demand_town, site_cover, services) if merge_demand
@@ -215,6 +249,13 @@ class Problem:
         # Units are numbered in order of first appearance; each is named after its first demand point.
         representative = np.unique(unit_of_demand, return_index=True)[1]
         n_units = len(representative)
+        older = _optional_float_array(demand_population_65plus, "demand_population_65plus", len(demand_ids_t))
+        if older is not None and (older > population).any():
+            row = int(np.flatnonzero(older > population)[0])
+            raise DataError(f"demand_population_65plus: entry {row} ({demand_ids_t[row]}) is above the point's "
+                            "population; the age bands must add up to the population")
+        cases = expected_cases(scenario, population, older)
+        weight = _people_equivalents(scenario, population, cases)
         problem = cls(
             scenario=scenario,
             demand_ids=demand_ids_t,
@@ -229,6 +270,9 @@ class Problem:
             site_level=levels,
             site_township=site_town,
             existing_gps=gps,
+            existing_village_doctors=doctors,
+            site_beds=beds,
+            site_hospital_kind=hospital_kind,
             existing_equipment=equipment,
             existing_centers=centers,
             open_cost_yuan=open_cost,
@@ -237,6 +281,9 @@ class Problem:
             provides_now=provides_now,
             can_provide=can_provide,
             gp_eligible=eligibility["gp"],
+            gp_limit=_limits(scenario.gp_eligibility, levels, eligibility["gp"]),
+            vd_eligible=eligibility["village_doctor"],
+            vd_limit=_limits(scenario.village_doctor_eligibility, levels, eligibility["village_doctor"]),
             eq_eligible={k: eligibility[k] for k in EQUIPMENT},
             ctr_eligible={s: eligibility[s] for s in CENTERS},
             unit_ids=tuple(demand_ids_t[r] for r in representative),
@@ -244,6 +291,9 @@ class Problem:
             unit_population=np.bincount(unit_of_demand, weights=population, minlength=n_units),
             unit_township=demand_town[representative],
             cover_sets={v: sparse.csr_array(site_cover[v][representative]) for v in services},
+            demand_cases=cases,
+            demand_weight=weight,
+            unit_weight={v: np.bincount(unit_of_demand, weights=weight[v], minlength=n_units) for v in services},
         )
         if scenario.tiers is None:
             return problem
@@ -285,6 +335,12 @@ def build_problem(region: RegionLike, matrix: MatrixLike, scenario: Scenario, *,
         existing_equipment={k: sites[k].to_numpy(dtype=np.int64) for k in EQUIPMENT},
         existing_centers={s: sites[center_column(s)].to_numpy(dtype=bool) for s in CENTERS},
         open_cost_yuan=sites["open_cost_yuan"].to_numpy(dtype=float),
+        existing_village_doctors=(sites["village_doctors"].to_numpy(dtype=np.int64)
+                                  if "village_doctors" in sites.columns else None),
+        site_hospital_kind=([str(k) for k in sites["hospital_kind"]] if "hospital_kind" in sites.columns else None),
+        demand_population_65plus=(demand["population_65plus"].to_numpy(dtype=float)
+                                  if "population_65plus" in demand.columns else None),
+        site_beds=sites["beds"].to_numpy(dtype=np.int64) if "beds" in sites.columns else None,
         merge_demand=merge_demand,
         tier_inputs=_tier_inputs(region, site_matrix) if scenario.tiers is not None else None,
     )
@@ -321,13 +377,19 @@ def _services(scenario: Scenario) -> tuple[str, ...]:
     return SERVICES
 
 
-def _eligibility(scenario: Scenario, levels: tuple[str, ...], equipment: Mapping[str, np.ndarray],
-                 centers: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _eligibility(scenario: Scenario, levels: tuple[str, ...], kinds: tuple[str, ...],
+                 equipment: Mapping[str, np.ndarray], centers: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per decision family, the sites where a variable may exist (see `Problem`)."""
     level = np.asarray(levels, dtype=object)
+    kind = np.asarray(kinds, dtype=object)
 
-    def at_levels(allowed: tuple[str, ...]) -> np.ndarray:
-        return np.isin(level, np.asarray(allowed, dtype=object)) if len(level) else np.zeros(0, dtype=bool)
+    def allowed_at(rule: Eligibility) -> np.ndarray:
+        if not len(level):
+            return np.zeros(0, dtype=bool)
+        at_level = np.isin(level, np.asarray(rule.levels, dtype=object))
+        kind_ok = (kind == "") | np.isin(kind, np.asarray(rule.kinds, dtype=object))
+        limits = np.array([rule.limit(str(v)) for v in level], dtype=np.int64)
+        return at_level & kind_ok & (limits >= 1)
 
     def with_requirements(allowed: np.ndarray, requires: tuple[str, ...]) -> np.ndarray:
         for k in requires:
@@ -336,27 +398,37 @@ def _eligibility(scenario: Scenario, levels: tuple[str, ...], equipment: Mapping
 
     result: dict[str, np.ndarray] = {}
     for k in EQUIPMENT:
-        rule = scenario.equipment_eligibility[k]
-        result[k] = at_levels(rule.levels) & (rule.max_per_site >= 1) & (equipment[k] == 0)
+        result[k] = allowed_at(scenario.equipment_eligibility[k]) & (equipment[k] == 0)
     for k in EQUIPMENT:
         result[k] = with_requirements(result[k], scenario.equipment_eligibility[k].requires)
-    rules = scenario.gp_eligibility
-    result["gp"] = with_requirements(at_levels(rules.levels) & (rules.max_per_site >= 1), rules.requires)
+    for name, rules in (("gp", scenario.gp_eligibility), ("village_doctor", scenario.village_doctor_eligibility)):
+        result[name] = with_requirements(allowed_at(rules), rules.requires)
     for s in CENTERS:
         rule = scenario.center_eligibility[s]
-        allowed = at_levels(rule.levels) & ~centers[s] & (rule.max_per_site >= 1)
-        result[s] = with_requirements(allowed, rule.requires)
+        result[s] = with_requirements(allowed_at(rule) & ~centers[s], rule.requires)
     return result
 
 
-def _provision(levels: tuple[str, ...], is_candidate: np.ndarray, gps: np.ndarray,
+def _limits(rule: Eligibility, levels: tuple[str, ...], eligible: np.ndarray) -> np.ndarray:
+    """Most units of a resource added per site: the rule's limit at the site's level, 0 where not eligible."""
+    return np.array([rule.limit(level) if ok else 0 for level, ok in zip(levels, eligible, strict=True)],
+                    dtype=np.int64)
+
+
+def _provision(scenario: Scenario, levels: tuple[str, ...], is_candidate: np.ndarray, contact: np.ndarray,
                equipment: Mapping[str, np.ndarray], centers: Mapping[str, np.ndarray],
                eligibility: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Which sites provide each service today, and which do or could after some plan."""
+    """Which sites provide each service today, and which do or could after some plan.
+
+    Primary care: a first-contact point (`contact`, per the scenario's provider definition; a candidate health
+    center is one once open); it could become one where GPs, or (provider "staffed") village doctors, may be
+    added."""
     grassroots = np.isin(np.asarray(levels, dtype=object), np.asarray(GRASSROOTS_LEVELS, dtype=object))
     existing = ~is_candidate
-    now = {PRIMARY_CARE: existing & grassroots & (gps >= 1)}
-    can = {PRIMARY_CARE: now[PRIMARY_CARE] | (grassroots & eligibility["gp"])}
+    now = {PRIMARY_CARE: existing & contact}
+    addable = eligibility["gp"] | (eligibility["village_doctor"] if scenario.primary_care_provider == "staffed"
+                                   else False)
+    can = {PRIMARY_CARE: contact | (grassroots & addable)}
     for k in EQUIPMENT:
         now[k] = existing & (equipment[k] >= 1)
         can[k] = now[k] | eligibility[k]
@@ -364,6 +436,34 @@ def _provision(levels: tuple[str, ...], is_candidate: np.ndarray, gps: np.ndarra
         now[s] = existing & centers[s]
         can[s] = now[s] | eligibility[s]
     return now, can
+
+
+def expected_cases(scenario: Scenario, population: np.ndarray, population_65plus: np.ndarray | None
+                   ) -> dict[str, np.ndarray]:
+    """Expected yearly cases of each condition with an incidence (`cases.incidence`) per demand point.
+
+    cases_s,i = (P_i - O_i) r_s,under_65 + O_i r_s,65_plus, with O_i the residents aged 65+ (where unknown,
+    `share_65plus_when_unknown` of P_i)."""
+    settings = scenario.cases
+    older = (np.full(len(population), np.nan) if population_65plus is None else population_65plus)
+    older = np.where(np.isnan(older), settings.share_65plus_when_unknown * population, older)
+    return {s: (population - older) * rates["under_65"] + older * rates["65_plus"]
+            for s, rates in settings.incidence.items()}
+
+
+def _people_equivalents(scenario: Scenario, population: np.ndarray, cases: Mapping[str, np.ndarray]
+                        ) -> dict[str, np.ndarray]:
+    """Weight of each demand point per service: its residents, or (case weighting, conditions with cases) its
+    expected cases divided by the region's cases per resident, which keeps the region's total at its population."""
+    weights = {v: population for v in SERVICES}
+    total = float(population.sum())
+    if not scenario.cases.weighting or total <= 0:
+        return weights
+    for s, per_point in cases.items():
+        region_cases = float(per_point.sum())
+        if s in weights and region_cases > 0:
+            weights[s] = per_point * (total / region_cases)
+    return weights
 
 
 def _merge_units(township: np.ndarray, cover: Mapping[str, sparse.csr_array],
@@ -417,6 +517,20 @@ def _count_array(values: Sequence[int] | np.ndarray | None, name: str, expected:
     if (array != np.round(array)).any():
         raise DataError(f"{name}: counts must be whole numbers")
     return array.astype(np.int64)
+
+
+def _optional_float_array(values: Sequence[float] | np.ndarray | None, name: str, expected: int
+                          ) -> np.ndarray | None:
+    """A float array that may hold NaN (unknown) but no negative or infinite entries; None stays None."""
+    if values is None:
+        return None
+    array = np.asarray(values, dtype=float).reshape(-1)
+    _check_length(array, name, expected)
+    bad = np.isinf(array) | (array < 0)
+    if bad.any():
+        raise DataError(f"{name}: entry {int(np.flatnonzero(bad)[0])} is {array[bad][0]!r}; "
+                        "give a finite number >= 0 or NaN (unknown)")
+    return array
 
 
 def _bool_array(values: Sequence[bool] | np.ndarray | None, name: str, expected: int) -> np.ndarray:

@@ -233,7 +233,7 @@ def max_grassroots_visits(p: Problem, *, solver: str = DEFAULT_SOLVER) -> float:
     """Most visits the grassroots could meet with every eligible site at its GP limit and every candidate open."""
     t = p.tiers
     assert t is not None, "only for problems with tiers"
-    limit = np.where(p.gp_eligible, p.scenario.gp_eligibility.max_per_site, 0)
+    limit = p.gp_limit
     capacity = t.max_capacity(limit)
     lp = pulp.LpProblem("grassroots_upper_bound", pulp.LpMaximize)
     share = [lp.add_variable(f"a{n}", lowBound=0, upBound=1) for n in range(len(t.pair_demand))]

@@ -97,8 +97,8 @@ def generate_region(
     villages: int,
     seed: int,
     name: str = "valley-county",
-    population: int = LUSHUI_POPULATION,
-    area_km2: float = LUSHUI_AREA_KM2,
+    population: int | None = None,
+    area_km2: float | None = None,
     candidates: int | None = None,
     share_65plus: float = LUSHUI_65PLUS / LUSHUI_POPULATION,
     urban_core_share: float = LUSHUI_URBAN_CORE / LUSHUI_POPULATION,
@@ -108,16 +108,21 @@ def generate_region(
 ) -> GeneratedRegion:
     """Generate a synthetic region, the same for the same arguments (one seeded numpy Generator drives it all).
 
-    `townships` bands over valleys of about ten townships each; `villages` demand points whose integer
-    populations sum exactly to `population` (the county seat holds `urban_core_share` of it); `candidates` new
-    township health-center sites (default: 0.8 per township, as far as villages allow) in large villages far
-    from existing ones; `gp_per_10k` GPs per 10,000 residents in all (exact after rounding); village clinics in
-    `clinic_share` of the non-seat villages; the scenario budget `budget_yuan` defaults to 3 million yuan per
-    township.
+    `townships` bands over valleys of about ten townships each, each valley a county; `villages` demand points
+    whose integer populations sum exactly to `population` (default: Lushui's residents per township times
+    `townships`; the region's seat holds `urban_core_share` of it); `area_km2` defaults to Lushui's area per
+    township times `townships`; `candidates` new village-clinic sites (default: 0.8 per township, as far as
+    villages without a clinic allow) in large villages far from staffed sites; `gp_per_10k` GPs per 10,000
+    residents in all (exact after rounding); village clinics in `clinic_share` of the non-seat villages; the
+    scenario budget `budget_yuan` defaults to 3 million yuan per township.
     """
+    scale = townships / LUSHUI_TOWNSHIPS
+    population = round(LUSHUI_POPULATION * scale) if population is None else population
+    area_km2 = LUSHUI_AREA_KM2 * scale if area_km2 is None else area_km2
+    free_villages = _villages_without_clinic(villages, townships, clinic_share)
     args = {"townships": townships, "villages": villages, "seed": seed, "population": population,
             "area_km2": float(area_km2), "candidates": candidates if candidates is not None
-            else min(round(0.8 * townships), max(villages - townships, 0)),
+            else min(round(0.8 * townships), free_villages),
             "share_65plus": share_65plus, "urban_core_share": urban_core_share, "gp_per_10k": gp_per_10k,
             "clinic_share": clinic_share,
             "budget_yuan": 3_000_000.0 * townships if budget_yuan is None else float(budget_yuan)}
@@ -146,10 +151,10 @@ def generate_region(
     towns["seat_node"] = seat_node
     towns["seat_village"] = np.flatnonzero(places["is_seat"])
     towns["seat"] = np.isin(np.arange(townships), seat_township)
-    facilities = _facilities(rng, frame, towns, vill, layout, county_names=county_names,
-                             main=int(seat_township[0]), gp_total=round(population * gp_per_10k / 10_000),
-                             clinic_share=clinic_share)
-    health_centers = facilities["level"] == "township_hc"
+    facilities = _facilities(rng, frame, towns, vill, layout, county_names=county_names, seats=seat_township,
+                             gp_total=round(population * gp_per_10k / 10_000), clinic_share=clinic_share)
+    staffed = (facilities["level"] != "county_hospital") & ((facilities["gps"] + facilities["village_doctors"]) >= 1)
+    clinic_villages = facilities.loc[facilities["level"] == "village_clinic", "id"].str.removeprefix("VC-")
     return GeneratedRegion(
         name=name,
         crs=pyproj.CRS.from_user_input(CRS),
@@ -159,8 +164,8 @@ def generate_region(
         demand=_layer("demand", {"id": vill["id"], "township_code": towns["code"].to_numpy()[vill["township"]],
                                  "population": pop, "population_65plus": pop65}, shapely.points(xy)),
         facilities=facilities,
-        candidates=_candidates(rng, vill, shapely.get_coordinates(facilities.geometry.values[health_centers]),
-                               int(args["candidates"])),
+        candidates=_candidates(rng, vill, shapely.get_coordinates(facilities.geometry.values[staffed]),
+                               vill["id"].isin(clinic_villages).to_numpy(), int(args["candidates"])),
         roads=_layer("roads", *layout.roads(frame)),
     )
 
@@ -190,8 +195,9 @@ def _check_arguments(args: Mapping[str, Any]) -> None:
         ("villages", villages >= townships, f"at least townships ({townships}): every township has a seat"),
         ("population", args["population"] >= villages, f"at least villages ({villages})"),
         ("area_km2", args["area_km2"] > 0, "positive"),
-        ("candidates", 0 <= args["candidates"] <= villages - townships,
-         f"between 0 and villages - townships ({villages - townships}): candidates sit in non-seat villages"),
+        ("candidates", 0 <= args["candidates"] <= _villages_without_clinic(villages, townships, args["clinic_share"]),
+         f"between 0 and the non-seat villages without a clinic "
+         f"({_villages_without_clinic(villages, townships, args['clinic_share'])}): candidates are new clinics"),
         *((key, 0 <= args[key] < 1, "in [0, 1)") for key in ("share_65plus", "urban_core_share", "clinic_share")),
         ("gp_per_10k", args["gp_per_10k"] >= 0, "at least 0"),
         ("budget_yuan", args["budget_yuan"] >= 0, "at least 0"),
@@ -200,6 +206,12 @@ def _check_arguments(args: Mapping[str, Any]) -> None:
         if not ok:
             raise DataError(f"generator argument {key} must be {rule}, got {args[key]!r}")
 
+
+
+def _villages_without_clinic(villages: int, townships: int, clinic_share: float) -> int:
+    """Non-seat villages left without a village clinic (where candidate clinic sites may go)."""
+    non_seat = max(villages - townships, 0)
+    return non_seat - round(clinic_share * non_seat)
 
 
 def _names(rng: np.random.Generator, count: int) -> NDArray[np.str_]:
@@ -256,32 +268,50 @@ def _capped_apportion(total: int, weights: NDArray[np.float64], cap: int) -> NDA
     return counts
 
 
-def _facilities(rng: np.random.Generator, frame: Frame, towns: pd.DataFrame, vill: pd.DataFrame, layout: Layout,
-                *, county_names: NDArray[np.str_], main: int, gp_total: int, clinic_share: float) -> gpd.GeoDataFrame:
-    """County hospitals in the seats, one township health center per township seat, village clinics.
+HOSPITALS_PER_COUNTY = (("general", "县人民医院"), ("tcm", "县中医医院"), ("mch", "县妇幼保健院"))
+"""Each county's hospitals: the people's hospital, the TCM hospital and the maternal and child health hospital."""
 
-    The people's hospital (H01) has CT; the second county hospital (H02, traditional Chinese medicine) has DR and
-    ultrasound but no CT, so CT access hangs on one site; every further valley's own people's hospital has CT.
-    GPs total exactly `gp_total`: a few at the hospitals, rarely one at a village clinic, the rest at township
-    health centers near the county seat (at most four each, none in the most remote townships), any surplus at the
-    people's hospital. Hospitals lead the consortium of their valley's health centers and clinics."""
+_VILLAGE_DOCTORS = (0, 1, 2, 3)
+_VILLAGE_DOCTOR_ODDS = (0.15, 0.35, 0.35, 0.15)
+"""Village doctors per clinic: about 2.3 staff per clinic nationally (2023 statistical bulletin), with some clinics
+vacant (no doctor)."""
+
+
+def _facilities(rng: np.random.Generator, frame: Frame, towns: pd.DataFrame, vill: pd.DataFrame, layout: Layout,
+                *, county_names: NDArray[np.str_], seats: NDArray[np.int64], gp_total: int,
+                clinic_share: float) -> gpd.GeoDataFrame:
+    """Per county (valley) a people's, a TCM and an MCH hospital in its seat; one township health center per
+    township (one or two central ones per county); village clinics with village doctors.
+
+    The people's hospitals have CT, DR, ultrasound and ECG; TCM hospitals DR, ultrasound and ECG but no CT; MCH
+    hospitals ultrasound and ECG. GPs total exactly `gp_total`: a few at the hospitals, rarely one at a village
+    clinic, the rest at township health centers near the region's seat (at most four each, none in the most remote
+    townships), any surplus at the first people's hospital. People's hospitals lead the consortium of their
+    county's health centers and clinics, the TCM hospital of the region's seat some of its county's."""
     n_townships = len(towns)
+    main = int(seats[0])
     seat_u = np.array([layout.nodes[n][0] for n in towns["seat_node"]])
     valley = towns["valley"].to_numpy()
-    hospital_t = np.r_[main, main, np.flatnonzero(towns["seat"] & (valley != valley[main]))]
+    kinds = [kind for kind, _ in HOSPITALS_PER_COUNTY]
+    hospital_t = np.repeat(seats, len(kinds))
+    hospital_kind = np.array(kinds * len(seats), dtype=object)
     n_hospitals = len(hospital_t)
     hospital_ids = _ids("H", n_hospitals)
-    hospital_names = [f"{county_names[0]}县人民医院", f"{county_names[0]}县中医医院",
-                      *(f"{n}县人民医院" for n in county_names[1:])]
+    hospital_names = [f"{county_names[c]}{suffix}" for c in range(len(seats)) for _, suffix in HOSPITALS_PER_COUNTY]
+    offsets = {"general": (-0.04, -0.04), "tcm": (0.05, -0.04), "mch": (0.01, 0.04)}
     hospital_uv = []
-    for k, t in enumerate(hospital_t):
+    for t, kind in zip(hospital_t, hospital_kind, strict=True):
         span = towns["u1"].iloc[t] - towns["u0"].iloc[t]
-        uv = (seat_u[t] + span * (0.05 if k == 1 else -0.04), float(frame.centre(valley[t])) - 0.04 * frame.width_m)
+        du, dv = offsets[kind]
+        uv = (seat_u[t] + span * du, float(frame.centre(valley[t])) + dv * frame.width_m)
         layout.line(layout.node(*uv), int(towns["seat_node"].iloc[t]), "township", speed_kmh=30.0)
         hospital_uv.append(uv)
+    general, tcm = hospital_kind == "general", hospital_kind == "tcm"
+    gp_draw = np.where(general, rng.integers(2, 5, n_hospitals), np.where(tcm, rng.integers(1, 3, n_hospitals),
+                                                                          rng.integers(0, 2, n_hospitals)))
     remaining = gp_total
     hospital_gps = np.zeros(n_hospitals, dtype=np.int64)
-    for k, base in enumerate([rng.integers(2, 5), rng.integers(1, 3), *rng.integers(1, 4, n_hospitals - 2)]):
+    for k, base in enumerate(gp_draw):
         hospital_gps[k] = min(int(base), remaining)
         remaining -= int(hospital_gps[k])
     non_seat = np.flatnonzero(~vill["is_seat"].to_numpy())
@@ -292,32 +322,35 @@ def _facilities(rng: np.random.Generator, frame: Frame, towns: pd.DataFrame, vil
     clinic_gps = (rng.random(n_clinics) < 0.05).astype(np.int64)
     clinic_gps[np.cumsum(clinic_gps) > remaining] = 0
     remaining -= int(clinic_gps.sum())
+    village_doctors = rng.choice(_VILLAGE_DOCTORS, size=n_clinics, p=_VILLAGE_DOCTOR_ODDS)
     is_main = np.arange(n_townships) == main
     distance = np.abs(seat_u - seat_u[main]) + np.abs(valley - valley[main]) * frame.width_m
     weight = towns["population"].to_numpy() * np.exp(-distance / (frame.length_m / 3)) * np.where(is_main, 3, 1)
     weight[np.argsort(distance, kind="stable")[n_townships - math.floor(_REMOTE_SHARE * n_townships):]] = 0.0
     hc_gps = _capped_apportion(remaining, weight, _MAX_TOWNSHIP_HC_GPS)
     hospital_gps[0] += remaining - int(hc_gps.sum())
-    lead = np.full(n_townships, hospital_ids[0], dtype=object)
-    for k, t in enumerate(hospital_t[2:], start=2):
-        lead[valley == valley[t]] = hospital_ids[k]
-    in_main = np.flatnonzero((valley == valley[main]) & ~is_main)
-    if len(in_main):
-        lead[in_main[rng.random(len(in_main)) < 0.35]] = hospital_ids[1]
-        lead[rng.choice(in_main)] = hospital_ids[1]
-    others = n_hospitals - 2
-    hospital = {"beds": np.r_[rng.integers(300, 501), rng.integers(120, 201), rng.integers(150, 351, others)],
-                "ct": [1, 0, *[1] * others], "dr": [2, 1, *[1] * others], "ultrasound": [3, 1, *[2] * others]}
-    township_hc = {"beds": np.clip(np.round(towns["population"] / 1_000 + rng.normal(0, 4, n_townships)), 10, 40),
-                   "ct": np.zeros(n_townships), "dr": (rng.random(n_townships) < 0.5) | is_main,
-                   "ultrasound": (rng.random(n_townships) < 0.7) | is_main}
+    lead = _consortium_leads(rng, valley, seats, hospital_ids, main)
+    central = _central_health_centers(towns, seats)
+    beds = {"general": (300, 501), "tcm": (120, 201), "mch": (60, 121)}
+    hospital = {"beds": np.array([rng.integers(*beds[k]) for k in hospital_kind]),
+                "ct": general.astype(int), "dr": np.where(general, 2, np.where(tcm, 1, 0)),
+                "ultrasound": np.where(general, 3, np.where(tcm, 1, 2)), "ecg": np.where(general, 4, 1)}
+    bed_draw = np.round(towns["population"] / 1_000 + rng.normal(0, 4, n_townships))
+    township_hc = {"beds": np.clip(bed_draw + 20 * central, 10, 60), "ct": np.zeros(n_townships),
+                   "dr": (rng.random(n_townships) < 0.5) | is_main | central,
+                   "ultrasound": (rng.random(n_townships) < 0.7) | is_main | central,
+                   "ecg": (rng.random(n_townships) < 0.8) | is_main | central}
     none = np.zeros(n_hospitals + n_townships + n_clinics)
     seat = vill.iloc[towns["seat_village"]]
     return _layer("facilities", {
         "id": np.r_[hospital_ids, "HC-" + towns["code"], "VC-" + clinic["id"]],
-        "name": np.r_[hospital_names, towns["name"] + "卫生院", clinic["stem"] + "村卫生室"],
+        "name": np.r_[hospital_names, towns["name"] + np.where(central, "中心卫生院", "卫生院"),
+                      clinic["stem"] + "村卫生室"],
         "level": ["county_hospital"] * n_hospitals + ["township_hc"] * n_townships + ["village_clinic"] * n_clinics,
+        "hospital_kind": np.r_[hospital_kind, [""] * (n_townships + n_clinics)],
+        "central": np.r_[np.zeros(n_hospitals, dtype=bool), central, np.zeros(n_clinics, dtype=bool)],
         "gps": np.r_[hospital_gps, hc_gps, clinic_gps],
+        "village_doctors": np.r_[np.zeros(n_hospitals + n_townships, dtype=np.int64), village_doctors],
         **{key: np.r_[hospital[key], township_hc[key], np.zeros(n_clinics)] for key in hospital},
         "cath_lab": none, "chest_pain_center": none, "stroke_center": none, "trauma_center": none,
         "consortium_lead": np.r_[[""] * n_hospitals, lead, lead[clinic["township"]]],
@@ -325,22 +358,50 @@ def _facilities(rng: np.random.Generator, frame: Frame, towns: pd.DataFrame, vil
                             clinic[["x", "y"]].to_numpy()]))
 
 
-def _candidates(rng: np.random.Generator, vill: pd.DataFrame, health_center_xy: NDArray[np.float64],
-                count: int) -> gpd.GeoDataFrame:
-    """Candidate township health-center sites: greedily the non-seat village with the most residents times
-    straight-line distance to the nearest health center or earlier candidate; opening costs 2-6 million yuan."""
+def _consortium_leads(rng: np.random.Generator, valley: NDArray[np.int64], seats: NDArray[np.int64],
+                      hospital_ids: NDArray[np.str_], main: int) -> NDArray[np.object_]:
+    """Lead hospital of each township: its county's people's hospital; in the region's seat county about a third
+    of the other townships (at least one) are led by the TCM hospital."""
+    per_county = len(HOSPITALS_PER_COUNTY)
+    lead = np.empty(len(valley), dtype=object)
+    for c, t in enumerate(seats):
+        lead[valley == valley[t]] = hospital_ids[c * per_county]
+    in_main = np.flatnonzero((valley == valley[main]) & (np.arange(len(valley)) != main))
+    if len(in_main):
+        lead[in_main[rng.random(len(in_main)) < 0.35]] = hospital_ids[1]
+        lead[rng.choice(in_main)] = hospital_ids[1]
+    return lead
+
+
+def _central_health_centers(towns: pd.DataFrame, seats: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Central township health centers (中心卫生院): in each county the most populous township outside the seat,
+    and the second most populous too where the county has at least ten townships."""
+    central = np.zeros(len(towns), dtype=bool)
+    valley, population = towns["valley"].to_numpy(), towns["population"].to_numpy()
+    for t in seats:
+        members = np.flatnonzero((valley == valley[t]) & (np.arange(len(towns)) != t))
+        count = 2 if len(members) + 1 >= 10 else 1
+        central[members[np.argsort(-population[members], kind="stable")[:count]]] = True
+    return central
+
+
+def _candidates(rng: np.random.Generator, vill: pd.DataFrame, staffed_xy: NDArray[np.float64],
+                has_clinic: NDArray[np.bool_], count: int) -> gpd.GeoDataFrame:
+    """Candidate village-clinic sites (a new site in a village is a clinic, not a health center): greedily the
+    non-seat village without a clinic with the most residents times straight-line distance to the nearest staffed
+    grassroots site or earlier candidate; building and equipping one costs 0.2-0.5 million yuan."""
     xy = vill[["x", "y"]].to_numpy()
-    nearest_m = np.min(np.hypot(*(xy[:, None, :] - health_center_xy[None, :, :]).transpose(2, 0, 1)), axis=1)
+    nearest_m = np.min(np.hypot(*(xy[:, None, :] - staffed_xy[None, :, :]).transpose(2, 0, 1)), axis=1)
     chosen: list[int] = []
     for _ in range(count):
-        score = np.where(vill["is_seat"], -1.0, vill["pop"] * nearest_m)
+        score = np.where(vill["is_seat"] | has_clinic, -1.0, vill["pop"] * nearest_m)
         score[chosen] = -1.0
         chosen.append(int(np.argmax(score)))
         nearest_m = np.minimum(nearest_m, np.hypot(*(xy - xy[chosen[-1]]).T))
     site = vill.iloc[chosen]
     return _layer("candidates", {
-        "id": "NEW-" + site["id"], "name": site["stem"] + "村（候选卫生院址）",
-        "open_cost_yuan": np.round(rng.uniform(2e6, 6e6, count), -5), "level": ["township_hc"] * count,
+        "id": "NEW-" + site["id"], "name": site["stem"] + "村（候选卫生室址）",
+        "open_cost_yuan": np.round(rng.uniform(2e5, 5e5, count), -4), "level": ["village_clinic"] * count,
     }, shapely.points(xy[chosen]))
 
 
@@ -364,7 +425,7 @@ _LAYER_SOURCES = {
     "townships": "SYNTHETIC: band polygons along invented valleys; population = sum of the demand layer",
     "demand": "SYNTHETIC villages: invented locations, lognormal populations scaled to the calibrated totals",
     "facilities": "SYNTHETIC facilities: invented hospitals, health centers, clinics, staff and equipment",
-    "candidates": "SYNTHETIC candidate sites in large villages far from existing health centers",
+    "candidates": "SYNTHETIC candidate village-clinic sites in large villages without a clinic, far from staffed sites",
     "roads": "SYNTHETIC road network: trunk along each valley, branch roads up side valleys, village roads",
 }
 
@@ -417,6 +478,8 @@ def _readme(generated: GeneratedRegion) -> str:
     facilities = generated.facilities
     gps = int(facilities["gps"].sum())
     levels = facilities["level"].value_counts().sort_index()
+    staff = facilities["village_doctors"] + facilities["gps"]
+    vacant = int(((facilities["level"] == "village_clinic") & (staff == 0)).sum())
     call = ", ".join(f"{k}={v!r}" for k, v in args.items() if k != "module")
     rows = [f"| `{name}` | {len(layer):,} | {generated.meta['layers'][name]['source']} |"
             for name, layer in generated.layers().items()]
@@ -433,9 +496,14 @@ def _readme(generated: GeneratedRegion) -> str:
         "- `region.gpkg` (CRS EPSG:32647, UTM zone 47N):", "",
         "| layer | rows | source |", "|---|---|---|", *rows, "",
         f"Facilities by level: {', '.join(f'{k} {v}' for k, v in levels.items())}. GPs: {gps} "
-        f"({gps / generated.demand['population'].sum() * 1e4:.2f} per 10,000 residents). The people's hospital H01 "
-        "has CT; the second county hospital H02 (traditional Chinese medicine) has DR and ultrasound but no CT. "
-        "No site is a designated chest pain, stroke or trauma center yet.", "",
+        f"({gps / generated.demand['population'].sum() * 1e4:.2f} per 10,000 residents). Each county has a "
+        "people's hospital (`hospital_kind` general: CT, DR, ultrasound, ECG), a TCM hospital (tcm: DR, ultrasound, "
+        "ECG, no CT) and a maternal and child health hospital (mch: ultrasound, ECG); "
+        f"{int(facilities['central'].sum())} township health centers are central ones (`central`). Village clinics "
+        f"hold {int(facilities['village_doctors'].sum())} village doctors, "
+        f"{vacant} clinics none (vacant). No site is a designated chest pain, stroke or trauma center or has a cath "
+        "lab yet.",
+        "",
         "## Regenerate", "",
         "The data equal a fresh generation with the arguments in `region.toml` (a test checks this):", "",
         "```python",

@@ -155,9 +155,10 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
 @click.option("--seed", type=int, required=True, help="Random seed; the same arguments give the same region.")
 @click.option("--name", default=None, help="Region name (default: the output directory's name).")
 @click.option("--population", type=click.IntRange(min=1), default=None,
-              help="Total residents (default: 203,977, the 2020 census count of Lushui).")
+              help="Total residents (default: Lushui's 2020 census count, 203,977 for 10 townships, scaled "
+                   "with --townships).")
 @click.option("--area-km2", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Total area in km2 (default: 3,100).")
+              help="Total area in km2 (default: 3,100 for 10 townships, scaled with --townships).")
 @click.option("--candidates", type=click.IntRange(min=0), default=None, help="Candidate sites for new facilities.")
 @click.option("--overwrite", is_flag=True,
               help="Replace an earlier bundle in OUT_DIR, or write beside other files (which are kept).")

@@ -34,7 +34,7 @@ class FakeRegion:
 def _sites(rows: list[dict[str, object]]) -> pd.DataFrame:
     defaults: dict[str, object] = {
         "name": "", "kind": "existing", "gps": 0, "beds": 0, "ct": 0, "dr": 0, "ultrasound": 0, "cath_lab": 0,
-        "chest_pain_center": False, "stroke_center": False, "trauma_center": False, "consortium_lead": "",
+        "ecg": 0, "chest_pain_center": False, "stroke_center": False, "trauma_center": False, "consortium_lead": "",
         "open_cost_yuan": 0.0,
     }
     return pd.DataFrame([{**defaults, **row} for row in rows])
@@ -68,7 +68,10 @@ MINUTES = [
     [16.0, 18.0, INF, 1.0],  # d2
     [INF, 8.0, 25.0, 1.0],  # d3
 ]
-SCENARIO = scenario_from_dict({})  # thresholds: primary care 15, DR/ultrasound 30, others 60; 3 GPs per 10k
+# Thresholds: primary care 15, DR/ultrasound 30, others 60. The hand figures were worked out for 3 GPs per 10k and
+# equipment weights of 0.5 for CT and cath lab, none for ECG (the defaults give 3.93, 0 and 0.5).
+LEGACY = {"targets": {"gp_per_10k": 3.0}, "weights": {"ct": 0.5, "cath_lab": 0.5, "ecg": 0.0}}
+SCENARIO = scenario_from_dict(LEGACY)
 
 
 def _hand_report(**options: object) -> AccessReport:

@@ -29,7 +29,16 @@ from allocopt.model import Problem
 from allocopt.optimize import optimize_problem
 from allocopt.results import Result
 from allocopt.scenario import Scenario, scenario_from_dict
-from allocopt.services import CENTERS, EQUIPMENT, GRASSROOTS_LEVELS, HOSPITAL_LEVELS, LEVELS, SERVICES
+from allocopt.services import (
+    CENTERS,
+    EQUIPMENT,
+    GRASSROOTS_LEVELS,
+    HOSPITAL_KINDS,
+    HOSPITAL_LEVELS,
+    LEVELS,
+    PROVIDER_DEFINITIONS,
+    SERVICES,
+)
 from allocopt.tiers import TierInputs
 
 PEOPLE_TOL = 1e-6
@@ -64,6 +73,17 @@ class Instance:
     """(sites x hospitals) with the hospitals the existing county and tertiary hospitals in site order."""
     consortium_lead: tuple[str, ...] | None = None
     population_65plus: np.ndarray | None = None
+    village_doctors: np.ndarray | None = None
+    hospital_kind: tuple[str, ...] | None = None
+
+    def kind_of(self, j: int) -> str:
+        """A hospital's kind (blank: general); "" below hospital level, where kinds do not apply."""
+        if self.level[j] not in HOSPITAL_LEVELS:
+            return ""
+        return (self.hospital_kind[j] if self.hospital_kind else "") or "general"
+
+    def doctors(self) -> np.ndarray:
+        return self.village_doctors if self.village_doctors is not None else np.zeros(len(self.site_ids), int)
 
     @property
     def candidate(self) -> np.ndarray:
@@ -91,7 +111,8 @@ class Instance:
             demand_township=self.demand_town, township_ids=self.township_ids, site_ids=self.site_ids,
             site_kind=self.kind, site_level=self.level, minutes=self.minutes, site_township=self.site_town,
             existing_gps=self.gps, existing_equipment=self.equipment, existing_centers=self.centers,
-            open_cost_yuan=self.open_cost, tier_inputs=tier_inputs,
+            open_cost_yuan=self.open_cost, tier_inputs=tier_inputs, existing_village_doctors=self.village_doctors,
+            site_hospital_kind=self.hospital_kind, demand_population_65plus=self.population_65plus,
         )
 
 
@@ -103,11 +124,16 @@ class RawPlan:
     gps: np.ndarray
     equipment: dict[str, np.ndarray]
     centers: dict[str, np.ndarray]
+    doctors: np.ndarray
 
     @classmethod
     def empty(cls, n: int) -> RawPlan:
         return cls(np.zeros(n, bool), np.zeros(n, int), {k: np.zeros(n, int) for k in EQUIPMENT},
-                   {s: np.zeros(n, bool) for s in CENTERS})
+                   {s: np.zeros(n, bool) for s in CENTERS}, np.zeros(n, int))
+
+    def copy(self) -> RawPlan:
+        return RawPlan(self.opened.copy(), self.gps.copy(), {k: a.copy() for k, a in self.equipment.items()},
+                       {s: a.copy() for s, a in self.centers.items()}, self.doctors.copy())
 
 
 def plan_of(result: Result, inst: Instance) -> RawPlan:
@@ -116,7 +142,8 @@ def plan_of(result: Result, inst: Instance) -> RawPlan:
     opened = sites["opened"].to_numpy(bool) & inst.candidate
     return RawPlan(opened, sites["added_gps"].to_numpy(int),
                    {k: sites[f"added_{k}"].to_numpy(int) for k in EQUIPMENT},
-                   {s: sites[f"new_{s}_center"].to_numpy(bool) for s in CENTERS})
+                   {s: sites[f"new_{s}_center"].to_numpy(bool) for s in CENTERS},
+                   sites["added_village_doctors"].to_numpy(int))
 
 
 def plan_cost(inst: Instance, plan: RawPlan) -> tuple[float, float]:
@@ -124,6 +151,8 @@ def plan_cost(inst: Instance, plan: RawPlan) -> tuple[float, float]:
     sc = inst.scenario
     capital = float(inst.open_cost[plan.opened].sum()) + plan.gps.sum() * sc.gp_cost.capital_yuan
     annual = plan.opened.sum() * sc.open_site_annual_yuan + plan.gps.sum() * sc.gp_cost.annual_yuan
+    capital += plan.doctors.sum() * sc.village_doctor_cost.capital_yuan
+    annual += plan.doctors.sum() * sc.village_doctor_cost.annual_yuan
     for k in EQUIPMENT:
         capital += plan.equipment[k].sum() * sc.equipment_costs[k].capital_yuan
         annual += plan.equipment[k].sum() * sc.equipment_costs[k].annual_yuan
@@ -144,28 +173,32 @@ def eligibility_violations(inst: Instance, plan: RawPlan) -> list[str]:
     sc, problems = inst.scenario, []
     is_open = ~inst.candidate | plan.opened
     for j, site in enumerate(inst.site_ids):
-        placed = {"gp": plan.gps[j], **{k: plan.equipment[k][j] for k in EQUIPMENT},
+        placed = {"gp": plan.gps[j], "village_doctor": plan.doctors[j], **{k: plan.equipment[k][j] for k in EQUIPMENT},
                   **{s: int(plan.centers[s][j]) for s in CENTERS}}
+        kind = inst.kind_of(j)
         if any(q < 0 for q in placed.values()):
             problems.append(f"{site}: negative quantity {placed}")
         if not is_open[j] and any(placed.values()):
             problems.append(f"{site}: resources at an unopened candidate")
         if plan.opened[j] and not inst.candidate[j]:
             problems.append(f"{site}: an existing site opened again")
-        rule = sc.gp_eligibility
-        if placed["gp"] and (inst.level[j] not in rule.levels or placed["gp"] > rule.max_per_site):
-            problems.append(f"{site}: {placed['gp']} GPs at a {inst.level[j]}")
+        for staff, rule in (("gp", sc.gp_eligibility), ("village_doctor", sc.village_doctor_eligibility)):
+            if placed[staff] and (inst.level[j] not in rule.levels or placed[staff] > rule.limit(inst.level[j])
+                                  or (kind and kind not in rule.kinds)):
+                problems.append(f"{site}: {placed[staff]} {staff} at a {inst.level[j]} ({kind})")
         for k in EQUIPMENT:
             rule = sc.equipment_eligibility[k]
-            if placed[k] and (inst.level[j] not in rule.levels or placed[k] > rule.max_per_site):
-                problems.append(f"{site}: {placed[k]} {k} at a {inst.level[j]}")
+            if placed[k] and (inst.level[j] not in rule.levels or placed[k] > rule.max_per_site
+                              or (kind and kind not in rule.kinds)):
+                problems.append(f"{site}: {placed[k]} {k} at a {inst.level[j]} ({kind})")
             if placed[k] and inst.equipment[k][j] >= 1:
                 problems.append(f"{site}: a second {k}")
         for s in CENTERS:
             rule = sc.center_eligibility[s]
             if not placed[s]:
                 continue
-            if inst.level[j] not in rule.levels or rule.max_per_site < 1 or inst.centers[s][j]:
+            if (inst.level[j] not in rule.levels or rule.max_per_site < 1 or inst.centers[s][j]
+                    or (kind and kind not in rule.kinds)):
                 problems.append(f"{site}: {s} center not allowed here")
             missing = [k for k in rule.requires if inst.equipment[k][j] + plan.equipment[k][j] < 1]
             if missing:
@@ -176,6 +209,7 @@ def eligibility_violations(inst: Instance, plan: RawPlan) -> list[str]:
 @dataclass(frozen=True)
 class Figures:
     unserved: dict[str, float]
+    unserved_weighted: dict[str, float]
     shortage: np.ndarray
     gap: float
     max_gap_share: float
@@ -186,7 +220,13 @@ def figures(inst: Instance, plan: RawPlan, *, cutoff_minutes: float) -> Figures:
     """Coverage, GP shortage per township, the weighted gap, the equity share and travel, from the raw inputs."""
     sc = inst.scenario
     is_open = ~inst.candidate | plan.opened
-    provides = {"primary_care": is_open & inst.grassroots & (inst.gps + plan.gps >= 1)}
+    staff = inst.gps + plan.gps
+    if sc.primary_care_provider == "staffed":  # a health center, or a clinic with a GP or a village doctor
+        centers = np.array([v in ("township_hc", "community_hc") for v in inst.level])
+        contact = centers | (staff + inst.doctors() + plan.doctors >= 1)
+    else:
+        contact = staff >= 1
+    provides = {"primary_care": is_open & inst.grassroots & contact}
     for k in EQUIPMENT:
         provides[k] = is_open & (inst.equipment[k] + plan.equipment[k] >= 1)
     for s in CENTERS:
@@ -195,15 +235,18 @@ def figures(inst: Instance, plan: RawPlan, *, cutoff_minutes: float) -> Figures:
     demand_town = np.array([town[c] for c in inst.demand_town])
     n_towns = len(inst.township_ids)
     town_pop = np.bincount(demand_town, weights=inst.population, minlength=n_towns)
-    unserved, town_gap = {}, np.zeros(n_towns)
+    unserved, unserved_weighted, town_gap = {}, {}, np.zeros(n_towns)
+    weight_of = people_equivalents(inst)
     nearest_primary = np.full(len(inst.demand_ids), np.inf)
     for v in SERVICES:
         times = inst.minutes[:, provides[v]]
         nearest = times.min(axis=1) if times.shape[1] else np.full(len(inst.demand_ids), np.inf)
         if v == "primary_care":
             nearest_primary = nearest
-        uncovered = np.where(nearest <= sc.thresholds_minutes[v], 0.0, inst.population)
-        unserved[v] = float(uncovered.sum())
+        beyond = nearest > sc.thresholds_minutes[v]
+        unserved[v] = float(inst.population[beyond].sum())
+        uncovered = np.where(beyond, weight_of[v], 0.0)
+        unserved_weighted[v] = float(uncovered.sum())
         town_gap += sc.weights[v] * np.bincount(demand_town, weights=uncovered, minlength=n_towns)
     town_gps = np.zeros(n_towns)
     for j, code in enumerate(inst.site_town):
@@ -212,16 +255,34 @@ def figures(inst: Instance, plan: RawPlan, *, cutoff_minutes: float) -> Figures:
     target = sc.gp_target_per_10k
     shortage = np.maximum(0.0, town_pop - town_gps * 10_000 / target) if target > 0 else np.zeros(n_towns)
     town_gap += sc.weights["gp_shortage"] * shortage
-    gap = sum(sc.weights[v] * unserved[v] for v in SERVICES) + sc.weights["gp_shortage"] * float(shortage.sum())
+    gap = (sum(sc.weights[v] * unserved_weighted[v] for v in SERVICES)
+           + sc.weights["gp_shortage"] * float(shortage.sum()))
     weight_sum = sum(sc.weights[v] for v in SERVICES) + sc.weights["gp_shortage"]
     shares = [town_gap[t] / (town_pop[t] * weight_sum) for t in range(n_towns) if town_pop[t] > 0 and weight_sum > 0]
     travel = float((inst.population * np.minimum(nearest_primary, cutoff_minutes)).sum())
-    return Figures(unserved, shortage, float(gap), max(shares, default=0.0), travel)
+    return Figures(unserved, unserved_weighted, shortage, float(gap), max(shares, default=0.0), travel)
+
+
+def people_equivalents(inst: Instance) -> dict[str, np.ndarray]:
+    """Weight of each demand point per service: residents, or for a condition with an incidence (case weighting
+    on) its expected cases scaled so that the region's total stays its population."""
+    sc, population = inst.scenario, inst.population
+    weights = {v: population for v in SERVICES}
+    if not sc.cases.weighting or population.sum() <= 0:
+        return weights
+    older = inst.population_65plus if inst.population_65plus is not None else np.full(len(population), np.nan)
+    older = np.where(np.isnan(older), sc.cases.share_65plus_when_unknown * population, older)
+    for condition, rate in sc.cases.incidence.items():
+        cases = (population - older) * rate["under_65"] + older * rate["65_plus"]
+        if cases.sum() > 0:
+            weights[condition] = cases * population.sum() / cases.sum()
+    return weights
 
 
 def meets_hard_targets(inst: Instance, fig: Figures) -> bool:
     sc, total = inst.scenario, float(inst.population.sum())
-    coverage = all(fig.unserved[v] <= (1 - share) * total + PEOPLE_TOL for v, share in sc.min_covered_share.items())
+    coverage = all(fig.unserved_weighted[v] <= (1 - share) * total + PEOPLE_TOL
+                   for v, share in sc.min_covered_share.items())
     return coverage and (not sc.gp_target_hard or float(fig.shortage.sum()) <= PEOPLE_TOL)
 
 
@@ -229,14 +290,15 @@ def random_feasible_plan(inst: Instance, rng: np.random.Generator) -> RawPlan:
     """A plan built by adding random allowed placements in random order while the budget holds."""
     sc, n = inst.scenario, len(inst.site_ids)
     plan = RawPlan.empty(n)
-    moves: list[tuple[str, int]] = [("gp", j) for j in range(n)]
+    moves: list[tuple[str, int]] = [("gp", j) for j in range(n)] + [("village_doctor", j) for j in range(n)]
     moves += [(k, j) for k in EQUIPMENT for j in range(n)] + [(s, j) for s in CENTERS for j in range(n)]
     for index in rng.permutation(len(moves)):
         resource, j = moves[index]
-        trial = RawPlan(plan.opened.copy(), plan.gps.copy(), {k: a.copy() for k, a in plan.equipment.items()},
-                        {s: a.copy() for s, a in plan.centers.items()})
+        trial = plan.copy()
         if resource == "gp":
-            trial.gps[j] = rng.integers(0, sc.gp_eligibility.max_per_site + 1)
+            trial.gps[j] = rng.integers(0, sc.gp_eligibility.limit(inst.level[j]) + 1)
+        elif resource == "village_doctor":
+            trial.doctors[j] = rng.integers(0, sc.village_doctor_eligibility.limit(inst.level[j]) + 1)
         elif resource in EQUIPMENT:
             trial.equipment[resource][j] = rng.integers(0, sc.equipment_eligibility[resource].max_per_site + 1)
         else:
@@ -247,7 +309,7 @@ def random_feasible_plan(inst: Instance, rng: np.random.Generator) -> RawPlan:
         plan = trial
     # close candidates that received nothing (opening them alone only costs)
     for j in np.flatnonzero(plan.opened):
-        if not (plan.gps[j] or any(plan.equipment[k][j] for k in EQUIPMENT)
+        if not (plan.gps[j] or plan.doctors[j] or any(plan.equipment[k][j] for k in EQUIPMENT)
                 or any(plan.centers[s][j] for s in CENTERS)):
             plan.opened[j] = False
     return plan
@@ -292,7 +354,8 @@ def check_tiers(inst: Instance, plan: RawPlan, result: Result) -> None:
     hospitals = inst.hospitals
     hospital_ids = [inst.site_ids[h] for h in hospitals]
     rule = inst.scenario.gp_eligibility
-    gp_eligible = np.array([v in rule.levels and rule.max_per_site >= 1 for v in inst.level])
+    gp_eligible = np.array([v in rule.levels and rule.limit(v) >= 1 and inst.kind_of(j) in ("", *rule.kinds)
+                            for j, v in enumerate(inst.level)])
     existing = ~inst.candidate
     base = np.array([tier_settings.base_visits_per_year.get(v, 0.0) for v in inst.level])
     primary = inst.grassroots & ((existing & ((base > 0) | (inst.gps > 0))) | gp_eligible)
@@ -344,16 +407,22 @@ def scenarios(draw: st.DrawFn, *, tiers: bool) -> dict[str, Any]:
         targets["gp_target_hard"] = True
     table: dict[str, Any] = {
         "budget": budget,
-        "costs": {"gp": draw(cost), "open_site": {"annual_yuan": draw(money)},
+        "costs": {"gp": draw(cost), "village_doctor": draw(cost), "open_site": {"annual_yuan": draw(money)},
                   "equipment": {k: draw(cost) for k in EQUIPMENT}, "center": {s: draw(cost) for s in CENTERS}},
         "targets": targets,
         "thresholds_minutes": {v: draw(st.sampled_from([5.0, 15.0, 30.0, 45.0, 60.0, 90.0])) for v in SERVICES},
         "weights": {v: draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])) for v in (*SERVICES, "gp_shortage")},
+        "primary_care": {"provider": draw(st.sampled_from(PROVIDER_DEFINITIONS))},
+        "cases": {"weighting": draw(st.booleans())},
         "eligibility": {
-            "gp": {"levels": _subset(draw, LEVELS), "max_per_site": draw(st.integers(0, 3))},
-            "equipment": {k: {"levels": _subset(draw, LEVELS), "max_per_site": draw(st.integers(0, 2))}
+            "gp": {"levels": _subset(draw, LEVELS), "max_per_site": draw(st.integers(0, 3)),
+                   "max_per_level": {v: draw(st.integers(0, 2)) for v in _subset(draw, LEVELS)},
+                   "kinds": _subset(draw, HOSPITAL_KINDS)},
+            "village_doctor": {"levels": _subset(draw, LEVELS), "max_per_site": draw(st.integers(0, 2))},
+            "equipment": {k: {"levels": _subset(draw, LEVELS), "max_per_site": draw(st.integers(0, 2)),
+                              "kinds": _subset(draw, HOSPITAL_KINDS)}
                           for k in EQUIPMENT},
-            "center": {s: {"levels": _subset(draw, LEVELS), "max_per_site": 1,
+            "center": {s: {"levels": _subset(draw, LEVELS), "max_per_site": 1, "kinds": _subset(draw, HOSPITAL_KINDS),
                            "requires": draw(st.lists(st.sampled_from(EQUIPMENT), unique=True, max_size=2))}
                        for s in CENTERS},
         },
@@ -393,12 +462,17 @@ def instances(draw: st.DrawFn, *, tiers: bool = False) -> Instance:
         level=tuple(levels),
         site_town=tuple(None if rng.random() < 0.1 else towns[rng.integers(0, n_towns)] for _ in range(n_sites)),
         gps=np.where(existing, rng.integers(0, 4, size=n_sites), 0),
+        village_doctors=np.where(existing, rng.integers(0, 3, size=n_sites), 0),
+        hospital_kind=tuple(str(k) for k in rng.choice(["", *HOSPITAL_KINDS], size=n_sites)),
+        population_65plus=np.where(rng.random(n_demand) < 0.2, np.nan, 0.0),
         equipment={k: np.where(existing & (rng.random(n_sites) < 0.3), 1, 0) for k in EQUIPMENT},
         centers={s: existing & (rng.random(n_sites) < 0.15) for s in CENTERS},
         # existing sites carry an opening cost too: it must never be charged
         open_cost=np.round(rng.uniform(0.0, 2_000_000.0, size=n_sites), -3),
         minutes=minutes,
     )
+    older = np.floor(inst.population * rng.uniform(0, 0.5, n_demand))
+    inst = dataclasses.replace(inst, population_65plus=np.where(np.isnan(inst.population_65plus), np.nan, older))
     if not tiers:
         return inst
     hospitals = inst.hospitals
@@ -412,9 +486,7 @@ def instances(draw: st.DrawFn, *, tiers: bool = False) -> Instance:
     leads = tuple("" if rng.random() < 0.4 or not existing[j]
                   else hospital_ids[int(rng.choice(np.flatnonzero(np.isfinite(referral[j]) & (beds[hospitals] > 0))))]
                   for j in range(n_sites))
-    old = np.where(rng.random(n_demand) < 0.2, np.nan, np.floor(inst.population * rng.uniform(0, 0.3, n_demand)))
-    return dataclasses.replace(inst, beds=beds, referral_minutes=referral, consortium_lead=leads,
-                               population_65plus=old)
+    return dataclasses.replace(inst, beds=beds, referral_minutes=referral, consortium_lead=leads)
 
 
 def _solve(inst: Instance, objective: str) -> Result | None:
@@ -497,7 +569,7 @@ def test_evaluator_on_a_hand_computed_case() -> None:
     after = figures(inst, plan, cutoff_minutes=30.0)
     assert after.unserved["primary_care"] == 0.0 and after.shortage.tolist() == [0.0] and after.gap == 0.0
     plan.gps[0] = 11  # above the default of 10 per site
-    assert eligibility_violations(inst, plan) == ["c: 11 GPs at a village_clinic"]
+    assert eligibility_violations(inst, plan) == ["c: 11 gp at a village_clinic ()"]
     result = optimize_problem(inst.problem(), objective="gap", mip_gap=0.0)
     assert check_result(inst, result).opened.tolist() == [False, True]
     assert result.objective == 0.0
@@ -529,6 +601,9 @@ def instance_of(prepared: workflow.Prepared) -> Instance:
         open_cost=sites["open_cost_yuan"].to_numpy(float),
         minutes=np.asarray(prepared.matrix.minutes)[np.ix_(rows, cols)],
         beds=sites["beds"].to_numpy(float),
+        village_doctors=sites["village_doctors"].to_numpy(int),
+        hospital_kind=tuple(str(k) for k in sites["hospital_kind"]),
+        population_65plus=demand["population_65plus"].to_numpy(float),
     )
     if prepared.site_matrix is None:
         return inst

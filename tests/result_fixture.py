@@ -39,7 +39,7 @@ TOWNSHIPS = pd.DataFrame(
 
 THRESHOLDS_MINUTES = {
     "primary_care": 15.0, "chest_pain": 60.0, "stroke": 60.0, "trauma": 60.0,
-    "ct": 60.0, "dr": 30.0, "ultrasound": 30.0, "cath_lab": 60.0,
+    "ct": 60.0, "dr": 30.0, "ultrasound": 30.0, "cath_lab": 60.0, "ecg": 30.0,
 }
 
 NAN = float("nan")
@@ -52,6 +52,7 @@ MINUTES = {  # service: (before, after), one value per township in TOWNSHIPS ord
     "dr": ([5.0, 40.0, 20.0, 45.0], [5.0, 8.0, 20.0, 30.0]),
     "ultrasound": ([5.0, 18.0, 35.0, 25.0], [5.0, 18.0, 6.0, 25.0]),
     "cath_lab": ([NAN, NAN, NAN, NAN], [5.0, 18.0, 20.0, 75.0]),
+    "ecg": ([5.0, 25.0, 20.0, 40.0], [5.0, 25.0, 20.0, 12.0]),
 }
 
 GPS = ([6, 3, 2, 1], [8, 4, 2, 3])  # GPs per township before and after
@@ -62,6 +63,7 @@ _SITE_COLUMNS = (
     "added_dr", "added_ultrasound", "added_cath_lab", "new_chest_pain_center", "new_stroke_center",
     "new_trauma_center", "cost_yuan",
 )
+"""Site columns of a result written before ECGs were equipment; `ecg` and `added_ecg` are appended below."""
 SITES = pd.DataFrame.from_records(
     [
         ("H1", "县人民医院", "existing", "county_hospital", "420101", True, 2.5, 2.5, 0, 400, 1, 2, 3, 0,
@@ -82,7 +84,7 @@ SITES = pd.DataFrame.from_records(
          False, False, False, 0, 0, 0, 0, 0, False, False, False, 0.0),
     ],
     columns=_SITE_COLUMNS,
-)
+).assign(ecg=[2, 1, 1, 0, 0, 0, 0, 0], added_ecg=0)
 
 ALLOCATIONS = pd.DataFrame.from_records(
     [

@@ -54,10 +54,13 @@ TRAVEL_CUTOFF = 40.0
 
 
 def tiny_scenario(budget: dict[str, float], *, targets: dict[str, Any] | None = None) -> Scenario:
-    """The tiny problem's scenario: only GPs, CT and stroke centers can be placed."""
+    """The tiny problem's scenario: only GPs, CT and stroke centers can be placed; first contact is a site with a
+    GP (provider "gp"), every resident counts the same (no case weighting), as the brute force below assumes."""
     weights = {v: WEIGHTS.get(v, 0.25) for v in SERVICES} | {"gp_shortage": GP_WEIGHT}
     return scenario_from_dict({
         "budget": budget,
+        "primary_care": {"provider": "gp"},
+        "cases": {"weighting": False},
         "costs": {
             "gp": {"capital_yuan": COSTS["gp"][0], "annual_yuan": COSTS["gp"][1]},
             "open_site": {"annual_yuan": OPEN_ANNUAL},
@@ -68,10 +71,12 @@ def tiny_scenario(budget: dict[str, float], *, targets: dict[str, Any] | None = 
         "thresholds_minutes": THRESHOLDS,
         "weights": weights,
         "eligibility": {
-            "gp": {"levels": list(GRASSROOTS_LEVELS), "max_per_site": GP_MAX},
+            "gp": {"levels": list(GRASSROOTS_LEVELS), "max_per_site": GP_MAX, "max_per_level": {}},
+            "village_doctor": {"levels": []},
             "equipment": {
                 "ct": {"levels": ["township_hc", "county_hospital"], "max_per_site": 1},
                 "dr": {"levels": []}, "ultrasound": {"levels": []}, "cath_lab": {"levels": []},
+                "ecg": {"levels": []},
             },
             "center": {
                 "stroke": {"levels": ["county_hospital"], "requires": ["ct"]},
@@ -406,6 +411,8 @@ def test_plan_honours_eligibility_and_prerequisites(solved: tuple[Problem, Resul
             assert row.site_id in opened
         if row.resource == "gp":
             rule = scenario.gp_eligibility
+        elif row.resource == "village_doctor":
+            rule = scenario.village_doctor_eligibility
         elif row.resource in EQUIPMENT:
             rule = scenario.equipment_eligibility[row.resource]
         elif row.resource != "open_site":
@@ -417,7 +424,7 @@ def test_plan_honours_eligibility_and_prerequisites(solved: tuple[Problem, Resul
         else:
             continue
         assert level[row.site_id] in rule.levels
-        assert row.quantity <= max(rule.max_per_site, 1)
+        assert row.quantity <= max(rule.limit(level[row.site_id]), 1)
 
 
 def test_reported_gaps_equal_recomputed_and_solver_values(solved: tuple[Problem, Result]) -> None:
@@ -425,13 +432,16 @@ def test_reported_gaps_equal_recomputed_and_solver_values(solved: tuple[Problem,
     # First principles: providers after the plan from the allocation rows, coverage from raw minutes.
     rows = result.allocations
     added = {r: rows.loc[rows["resource"] == r].groupby("site_id")["quantity"].sum().to_dict()
-             for r in ("gp", "open_site", *EQUIPMENT, *(f"{s}_center" for s in CENTERS))}
+             for r in ("gp", "village_doctor", "open_site", *EQUIPMENT, *(f"{s}_center" for s in CENTERS))}
     for v in SERVICES:
         flags = []
         for j, site in enumerate(problem.site_ids):
             is_open = problem.site_kind[j] == "existing" or added["open_site"].get(site, 0) == 1
-            if v == "primary_care":
-                has = problem.site_level[j] in GRASSROOTS_LEVELS and problem.existing_gps[j] + added["gp"].get(site, 0)
+            if v == "primary_care":  # a health center, or a clinic with a GP or a village doctor
+                staff = (problem.existing_gps[j] + added["gp"].get(site, 0) + problem.existing_village_doctors[j]
+                         + added["village_doctor"].get(site, 0))
+                has = problem.site_level[j] in GRASSROOTS_LEVELS and (
+                    problem.site_level[j] in ("township_hc", "community_hc") or staff >= 1)
             elif v in EQUIPMENT:
                 has = problem.existing_equipment[v][j] + added[v].get(site, 0) >= 1
             else:
@@ -468,7 +478,8 @@ def test_variables_are_keyed_by_ids_even_when_names_collide() -> None:
         site_kind=["existing"] * 3, site_level=["village_clinic"] * 3,
         minutes=np.array([[3.0, 40.0, 40.0], [40.0, 3.0, 40.0]]), site_township=["t"] * 3)
     result = optimize_problem(problem, mip_gap=0.0)
-    assert set(result.allocations.loc[result.allocations["resource"] == "gp", "site_id"]) >= {ids[0], ids[1]}
+    doctors = result.allocations.loc[result.allocations["resource"] == "village_doctor", "site_id"]
+    assert set(doctors) >= {ids[0], ids[1]}
     names = [v.name for v in build_model(problem).lp.variables()]
     assert len(names) == len(set(names))
 

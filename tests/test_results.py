@@ -56,7 +56,7 @@ def test_allocation_rows_carry_quantities_and_costs() -> None:
         "新建点", "south", 2, 100_000.0, 300_000.0]
     assert rows.loc["dr", "cost_yuan"] == 850_000.0
     assert rows.loc["trauma_center", ["site_id", "level", "cost_yuan"]].tolist() == [
-        "hospital", "county_hospital", 2_400_000.0]
+        "hospital", "county_hospital", 3_500_000.0]  # 2,000,000 capital + 1,500,000 a year (24/7 team)
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,8 @@ def _tiny_matrix(region) -> _Matrix:
 
 def test_before_figures_match_the_access_report(tiny_region) -> None:
     matrix = _tiny_matrix(tiny_region)
-    scenario = scenario_from_dict({"budget": {"total_yuan": 8_000_000.0}})
+    # The access report counts people; with case weighting off the result's gap shares count people too.
+    scenario = scenario_from_dict({"budget": {"total_yuan": 8_000_000.0}, "cases": {"weighting": False}})
     result = optimize(tiny_region, matrix, scenario, mip_gap=0.0)
     report = compute_access(tiny_region, matrix, scenario)
     towns = result.townships.set_index("code")
@@ -183,4 +184,4 @@ def test_before_figures_match_the_access_report(tiny_region) -> None:
     assert result.status == "optimal" and result.cost_yuan <= 8_000_000.0
     assert result.weighted_gap_after <= result.weighted_gap_before
     resources = set(result.allocations["resource"])
-    assert resources <= {"open_site", "gp", *EQUIPMENT, *(f"{s}_center" for s in CENTERS)}
+    assert resources <= {"open_site", "gp", "village_doctor", *EQUIPMENT, *(f"{s}_center" for s in CENTERS)}

@@ -17,7 +17,7 @@ def test_defaults_cover_every_service() -> None:
     assert set(scenario.weights) == {*SERVICES, GP_SHORTAGE}
     assert set(scenario.equipment_costs) == set(EQUIPMENT)
     assert set(scenario.center_costs) == set(CENTERS)
-    assert scenario.gp_target_per_10k == 3.0
+    assert scenario.gp_target_per_10k == 3.93
     assert scenario.budget.total_yuan == DEFAULTS["budget"]["total_yuan"]
     assert scenario.center_eligibility["stroke"].requires == ("ct",)
     assert scenario.center_eligibility["chest_pain"].requires == ("cath_lab",)

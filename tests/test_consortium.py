@@ -147,9 +147,13 @@ def _tiny_site_matrix(region) -> _Matrix:
     return _Matrix(tuple(sites["id"]), tuple(hospital["id"]), 3.0 + np.hypot(dx, dy) / 1000.0 * 2.0)
 
 
+REDESIGN = TiersSettings(fix_existing_links=False)
+"""Links redesigned (the consortium what-if); kept links are the default of [tiers]."""
+
+
 def test_tiny_region_design_by_hand(tiny_region) -> None:
     matrix = _tiny_site_matrix(tiny_region)
-    result = design_consortium(tiny_region, matrix, TiersSettings())
+    result = design_consortium(tiny_region, matrix, REDESIGN)
     links = result.links.set_index("site_id")
     # 7% of today's capacity: township centers at least 32,500 visits; V01 and V02 have a GP (4,000 > 2,600).
     assert links.index.tolist() == ["T01", "T02", "T03", "V01", "V02"]
@@ -160,10 +164,10 @@ def test_tiny_region_design_by_hand(tiny_region) -> None:
     assert result.mean_referral_minutes_after == pytest.approx(result.mean_referral_minutes_before)
     json.dumps(result.to_dict(), allow_nan=False)
     with pytest.raises(InfeasibleError, match="refer 7,385 visits a year but the hospitals take at most 3,200"):
-        design_consortium(tiny_region, matrix, TiersSettings(referral_visits_per_bed_per_year=10))
+        design_consortium(tiny_region, matrix, TiersSettings(referral_visits_per_bed_per_year=10, fix_existing_links=False))
     # Straight-line minutes to H01: T01 16.1, T02 18.3, T03 13.1, V01 21.7, V02 20.4.
     with pytest.raises(InfeasibleError, match=r"V01 \(nearest hospital H01, 21.7 minutes\), V02 .* = 20;") as caught:
-        design_consortium(tiny_region, matrix, TiersSettings(), max_referral_minutes=20)
+        design_consortium(tiny_region, matrix, REDESIGN, max_referral_minutes=20)
     assert "T0" not in str(caught.value)
 
 

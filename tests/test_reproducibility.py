@@ -137,9 +137,12 @@ SCENARIO = {
     "targets": {"gp_per_10k": 0.0},
     "thresholds_minutes": {"primary_care": 15.0, "ct": 30.0},
     "weights": {v: 0.0 for v in SERVICES} | {"primary_care": 1.0, "ct": 0.7, "gp_shortage": 0.0},
-    "eligibility": {"gp": {"levels": ["village_clinic", "township_hc"], "max_per_site": 1},
+    "primary_care": {"provider": "gp"},  # GP sites are the first-contact points the brute force places
+    "eligibility": {"gp": {"levels": ["village_clinic", "township_hc"], "max_per_site": 1, "max_per_level": {}},
+                    "village_doctor": {"levels": []},
                     "equipment": {"ct": {"levels": ["county_hospital", "township_hc"], "max_per_site": 1},
-                                  "dr": {"levels": []}, "ultrasound": {"levels": []}, "cath_lab": {"levels": []}},
+                                  "dr": {"levels": []}, "ultrasound": {"levels": []}, "cath_lab": {"levels": []},
+                                  "ecg": {"levels": []}},
                     "center": {s: {"levels": []} for s in ("chest_pain", "stroke", "trauma")}},
 }
 

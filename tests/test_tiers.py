@@ -93,7 +93,7 @@ TIERS = {
     "referral_share": 0.1, "referral_visits_per_bed_per_year": 100, "downward_share": 0.5,
     "admissions_per_bed_per_year": 10, "downward_stay_days": 10, "spare_bed_days_per_bed_per_year": 100,
     "weight_unmet_visits": 1.0, "weight_primary_minutes": 0.01, "weight_referral_minutes": 0.05,
-    "weight_downward_unplaced": 2.0,
+    "weight_downward_unplaced": 2.0, "fix_existing_links": False,  # consortium design, the what-if
 }
 
 
@@ -106,9 +106,12 @@ def tier_scenario(budget: float, *, tiers: dict[str, Any] | None = None, people_
         "costs": {"gp": {"capital_yuan": 50_000.0, "annual_yuan": 150_000.0},
                   "open_site": {"annual_yuan": OPEN_ANNUAL}},
         "weights": {**{v: weight for v in SERVICES}, "gp_shortage": weight},
+        "primary_care": {"provider": "gp"},  # the brute force counts GP sites as first contact
+        "cases": {"weighting": False},
         "eligibility": {
-            "gp": {"levels": list(GRASSROOTS_LEVELS), "max_per_site": 2},
-            "equipment": {k: {"levels": []} for k in ("ct", "dr", "ultrasound", "cath_lab")},
+            "gp": {"levels": list(GRASSROOTS_LEVELS), "max_per_site": 2, "max_per_level": {}},
+            "village_doctor": {"levels": []},
+            "equipment": {k: {"levels": []} for k in ("ct", "dr", "ultrasound", "cath_lab", "ecg")},
             "center": {s: {"levels": []} for s in ("chest_pain", "stroke", "trauma")},
         },
     }
@@ -329,8 +332,9 @@ def random_tier_problem(seed: int, *, budget: float, tiers: dict[str, Any] | Non
                                                                  rng.integers(0, 300, n_demand))))
 
 
-@pytest.mark.parametrize(("seed", "tiers"), [(1, {}), (2, {"fix_existing_links": True}),
-                                             (3, {"max_referral_minutes": 40}), (4, {"referral_share": 0.3})])
+@pytest.mark.parametrize(("seed", "tiers"), [(1, {"fix_existing_links": False}), (2, {}),  # links kept by default
+                                             (3, {"max_referral_minutes": 40, "fix_existing_links": False}),
+                                             (4, {"referral_share": 0.3})])
 def test_capacities_are_never_exceeded(seed: int, tiers: dict[str, Any]) -> None:
     problem = random_tier_problem(seed, budget=4e6, tiers=tiers)
     result = optimize_problem(problem, mip_gap=0.0)

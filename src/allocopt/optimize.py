@@ -38,6 +38,7 @@ class StartPlan:
     added_gps: Mapping[str, int] | None = None
     added_equipment: Mapping[tuple[str, str], int] | None = None
     new_centers: frozenset[tuple[str, str]] = frozenset()
+    added_village_doctors: Mapping[str, int] | None = None
 
     @classmethod
     def from_result(cls, result: Result) -> StartPlan:
@@ -48,7 +49,7 @@ class StartPlan:
         equipment = {
             (site, column.removeprefix("added_")): int(count)
             for column in sites.columns
-            if column.startswith("added_") and column != "added_gps"
+            if column.startswith("added_") and column not in _STAFF_COLUMNS
             for site, count in zip(ids, sites[column], strict=True)
             if count > 0
         }
@@ -63,11 +64,12 @@ class StartPlan:
             added_gps={site: int(n) for site, n in zip(ids, sites["added_gps"], strict=True) if n > 0},
             added_equipment=equipment,
             new_centers=centers,
+            added_village_doctors=_counts(ids, sites.get("added_village_doctors")),
         )
 
     def apply(self, model: AllocationModel) -> None:
         """Set every integer decision variable of `model` to this plan's value (0 where it adds nothing)."""
-        gps, equipment = self.added_gps or {}, self.added_equipment or {}
+        gps, equipment, doctors = self.added_gps or {}, self.added_equipment or {}, self.added_village_doctors or {}
         for site, var in model.open.items():
             var.setInitialValue(1 if site in self.opened else 0)
         for site, var in model.gp.items():
@@ -76,10 +78,23 @@ class StartPlan:
             var.setInitialValue(equipment.get(key, 0))
         for key, var in model.ctr.items():
             var.setInitialValue(1 if key in self.new_centers else 0)
+        for site, var in model.vd.items():
+            var.setInitialValue(doctors.get(site, 0))
 
 
 TODAY = StartPlan()
 """Today's network with nothing added: the plan every solve starts from unless it is handed a better one."""
+
+
+_STAFF_COLUMNS = ("added_gps", "added_village_doctors")
+"""Site-table columns of added staff; every other `added_` column is an equipment type."""
+
+
+def _counts(ids: pd.Series, counts: pd.Series | None) -> dict[str, int]:
+    """Positive counts by site ID (none when the column is absent)."""
+    if counts is None:
+        return {}
+    return {site: int(n) for site, n in zip(ids, counts, strict=True) if n > 0}
 
 
 def _centers(sites: pd.DataFrame) -> list[str]:

@@ -311,14 +311,18 @@ def design_consortium(
     solver: str | None = None,
     cache_dir: Path | None = None,
 ) -> consortium.ConsortiumResult:
-    """Redraw consortium links alone: each grassroots site to one lead hospital within capacity (tiers settings)."""
+    """Redraw consortium links alone: each grassroots site to one lead hospital within capacity (tiers settings).
+
+    A scenario without `[tiers]` redesigns every link (the what-if this command is for); with `[tiers]` its
+    `fix_existing_links` applies."""
 
     loaded = load_region(region)
     network = build_network(loaded.roads, speeds_kmh=loaded.speeds_kmh)
     scenario = region_scenario(loaded, scenario_path)
     site_matrix = consortium.site_hospital_matrix(loaded, network, cache_dir=cache_dir)
     return consortium.design_consortium(
-        loaded, site_matrix, scenario.tiers or TiersSettings(), max_referral_minutes=max_referral_minutes,
+        loaded, site_matrix, scenario.tiers or TiersSettings(fix_existing_links=False),
+        max_referral_minutes=max_referral_minutes,
         solver=solver or DEFAULT_SOLVER,
     )
 

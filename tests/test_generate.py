@@ -166,7 +166,7 @@ def test_layers_follow_the_schema(county: GeneratedRegion) -> None:
     sites = pd.concat([county.facilities["id"], county.candidates["id"]])
     assert sites.is_unique
     assert set(county.facilities["level"]) <= set(LEVELS)
-    assert set(county.candidates["level"]) == {"township_hc"}
+    assert set(county.candidates["level"]) == {"village_clinic"}  # one health center per township
     assert set(county.roads["road_class"]) <= set(ROAD_CLASSES)
     assert county.roads["speed_kmh"].notna().any() and county.roads["speed_kmh"].isna().any()
 
@@ -174,17 +174,22 @@ def test_layers_follow_the_schema(county: GeneratedRegion) -> None:
 def test_facilities_match_the_design(county: GeneratedRegion) -> None:
     facilities = county.facilities.set_index("id")
     hospitals = facilities[facilities["level"] == "county_hospital"]
-    assert list(hospitals.index) == ["H01", "H02"]
-    assert hospitals.loc["H01", "ct"] == 1 and hospitals.loc["H01", "dr"] >= 1
+    assert list(hospitals.index) == ["H01", "H02", "H03"]
+    assert hospitals["hospital_kind"].tolist() == ["general", "tcm", "mch"]
+    assert hospitals["ct"].tolist() == [1, 0, 0] and hospitals["ecg"].min() >= 1
     assert hospitals.loc["H01", "ultrasound"] >= 1 and 300 <= hospitals.loc["H01", "beds"] <= 500
-    assert hospitals.loc["H02", "beds"] < hospitals.loc["H01", "beds"]
+    assert hospitals.loc["H03", "beds"] < hospitals.loc["H02", "beds"] < hospitals.loc["H01", "beds"]
     centers = facilities[facilities["level"] == "township_hc"]
     assert centers["gps"].between(0, 4).all() and (centers["gps"] == 0).any()
-    assert centers["beds"].between(10, 40).all()
+    assert centers["beds"].between(10, 60).all() and 1 <= centers["central"].sum() <= 2
+    assert centers.loc[centers["central"], ["dr", "ultrasound", "ecg"]].ge(1).all().all()
+    assert centers["name"][centers["central"]].str.endswith("中心卫生院").all()
     assert set(centers["consortium_lead"]) == {"H01", "H02"}
     clinics = facilities[facilities["level"] == "village_clinic"]
     assert len(clinics) == round(0.5 * (100 - 10))
     assert clinics["gps"].between(0, 1).all() and clinics["beds"].eq(0).all()
+    assert clinics["village_doctors"].between(0, 3).all() and (clinics["village_doctors"] == 0).any()
+    assert facilities.loc[facilities["level"] != "village_clinic", "village_doctors"].eq(0).all()
     assert facilities["gps"].sum() == round(LUSHUI_POPULATION * 1.5 / 10_000)
     assert not facilities[["chest_pain_center", "stroke_center", "trauma_center"]].any().any()
 
@@ -192,13 +197,17 @@ def test_facilities_match_the_design(county: GeneratedRegion) -> None:
 def test_candidates_sit_in_large_remote_villages(county: GeneratedRegion) -> None:
     candidates = county.candidates
     assert len(candidates) == 8
-    assert candidates["open_cost_yuan"].between(2e6, 6e6).all()
-    seats = county.facilities[county.facilities["level"] == "township_hc"]
-    assert not point_keys(candidates.geometry) & point_keys(seats.geometry)
+    assert candidates["open_cost_yuan"].between(2e5, 5e5).all()
+    facilities = county.facilities
+    staffed = facilities[(facilities["level"] != "county_hospital")
+                         & ((facilities["gps"] + facilities["village_doctors"] >= 1)
+                            | (facilities["level"] == "township_hc"))]
+    grassroots = facilities[facilities["level"] != "county_hospital"]
+    assert not point_keys(candidates.geometry) & point_keys(grassroots.geometry)  # villages without a clinic
     assert point_keys(candidates.geometry) <= point_keys(county.demand.geometry)
-    nearest_center_m = candidates.geometry.apply(lambda p: seats.distance(p).min())
-    village_nearest_m = county.demand.geometry.apply(lambda p: seats.distance(p).min())
-    assert nearest_center_m.median() > village_nearest_m.median()
+    nearest_site_m = candidates.geometry.apply(lambda p: staffed.distance(p).min())
+    village_nearest_m = county.demand.geometry.apply(lambda p: staffed.distance(p).min())
+    assert nearest_site_m.median() > village_nearest_m.median()
 
 
 def test_names_are_synthetic(county: GeneratedRegion, city: GeneratedRegion) -> None:
@@ -212,9 +221,12 @@ def test_names_are_synthetic(county: GeneratedRegion, city: GeneratedRegion) -> 
 
 def test_several_valleys_have_their_own_county_hospitals(city: GeneratedRegion) -> None:
     hospitals = city.facilities[city.facilities["level"] == "county_hospital"]
-    assert list(hospitals["id"]) == ["H01", "H02", "H03", "H04"]
+    counties = 3  # one per valley
+    assert list(hospitals["id"]) == [f"H{k:02d}" for k in range(1, 3 * counties + 1)]
+    assert hospitals["hospital_kind"].tolist() == ["general", "tcm", "mch"] * counties
+    assert (hospitals["name"].str.endswith("县人民医院")).sum() == counties  # one people's hospital per county
     centers = city.facilities[city.facilities["level"] == "township_hc"]
-    assert set(centers["consortium_lead"]) == set(hospitals["id"])
+    assert set(centers["consortium_lead"]) == {*hospitals.loc[hospitals["hospital_kind"] == "general", "id"], "H02"}
 
 
 def test_write_region_writes_a_bundle_and_refuses_to_overwrite(county: GeneratedRegion, tmp_path: Path) -> None:
@@ -284,4 +296,4 @@ def test_committed_valley_county_loads() -> None:
     region = regions.load_region(VALLEY_COUNTY)
     assert region.synthetic and region.crs.to_epsg() == 32647
     assert len(region.demand) == 100 and region.demand["population"].sum() == LUSHUI_POPULATION
-    assert len(region.sites) == 57 + 8
+    assert len(region.sites) == 58 + 8

@@ -279,6 +279,14 @@ def test_unknown_hospital_kinds_name_the_known_words_and_the_map_fix() -> None:
     assert "general, tcm, mch, specialty" in message and "--map hospital_kind=COLUMN" in message
 
 
+def test_unknown_levels_name_the_known_words_and_the_map_fix() -> None:
+    with pytest.raises(DataError) as caught:
+        validate(_facilities(level=["county_hospital", "卫生站"]), "facilities", source="f.gpkg")
+    message = str(caught.value)
+    assert "row 2 (id 'C1'), field 'level': '卫生站' is not an allowed level" in message
+    assert "village_clinic, township_hc" in message and "--map level=COLUMN" in message
+
+
 def test_negative_village_doctors_name_file_row_and_field() -> None:
     with pytest.raises(DataError, match=r"f.gpkg, layer 'facilities', row 2 \(id 'C1'\), field 'village_doctors'"):
         validate(_facilities(village_doctors=[0, -1]), "facilities", source="f.gpkg")

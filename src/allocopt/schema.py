@@ -128,6 +128,8 @@ LAYERS: dict[str, LayerSpec] = {
             ColumnSpec(
                 "level", "str", "", "facility level",
                 allowed=LEVELS,
+                hint="build-region maps Chinese level words (村卫生室, 乡镇卫生院, 社区卫生服务中心, 县医院, 三级...); "
+                     "map your column with --map level=COLUMN",
             ),
             ColumnSpec(
                 "hospital_kind", "str", "", "kind of a hospital (blank: general; ignored below hospital level)",

@@ -72,8 +72,9 @@ class Problem:
     `can_provide[v]`. `gp_eligible`, `eq_eligible[k]` and `ctr_eligible[s]` mark where a decision variable may
     exist: GPs at eligible levels (and hospital kinds); equipment at eligible levels and kinds lacking it (a second
     unit costs and covers nobody more); centers at eligible levels and kinds not yet designated whose prerequisites
-    are present or placeable. `gp_limit` and `vd_limit` are the most GPs and village doctors added per site
-    (0 where none may be). `demand_cases[s]` are the expected yearly cases of condition s per demand point and
+    are present or placeable; village doctors at eligible sites that are not yet first-contact points (provider
+    "staffed"), the only thing they change. `gp_limit` and `vd_limit` are the most GPs and village doctors added
+    per site (0 where none may be). `demand_cases[s]` are the expected yearly cases of condition s per demand point and
     `demand_weight[v]` and `unit_weight[v]` the people-equivalents of each point and unit for service v (its
     population, or with case weighting its expected cases over the region's cases per resident), which the
     coverage terms count.
@@ -242,6 +243,9 @@ class Problem:
         eligibility = _eligibility(scenario, levels, hospital_kind, equipment, centers)
         provides_now, can_provide = _provision(scenario, levels, is_candidate, first_contact(
             levels, gps, doctors, scenario.primary_care_provider), equipment, centers, eligibility)
+        # A village doctor changes nothing the model counts but first contact: only where a site lacks it.
+        doctors_useful = (eligibility["village_doctor"] & ~provides_now[PRIMARY_CARE]
+                          & (scenario.primary_care_provider == "staffed"))
         site_cover = {v: sparse.csr_array((matrix <= scenario.thresholds_minutes[v]) & can_provide[v][None, :])
                       for v in services}
         unit_of_demand = (_merge_units(demand_town, site_cover, services) if merge_demand
@@ -282,8 +286,8 @@ class Problem:
             can_provide=can_provide,
             gp_eligible=eligibility["gp"],
             gp_limit=_limits(scenario.gp_eligibility, levels, eligibility["gp"]),
-            vd_eligible=eligibility["village_doctor"],
-            vd_limit=_limits(scenario.village_doctor_eligibility, levels, eligibility["village_doctor"]),
+            vd_eligible=doctors_useful,
+            vd_limit=_limits(scenario.village_doctor_eligibility, levels, doctors_useful),
             eq_eligible={k: eligibility[k] for k in EQUIPMENT},
             ctr_eligible={s: eligibility[s] for s in CENTERS},
             unit_ids=tuple(demand_ids_t[r] for r in representative),

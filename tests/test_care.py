@@ -10,22 +10,25 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from click.testing import CliRunner
 
 from allocopt.build import hospital_kind_of
+from allocopt.cli import main
 from allocopt.errors import DataError, ScenarioError
-from allocopt.generate import generate_region
+from allocopt.generate import generate_region, write_region
 from allocopt.indicators import region_indicators, township_indicators
 from allocopt.model import Problem, build_model
 from allocopt.model.problem import expected_cases
 from allocopt.optimize import optimize_problem
-from allocopt.schema import LAYERS, DefaultsWarning, validate
 from allocopt.scenario import load_scenario, scenario_from_dict
+from allocopt.schema import LAYERS, DefaultsWarning, validate
 from allocopt.services import EQUIPMENT, first_contact
 from allocopt.tiers import parse_tiers
 
@@ -292,9 +295,22 @@ def test_negative_village_doctors_name_file_row_and_field() -> None:
         validate(_facilities(village_doctors=[0, -1]), "facilities", source="f.gpkg")
 
 
+def test_old_bundles_warn_on_one_line_in_the_cli(tmp_path: Path) -> None:
+    bundle = tmp_path / "old"
+    write_region(generate_region(townships=1, villages=4, seed=1), bundle)
+    facilities = gpd.read_file(bundle / "region.gpkg", layer="facilities")
+    facilities.drop(columns=["hospital_kind", "central", "village_doctors"]).to_file(
+        bundle / "region.gpkg", layer="facilities", driver="GPKG")
+    result = CliRunner().invoke(main, ["validate", str(bundle)])
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.output.splitlines() if "no column" in line]
+    assert warning == [warning[0]] and warning[0].startswith("Warning: ")
+    assert "every hospital is taken as a general hospital" in warning[0] and "DefaultsWarning" not in result.output
+
+
 def test_build_region_reads_hospital_kinds_from_chinese_words() -> None:
-    assert [hospital_kind_of(w) for w in ("泸水市人民医院", "县中医医院", "州妇幼保健院", "精神病医院", "中西医结合医院",
-                                          "mch", "")] == ["general", "tcm", "mch", "specialty", "tcm", "mch", ""]
+    words = ("泸水市人民医院", "县中医医院", "州妇幼保健院", "精神病医院", "中西医结合医院", "mch", "")
+    assert [hospital_kind_of(w) for w in words] == ["general", "tcm", "mch", "specialty", "tcm", "mch", ""]
     assert hospital_kind_of("某某医院") is None
 
 
@@ -310,7 +326,7 @@ def test_generated_counties_have_three_county_hospitals_each_and_scale_their_pop
     small = generate_region(townships=10, villages=60, seed=3)
     large = generate_region(townships=30, villages=180, seed=3)
     assert small.demand["population"].sum() == 203_977
-    assert large.demand["population"].sum() == round(203_977 * 3)
+    assert large.demand["population"].sum() == (203_977 * 3)
     for region, counties in ((small, 1), (large, 3)):
         hospitals = region.facilities[region.facilities["level"] == "county_hospital"]
         assert sorted(hospitals["hospital_kind"].value_counts().items()) == [

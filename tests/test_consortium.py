@@ -164,7 +164,8 @@ def test_tiny_region_design_by_hand(tiny_region) -> None:
     assert result.mean_referral_minutes_after == pytest.approx(result.mean_referral_minutes_before)
     json.dumps(result.to_dict(), allow_nan=False)
     with pytest.raises(InfeasibleError, match="refer 7,385 visits a year but the hospitals take at most 3,200"):
-        design_consortium(tiny_region, matrix, TiersSettings(referral_visits_per_bed_per_year=10, fix_existing_links=False))
+        design_consortium(tiny_region, matrix,
+                          TiersSettings(referral_visits_per_bed_per_year=10, fix_existing_links=False))
     # Straight-line minutes to H01: T01 16.1, T02 18.3, T03 13.1, V01 21.7, V02 20.4.
     with pytest.raises(InfeasibleError, match=r"V01 \(nearest hospital H01, 21.7 minutes\), V02 .* = 20;") as caught:
         design_consortium(tiny_region, matrix, REDESIGN, max_referral_minutes=20)

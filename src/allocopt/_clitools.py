@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ import pandas as pd
 from allocopt import workflow
 from allocopt.errors import AllocoptError, ScenarioError
 from allocopt.money import parse_money
+from allocopt.schema import DefaultsWarning
 from allocopt.solve import solvers_left_running
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,7 +38,9 @@ def handle_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return command(*args, **kwargs)
         except AllocoptError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
@@ -99,6 +103,19 @@ class Group(click.Group):
                 sys.stderr.flush()
                 os._exit(exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1))
             raise
+
+
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """The library's warnings about the user's data as one "Warning: ..." line on stderr; others as Python shows
+    them."""
+    if issubclass(category, DefaultsWarning):
+        click.echo(f"Warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
 
 
 def region_argument(command: F) -> F:

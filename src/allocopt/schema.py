@@ -50,7 +50,8 @@ class LayerSpec:
 _ABSENT_MEANS = {
     "hospital_kind": "every hospital is taken as a general hospital",
     "central": "no township health center is taken as a central one",
-    "village_doctors": "village clinics are taken to have no village doctors (first contact only with a GP)",
+    "village_doctors": "village clinics are taken to have no village doctors (a clinic gives first contact only "
+                       "with a GP)",
 }
 
 
@@ -290,7 +291,7 @@ def validate(gdf: gpd.GeoDataFrame, layer: str, *, source: str) -> gpd.GeoDataFr
     absent = [name for name in spec.noted_defaults if name not in present]
     if absent:
         taken = "; ".join(_ABSENT_MEANS[name] for name in absent)
-        warnings.warn(f"{where}: no column {', '.join(absent)}, so {taken} (docs/scenario.md); add the column to "
+        warnings.warn(f"{where}: no column {', '.join(absent)}, so {taken} (docs/scenario.md); add the columns to "
                       "plan with facility types.", DefaultsWarning, stacklevel=2)
     blank = pd.Series(np.full(len(frame), np.nan, dtype=object))
     columns: dict[str, pd.Series] = {}

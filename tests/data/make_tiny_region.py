@@ -52,17 +52,23 @@ DEMAND = [
 ]
 
 FACILITY_COLUMNS = (
-    "id", "name", "level", "gps", "beds", "ct", "dr", "ultrasound", "cath_lab",
-    "chest_pain_center", "stroke_center", "trauma_center", "consortium_lead",
+    "id", "name", "level", "hospital_kind", "central", "gps", "village_doctors", "beds", "ct", "dr", "ultrasound",
+    "cath_lab", "chest_pain_center", "stroke_center", "trauma_center", "consortium_lead",
 )
 FACILITIES = [
     # columns as FACILITY_COLUMNS, then x, y in EPSG:32647
-    ("H01", "县人民医院", "county_hospital", 0, 320, 1, 2, 3, 0, "false", "true", "false", "", 609_600, 2_870_400),
-    ("T01", "上江镇卫生院", "township_hc", 3, 40, 0, 1, 1, 0, "false", "false", "false", "H01", 605_400, 2_875_400),
-    ("T02", "河口乡卫生院", "township_hc", 0, 20, 0, 0, 1, 0, "false", "false", "false", "H01", 615_400, 2_875_400),
-    ("T03", "平坝镇卫生院", "township_hc", 2, 30, 0, 1, 0, 0, "false", "false", "false", "H01", 610_400, 2_865_400),
-    ("V01", "松林村卫生室", "village_clinic", 1, 0, 0, 0, 0, 0, "false", "false", "false", "", 603_200, 2_877_200),
-    ("V02", "新寨村卫生室", "village_clinic", 1, 0, 0, 0, 0, 0, "false", "false", "false", "H01", 617_200, 2_866_200),
+    ("H01", "县人民医院", "county_hospital", "general", "false", 0, 0, 320, 1, 2, 3, 0, "false", "true", "false", "",
+     609_600, 2_870_400),
+    ("T01", "上江镇卫生院", "township_hc", "", "false", 3, 0, 40, 0, 1, 1, 0, "false", "false", "false", "H01",
+     605_400, 2_875_400),
+    ("T02", "河口乡卫生院", "township_hc", "", "false", 0, 0, 20, 0, 0, 1, 0, "false", "false", "false", "H01",
+     615_400, 2_875_400),
+    ("T03", "平坝镇卫生院", "township_hc", "", "false", 2, 0, 30, 0, 1, 0, 0, "false", "false", "false", "H01",
+     610_400, 2_865_400),
+    ("V01", "松林村卫生室", "village_clinic", "", "false", 1, 1, 0, 0, 0, 0, 0, "false", "false", "false", "",
+     603_200, 2_877_200),
+    ("V02", "新寨村卫生室", "village_clinic", "", "false", 1, 2, 0, 0, 0, 0, 0, "false", "false", "false", "H01",
+     617_200, 2_866_200),
 ]
 
 CANDIDATES = [

@@ -216,8 +216,8 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
      ["facilities.csv, layer 'facilities'", "column 'gps' appears more than once", "`rename`"]),
     ("rename-onto-geometry", _toml('layer = "townships"', 'layer = "townships"\nrename = { name = "geometry" }'),
      ["region.gpkg, layer 'townships'", "column 'geometry' appears more than once"]),
-    ("ragged-csv", _append_line("facilities.csv", "X1,a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p"),
-     ["facilities.csv, facilities layer", "Expected 15 fields in line 8, saw 17", "comma-separated"]),
+    ("ragged-csv", _append_line("facilities.csv", "X1,a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s"),
+     ["facilities.csv, facilities layer", "Expected 18 fields in line 8, saw 20", "comma-separated"]),
     ("same-coordinate-columns", _toml('y_column = "lat"', 'y_column = "lon"'),
      ["facilities.csv, facilities layer", "x_column and y_column are both 'lon'"]),
     # text encodings

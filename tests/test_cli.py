@@ -86,6 +86,8 @@ def test_generate_region_writes_a_loadable_bundle(runner: CliRunner, tmp_path: P
     args = ["generate-region", "--townships", "3", "--villages", "20", "--seed", "7", str(out)]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
+    # Lushui's 203,977 residents per ten townships, scaled: 3 townships hold round(203,977 x 0.3).
+    assert "3 townships in 1 county, 61,193 residents" in result.output
     check = runner.invoke(main, ["validate", str(out), "--format", "json"])
     assert check.exit_code == 0, check.output
     facts = json.loads(check.output)

@@ -184,7 +184,9 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
         options["area_km2"] = area_km2
     generated = generate_region(townships=townships, villages=villages, seed=seed, **options)
     path = write_region(generated, out_dir, overwrite=overwrite)
-    click.echo(f"Wrote synthetic region {generated.name!r} to {path}")
+    counties = int((generated.facilities["hospital_kind"] == "general").sum())
+    click.echo(f"Wrote synthetic region {generated.name!r} to {path}: {townships} townships in {counties} "
+               f"count{'y' if counties == 1 else 'ies'}, {int(generated.demand['population'].sum()):,} residents")
 
 
 @main.command("optimize")

@@ -30,7 +30,7 @@ from allocopt.optimize import optimize_problem
 from allocopt.scenario import load_scenario, scenario_from_dict
 from allocopt.schema import LAYERS, DefaultsWarning, validate
 from allocopt.services import EQUIPMENT, first_contact
-from allocopt.tiers import parse_tiers
+from allocopt.tiers import parse_tiers, referral_capacity
 
 INF = np.inf
 ONLY_PRIMARY = {"primary_care": 1.0, "chest_pain": 0.0, "stroke": 0.0, "trauma": 0.0, "ct": 0.0, "dr": 0.0,
@@ -217,6 +217,18 @@ def test_incidence_above_one_and_unknown_age_bands_are_refused() -> None:
 def test_consortium_links_are_kept_by_default() -> None:
     assert parse_tiers({}).fix_existing_links is True
     assert parse_tiers({"fix_existing_links": False}).fix_existing_links is False
+
+
+def test_mch_hospitals_lead_no_medical_community_unless_they_lead_one_today() -> None:
+    beds = np.array([100.0, 100.0, 100.0])
+    settings = parse_tiers({"referral_visits_per_bed_per_year": 10})
+    kinds = ["general", "tcm", "mch"]
+    assert referral_capacity(beds, kinds, np.array([-1, 0, 1]), settings).tolist() == [1000.0, 1000.0, 0.0]
+    assert referral_capacity(beds, kinds, np.array([2, -1]), settings).tolist() == [1000.0, 1000.0, 1000.0]
+    only_general = parse_tiers({"referral_visits_per_bed_per_year": 10, "lead_kinds": ["general"]})
+    assert referral_capacity(beds, kinds, np.array([-1]), only_general).tolist() == [1000.0, 0.0, 0.0]
+    with pytest.raises(ScenarioError, match=r"tiers\.lead_kinds' must list hospital kinds from: general, tcm"):
+        parse_tiers({"lead_kinds": ["county"]})
 
 
 # ---------------------------------------------------------------- indicators

@@ -353,18 +353,29 @@ def check_tiers(inst: Instance, plan: RawPlan, result: Result) -> None:
     referrals = result.tiers.referrals
     hospitals = inst.hospitals
     hospital_ids = [inst.site_ids[h] for h in hospitals]
-    rule = inst.scenario.gp_eligibility
-    gp_eligible = np.array([v in rule.levels and rule.limit(v) >= 1 and inst.kind_of(j) in ("", *rule.kinds)
-                            for j, v in enumerate(inst.level)])
+    sc = inst.scenario
+    staffed = sc.primary_care_provider == "staffed"
+
+    def eligible(rule: Any) -> np.ndarray:
+        return np.array([v in rule.levels and rule.limit(v) >= 1 and inst.kind_of(j) in ("", *rule.kinds)
+                         for j, v in enumerate(inst.level)])
+
+    # A grassroots site is a first-contact site of the tiers when it has visits today or could give first
+    # contact: GPs may be added, or (provider "staffed") it is a health center or may take village doctors.
+    centers = np.array([v in ("township_hc", "community_hc") for v in inst.level])
+    could = eligible(sc.gp_eligibility) | (staffed & (centers | eligible(sc.village_doctor_eligibility)))
     existing = ~inst.candidate
     base = np.array([tier_settings.base_visits_per_year.get(v, 0.0) for v in inst.level])
-    primary = inst.grassroots & ((existing & ((base > 0) | (inst.gps > 0))) | gp_eligible)
+    primary = inst.grassroots & ((existing & ((base > 0) | (inst.gps > 0))) | could)
     active = primary & (existing | plan.opened)
     assert referrals["primary_site_id"].is_unique
     assert set(referrals["primary_site_id"]) == {inst.site_ids[j] for j in np.flatnonzero(active)}
     assert referrals["lead_hospital_id"].isin(hospital_ids).all()
     position = {site: j for j, site in enumerate(inst.site_ids)}
-    capacity = inst.beds[hospitals] * tier_settings.referral_visits_per_bed_per_year
+    leading = {lead for lead in (inst.consortium_lead or ()) if lead}
+    may_lead = np.array([inst.kind_of(h) in tier_settings.lead_kinds or inst.site_ids[h] in leading
+                         for h in hospitals])
+    capacity = np.where(may_lead, inst.beds[hospitals] * tier_settings.referral_visits_per_bed_per_year, 0.0)
     load = np.zeros(len(hospitals))
     for row in referrals.itertuples():
         j, h = position[row.primary_site_id], hospital_ids.index(row.lead_hospital_id)
@@ -442,7 +453,7 @@ def instances(draw: st.DrawFn, *, tiers: bool = False) -> Instance:
     kinds = draw(st.lists(st.sampled_from(["existing", "existing", "candidate"]), min_size=n_sites,
                           max_size=n_sites))
     levels = draw(st.lists(st.sampled_from(LEVELS), min_size=n_sites, max_size=n_sites))
-    if tiers:  # at least one existing hospital with beds, reachable from every site
+    if tiers:  # at least one existing general hospital with beds, reachable from every site
         kinds[0], levels[0] = "existing", draw(st.sampled_from(HOSPITAL_LEVELS))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     existing = np.array([k == "existing" for k in kinds])
@@ -463,7 +474,8 @@ def instances(draw: st.DrawFn, *, tiers: bool = False) -> Instance:
         site_town=tuple(None if rng.random() < 0.1 else towns[rng.integers(0, n_towns)] for _ in range(n_sites)),
         gps=np.where(existing, rng.integers(0, 4, size=n_sites), 0),
         village_doctors=np.where(existing, rng.integers(0, 3, size=n_sites), 0),
-        hospital_kind=tuple(str(k) for k in rng.choice(["", *HOSPITAL_KINDS], size=n_sites)),
+        hospital_kind=tuple("general" if tiers and j == 0 else str(k)
+                            for j, k in enumerate(rng.choice(["", *HOSPITAL_KINDS], size=n_sites))),
         population_65plus=np.where(rng.random(n_demand) < 0.2, np.nan, 0.0),
         equipment={k: np.where(existing & (rng.random(n_sites) < 0.3), 1, 0) for k in EQUIPMENT},
         centers={s: existing & (rng.random(n_sites) < 0.15) for s in CENTERS},

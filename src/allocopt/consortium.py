@@ -27,7 +27,7 @@ import shapely
 from allocopt.errors import DataError, InfeasibleError
 from allocopt.network import RoadNetwork
 from allocopt.regions import Region
-from allocopt.services import GRASSROOTS_LEVELS
+from allocopt.services import GRASSROOTS_LEVELS, hospital_kinds
 from allocopt.solve import DEFAULT_SOLVER, solve
 from allocopt.tiers import (
     TiersSettings,
@@ -35,6 +35,7 @@ from allocopt.tiers import (
     hospital_sites,
     leads_of,
     nearest_allowed,
+    referral_capacity,
     site_base_capacity,
     unlinkable_reasons,
 )
@@ -95,7 +96,8 @@ def design_links(load_visits: np.ndarray, minutes: np.ndarray, capacity_visits: 
     kept = np.full(len(load), -1, dtype=np.int64) if fixed is None else np.asarray(fixed, dtype=np.int64)
     allowed = allowed_links(minutes, capacity, max_minutes)
     free = np.flatnonzero(kept < 0)
-    reasons = unlinkable_reasons(free[~allowed[free].any(axis=1)], site_ids, minutes, hospital_ids, max_minutes)
+    reasons = unlinkable_reasons(free[~allowed[free].any(axis=1)], site_ids, minutes, hospital_ids, max_minutes,
+                                 capacity)
     reasons += [f"site {site_ids[j]} keeps lead {hospital_ids[kept[j]]}, which has no referral capacity or lies "
                 f"beyond the maximum referral minutes ({minutes[j, kept[j]]:.1f} minutes); free the link"
                 for j in np.flatnonzero(kept >= 0).tolist() if not allowed[j, kept[j]]]
@@ -188,9 +190,12 @@ def design_consortium(region: Region, site_matrix: MatrixLike, settings: TiersSe
                               layers=("site", "hospital"))
     load = settings.referral_share * site_base_capacity(levels, kinds, sites["gps"].to_numpy(dtype=float),
                                                         settings)[grassroots]
-    capacity = sites["beds"].to_numpy(dtype=float)[hospitals] * settings.referral_visits_per_bed_per_year
     leads = sites["consortium_lead"].astype(object).where(sites["consortium_lead"].notna(), "")
-    today = leads_of([str(v) for v in leads], hospital_ids)[grassroots]
+    leading = leads_of([str(v) for v in leads], hospital_ids)
+    today = leading[grassroots]
+    kinds_given = sites["hospital_kind"] if "hospital_kind" in sites.columns else pd.Series([""] * len(sites))
+    capacity = referral_capacity(sites["beds"].to_numpy(dtype=float)[hospitals],
+                                 hospital_kinds(sites["level"], kinds_given)[hospitals], leading, settings)
     design = design_links(load, minutes, capacity, site_ids=[site_ids[j] for j in grassroots],
                           hospital_ids=hospital_ids, fixed=today if settings.fix_existing_links else None,
                           max_minutes=limit, solver=solver, time_limit_s=time_limit_s)

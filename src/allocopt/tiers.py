@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from allocopt.errors import DataError, ScenarioError
-from allocopt.services import GRASSROOTS_LEVELS, HOSPITAL_LEVELS, PRIMARY_CARE
+from allocopt.services import GRASSROOTS_LEVELS, HOSPITAL_KINDS, HOSPITAL_LEVELS, PRIMARY_CARE
 
 if TYPE_CHECKING:
     from allocopt.model.problem import Problem
@@ -55,6 +55,7 @@ class TiersSettings:
     referral_visits_per_bed_per_year: float = 100.0
     max_referral_minutes: float | None = None
     fix_existing_links: bool = True
+    lead_kinds: tuple[str, ...] = ("general", "tcm")
     downward_share: float = 0.1
     admissions_per_bed_per_year: float = 35.0
     downward_stay_days: float = 10.0
@@ -86,6 +87,8 @@ SOURCES: Mapping[str, str] = {
     "max_referral_minutes": "none by default; a planning limit on the site-to-lead-hospital trip",
     "fix_existing_links": "true: consortium membership is administrative (the county assigns the members of its "
                           "县域医共体), so facilities.consortium_lead is kept; false redesigns the links as a what-if",
+    "lead_kinds": "hospital kinds that lead a county medical community: people's (general) and TCM hospitals lead "
+                  "them; an MCH or specialty hospital takes referrals only where it leads sites today",
     "downward_share": "planning assumption: a tenth of hospital inpatients step down to rehabilitation or "
                       "chronic care near home",
     "admissions_per_bed_per_year": "bed turnover of county hospitals, about 35 a year (China Health Statistics "
@@ -140,6 +143,11 @@ def parse_tiers(table: Any) -> TiersSettings:
             values[key] = value
         elif key == "base_visits_per_year":
             values[key] = _base_visits(value)
+        elif key == "lead_kinds":
+            if not isinstance(value, list) or any(kind not in HOSPITAL_KINDS for kind in value):
+                raise ScenarioError(f"key 'tiers.lead_kinds' must list hospital kinds from: "
+                                    f"{', '.join(HOSPITAL_KINDS)}; got {value!r}")
+            values[key] = tuple(value)
         else:
             minimum, maximum, strict = _NUMBERS[key]
             values[key] = _number(f"tiers.{key}", value, minimum=minimum, maximum=maximum, strict=strict)
@@ -150,6 +158,7 @@ def tiers_to_dict(settings: TiersSettings) -> dict[str, Any]:
     """The settings in the TOML layout (max_referral_minutes left out when unset, as TOML has no null)."""
     result = {f.name: getattr(settings, f.name) for f in fields(TiersSettings)}
     result["base_visits_per_year"] = dict(settings.base_visits_per_year)
+    result["lead_kinds"] = list(settings.lead_kinds)
     if settings.max_referral_minutes is None:
         del result["max_referral_minutes"]
     return result
@@ -245,6 +254,16 @@ def hospital_sites(levels: Sequence[str], kinds: Sequence[str]) -> np.ndarray:
                      if level in HOSPITAL_LEVELS and kind == "existing"], dtype=np.int64)
 
 
+def referral_capacity(beds: np.ndarray, kinds: Sequence[str], lead_today: np.ndarray,
+                      settings: TiersSettings) -> np.ndarray:
+    """Referral visits a year each hospital takes: beds x `referral_visits_per_bed_per_year` for hospitals of
+    `settings.lead_kinds` and for any hospital that leads some site today (`lead_today`, hospital positions or -1:
+    a county's own choice stands); 0 for the others, which lead no medical community."""
+    leads = np.isin(np.arange(len(beds)), lead_today[lead_today >= 0])
+    allowed = np.isin(np.asarray(kinds, dtype=object), np.asarray(settings.lead_kinds, dtype=object)) | leads
+    return np.where(allowed, beds * settings.referral_visits_per_bed_per_year, 0.0)
+
+
 def site_base_capacity(levels: Sequence[str], kinds: Sequence[str], gps: np.ndarray,
                        settings: TiersSettings) -> np.ndarray:
     """Visits a year each site handles today: max(level base, GPs x visits per GP) at existing grassroots sites."""
@@ -278,13 +297,14 @@ def nearest_allowed(minutes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 
 def unlinkable_reasons(sites: np.ndarray, site_ids: Sequence[str], minutes: np.ndarray,
-                       hospital_ids: Sequence[str], max_minutes: float | None) -> list[str]:
-    """Why each of `sites` (positions) has no lead: the nearest hospital and its minutes, or none reachable."""
+                       hospital_ids: Sequence[str], max_minutes: float | None, capacity: np.ndarray) -> list[str]:
+    """Why each of `sites` (positions) has no lead: the nearest hospital with referral capacity and its minutes,
+    or none reachable."""
     if not len(sites):
         return []
     shown = []
     for j in sites[:5]:
-        row = minutes[j]
+        row = np.where(capacity > 0, minutes[j], np.inf)
         if row.size and np.isfinite(row).any():
             k = int(np.argmin(row))
             shown.append(f"{site_ids[j]} (nearest hospital {hospital_ids[k]}, {row[k]:.1f} minutes)")
@@ -331,9 +351,10 @@ def prepare_tiers(problem: Problem, inputs: TierInputs | None) -> TierData:
     block = problem.minutes[:, primary]
     rows, columns = np.nonzero((block <= cutoff) & (visits > 0)[:, None])
     hospital_ids = [problem.site_ids[h] for h in hospitals]
-    capacity = beds[hospitals] * settings.referral_visits_per_bed_per_year
-    allowed = allowed_links(minutes, capacity, settings.max_referral_minutes)
     lead_today = leads_of(inputs.consortium_lead, hospital_ids)
+    capacity = referral_capacity(beds[hospitals], [problem.site_hospital_kind[h] for h in hospitals], lead_today,
+                                 settings)
+    allowed = allowed_links(minutes, capacity, settings.max_referral_minutes)
     nearest = nearest_allowed(minutes, allowed_links(minutes, capacity, None))
     stepdown = np.isin(np.asarray(problem.site_level, dtype=object), np.asarray(STEPDOWN_LEVELS, dtype=object))
     return TierData(

@@ -198,7 +198,7 @@ def tier_limits(p: Problem, *, solver: str = DEFAULT_SOLVER) -> list[str]:
     free = t.primary[existing & (t.fixed_lead[t.primary] < 0)]
     stranded = free[~t.link_allowed[free].any(axis=1)]
     reasons = unlinkable_reasons(stranded, p.site_ids, t.referral_minutes, hospital_ids,
-                                 t.settings.max_referral_minutes)
+                                 t.settings.max_referral_minutes, t.referral_capacity)
     for j in t.primary[existing & (t.fixed_lead[t.primary] >= 0)]:
         h = int(t.fixed_lead[j])
         if not t.link_allowed[j, h]:

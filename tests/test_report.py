@@ -297,3 +297,22 @@ def test_chromium_shows_the_tables_and_loads_every_image_offline(written, tmp_pa
     with Image.open(files.maps[0]) as first:
         assert images[0]["width"] == first.width
     assert all(image["complete"] and image["width"] > 0 for image in images)
+
+
+def test_indicators_are_shown_beside_their_national_targets(tmp_path):
+    directory = fx.write_result_dir(tmp_path / "r", referrals=False, frontier=False)
+    page = report.render_html(report.read_result_dir(directory), figures=[])
+    assert 'id="indicators"' not in page  # results written before the indicators existed
+    indicators = {
+        "medical_point_15min_share": {"before": 0.91, "after": 0.961, "national": 0.899, "national_kind": "reference",
+                                      "source": "2018 survey"},
+        "gp_per_10k": {"before": 1.52, "after": 3.38, "national": 3.93, "national_kind": "target", "source": "plan"},
+    }
+    _edit_summary(directory, lambda s: s.update(indicators=indicators))
+    rows = _rows(_parse(report.write_report(directory, dpi=TEST_DPI).report), "indicators-table")
+    assert [cell[0] for cell in rows["medical_point_15min_share"]] == [
+        "Residents within 15 minutes of a first-contact point", "91.0%", "96.1%", "89.9%", "reference", "2018 survey"]
+    assert [cell[0] for cell in rows["gp_per_10k"]] == [
+        "GPs per 10,000 residents", "1.52", "3.38", "3.93", "target", "plan"]
+    workbook = openpyxl.load_workbook(directory / report.WORKBOOK_FILE)
+    assert "Indicators" in workbook.sheetnames

@@ -36,8 +36,8 @@ NATIONAL_TARGETS: Mapping[str, Mapping[str, Any]] = {
         "source": "households within 15 minutes of the nearest medical point, 2018 National Health Services Survey"},
     "gp_per_10k": {
         "value": 3.93, "kind": "target",
-        "source": "2025 target of the 14th Five-Year national health plan (国办发〔2022〕11号); 5 by 2030 "
-                  "(国办发〔2018〕3号)"},
+        "source": "2025 target of the 14th Five-Year national health plan (unconfirmed); 5 by 2030 "
+                  "(国办发〔2018〕3号); 3.99 actual in 2023"},
     "beds_per_1000": {
         "value": 6.0, "kind": "reference",
         "source": "about 6 beds per 1,000 residents, the 2020 norm of 国办发〔2015〕14号 (7.23 actual in 2023)"},

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import geopandas as gpd
@@ -160,6 +161,29 @@ def services_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+INDICATOR_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "medical_point_15min_share": ("Residents within 15 minutes of a first-contact point", "share"),
+    "gp_per_10k": ("GPs per 10,000 residents", "ratio"),
+    "beds_per_1000": ("Beds per 1,000 residents", "ratio"),
+    "township_hcs_per_township": ("Township health centers per township", "ratio"),
+    "village_clinics_per_village": ("Village clinics per village", "ratio"),
+    "staffed_village_clinics_per_village": ("Staffed village clinics per village", "ratio"),
+})
+"""Readable name and unit of each indicator of summary.json `indicators` (allocopt.indicators)."""
+
+
+def indicators_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per indicator of summary.json: before, after, the national target or reference and its source
+    (no rows for results written before the indicators existed)."""
+    rows = [{"indicator": name, "label": INDICATOR_LABELS.get(name, (name, ""))[0],
+             "unit": INDICATOR_LABELS.get(name, ("", "ratio"))[1], "before": values.get("before"),
+             "after": values.get("after"), "national": values.get("national"),
+             "national_kind": values.get("national_kind"), "source": values.get("source")}
+            for name, values in summary.get("indicators", {}).items()]
+    return pd.DataFrame(rows, columns=["indicator", "label", "unit", "before", "after", "national", "national_kind",
+                                       "source"])
+
+
 def write_report(result_dir: str | Path, *, out_dir: str | Path | None = None, dpi: int = maps.DPI,
                  overwrite: bool = False) -> ReportFiles:
     """Write the maps, plan.xlsx and report.html of a result directory into `out_dir` (default: that directory).
@@ -240,6 +264,8 @@ def render_html(
         f"<header><h1>{_e(region)} — {_e(scenario)}</h1>{_notes(summary)}</header>",
         _section("overview", "Overview", _summary_html(summary_table(summary))),
         _section("services", "Unserved people before and after the plan", _services_html(services_table(summary))),
+        *([_section("indicators", "Indicators beside their national targets",
+                    _indicators_html(indicators_table(summary)))] if summary.get("indicators") else []),
         _section("maps", "Maps", "".join(_figure_html(caption, path) for caption, path in figures)),
         _section("allocations", "What the plan places", _allocations_html(result.allocations, result.townships)),
     ]
@@ -326,6 +352,8 @@ def _sheets(result: ResultData) -> dict[str, pd.DataFrame]:
     sheets = {
         "Summary": summary_table(result.summary),
         "Services": services,
+        **({"Indicators": indicators_table(result.summary).drop(columns=["label"])}
+           if result.summary.get("indicators") else {}),
         "Allocations": result.allocations,
         "Townships": result.townships,
     }
@@ -415,6 +443,14 @@ def _services_html(table: pd.DataFrame) -> str:
             _number(r.covered_share_after, "share"),
         ])
     return _table("services-table", headers, rows, row_keys=list(table["service"]))
+
+
+def _indicators_html(table: pd.DataFrame) -> str:
+    headers = ("indicator", "before", "after", "national", "", "source")
+    rows = [[_Cell(str(r.label)), _number(r.before, str(r.unit)), _number(r.after, str(r.unit)),
+             _number(r.national, str(r.unit)), _Cell(str(r.national_kind or "")), _Cell(str(r.source or ""))]
+            for r in table.itertuples(index=False)]
+    return _table("indicators-table", headers, rows, row_keys=list(table["indicator"]))
 
 
 def _allocations_html(allocations: pd.DataFrame, townships: pd.DataFrame) -> str:

@@ -16,9 +16,10 @@ from click.testing import CliRunner
 from shapely.geometry import LineString, box
 
 from allocopt import coords
-from allocopt.build import build_region, level_of
+from allocopt.build import build_region
 from allocopt.cli import main
 from allocopt.errors import DataError, OutputError
+from allocopt.facility_words import level_of
 from allocopt.network import build_network
 from allocopt.regions import load_region
 

@@ -19,9 +19,9 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from allocopt.build import hospital_kind_of
 from allocopt.cli import main
 from allocopt.errors import DataError, ScenarioError
+from allocopt.facility_words import hospital_kind_of
 from allocopt.generate import generate_region, write_region
 from allocopt.indicators import region_indicators, township_indicators
 from allocopt.model import Problem, build_model

@@ -436,3 +436,22 @@ def test_cli_map_one_column_to_code_and_name(tmp_path, inputs):
     assert result.exit_code == 0, result.output
     townships = load_region(tmp_path / "county").townships
     assert townships["code"].tolist() == townships["name"].tolist() == ["东镇", "西镇"]
+
+
+def test_hospital_kinds_central_centers_and_village_doctors_from_chinese_files(tmp_path, inputs):
+    table = FACILITIES.assign(
+        名称=["甲村卫生室", "乙镇中心卫生院", "丙社区中心", "县中医医院", "市妇幼保健院", "丁镇卫生院"],
+        乡村医生=["2", "0", "0", "0", "0", "0"])
+    inputs["facilities"] = write_facilities(tmp_path / "facilities.xlsx", table)
+    report = build_region(tmp_path / "county", **inputs, column_map={**CHINESE_MAP, "village_doctors": "乡村医生"})
+    facilities = load_region(tmp_path / "county").facilities.set_index("id")
+    # Kinds from the names of the two hospitals (F4 TCM, F5 maternal and child health); none below hospitals.
+    assert facilities["hospital_kind"].to_dict() == {"F1": "", "F2": "", "F3": "", "F4": "tcm", "F5": "mch", "F6": ""}
+    assert facilities["central"].tolist() == [False, True, False, False, False, False]
+    assert facilities["village_doctors"].tolist() == [2, 0, 0, 0, 0, 0]
+    assert any("hospital kinds read from names (2 of 2 hospitals" in note for note in report.notes)
+    table["类别"] = ["", "", "", "中西医结合医院", "综合", ""]
+    inputs["facilities"] = write_facilities(tmp_path / "typed.xlsx", table)
+    with pytest.raises(DataError, match=r"'综合' name no hospital kind; use one of general, tcm, mch, specialty.*"
+                                        r"--map hospital_kind=COLUMN"):
+        build_region(tmp_path / "typed", **inputs, column_map={**CHINESE_MAP, "hospital_kind": "类别"})

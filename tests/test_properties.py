@@ -637,8 +637,10 @@ def test_generated_region_plans_check_out(tmp_path_factory: pytest.TempPathFacto
                                           villages: int, candidates: int, budget: float, objective: str,
                                           tiers: bool) -> None:
     bundle = tmp_path_factory.mktemp("region") / "r"
-    write_region(generate_region(townships=townships, villages=max(villages, townships), seed=seed,
-                                 candidates=candidates), bundle)
+    villages = max(villages, townships)
+    without_clinic = (villages - townships) - round(0.5 * (villages - townships))  # candidates are new clinics
+    write_region(generate_region(townships=townships, villages=villages, seed=seed,
+                                 candidates=min(candidates, without_clinic)), bundle)
     scenario_path = None
     if tiers:
         scenario_path = bundle.parent / "tiers.toml"

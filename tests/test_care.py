@@ -25,6 +25,7 @@ from allocopt.facility_words import hospital_kind_of
 from allocopt.generate import generate_region, write_region
 from allocopt.indicators import region_indicators, township_indicators
 from allocopt.model import Problem, build_model
+from allocopt.model.allocation import dominated_primary_sites
 from allocopt.model.problem import expected_cases
 from allocopt.optimize import optimize_problem
 from allocopt.scenario import load_scenario, scenario_from_dict
@@ -419,3 +420,14 @@ def test_the_new_families_match_brute_force() -> None:
     result = optimize_problem(p)
     assert result.objective == pytest.approx(best, rel=1e-9)
     assert math.isclose(result.weighted_gap_after, best, rel_tol=1e-9)
+
+
+def test_a_site_is_not_dominated_by_one_that_may_take_fewer_gps() -> None:
+    # Under provider "gp", clinics s0, s1 (1 GP allowed) and a health center s2 (10 GPs allowed) reach the same
+    # village. Equal sets: the lower index stands in, so s0 for s1; but no clinic for s2, whose GPs also serve
+    # its township's staffing beyond what a clinic may take.
+    sc = scenario(primary_care={"provider": "gp"},
+                  eligibility={"gp": {"levels": ["village_clinic", "township_hc"]}, "village_doctor": {"levels": []}})
+    p = problem(sc, levels=("village_clinic", "village_clinic", "township_hc"), minutes=np.array([[5.0, 5.0, 5.0]]))
+    assert p.gp_limit.tolist() == [1, 1, 10]
+    assert dominated_primary_sites(p).tolist() == [False, True, False]

@@ -44,9 +44,13 @@ GP_YUAN = 200_000.0  # capital plus annual
 
 def scenario(budget: float) -> dict:
     weights = {v: 0.0 for v in SERVICES} | {PRIMARY_CARE: 1.0, "gp_shortage": GP_WEIGHT}
+    # First contact by GPs alone (provider "gp"), GP_MAX at every clinic and no village doctors: the brute force
+    # below places GPs only.
     return {"budget": {"total_yuan": budget}, "weights": weights, "targets": {"gp_per_10k": 20.0},
             "costs": {"gp": {"capital_yuan": 50_000.0, "annual_yuan": 150_000.0}},
-            "eligibility": {"gp": {"levels": ["village_clinic"], "max_per_site": GP_MAX}}}
+            "primary_care": {"provider": "gp"},
+            "eligibility": {"gp": {"levels": ["village_clinic"], "max_per_site": GP_MAX, "max_per_level": {}},
+                            "village_doctor": {"levels": []}}}
 
 
 def problem(budget: float) -> Problem:
@@ -96,8 +100,10 @@ def test_optimum_with_dominated_sites_left_out_equals_brute_force(budget: float)
 
 def test_units_with_identical_sets_share_one_cover_variable_across_townships() -> None:
     minutes = np.array([[5.0, 50.0], [6.0, 55.0], [5.0, 50.0], [40.0, 5.0]])
+    # provider "gp": the health center s1 has no GP, so primary care is still to be provided
     shared = Problem.from_arrays(
-        scenario=scenario_from_dict({}), demand_ids=["a", "b", "c", "d"], demand_population=[1, 2, 4, 8],
+        scenario=scenario_from_dict({"primary_care": {"provider": "gp"}}), demand_ids=["a", "b", "c", "d"],
+        demand_population=[1, 2, 4, 8],
         demand_township=["t1", "t1", "t2", "t2"], township_ids=["t1", "t2"], site_ids=["s1", "s2"],
         site_kind=["existing", "existing"], site_level=["township_hc", "county_hospital"], minutes=minutes)
     model = build_model(shared, objective="equity")

@@ -158,6 +158,9 @@ def test_robust_plans_differ_from_the_plain_one_where_closures_matter(seed: int,
 GP_SCENARIO = scenario_from_dict({
     "budget": {"total_yuan": 250_000.0},
     "weights": {**{s: 0.0 for s in SERVICES}, GP_SHORTAGE: 0.0, "primary_care": 1.0},
+    # GPs at clinics make first contact (provider "gp"); no village doctors
+    "primary_care": {"provider": "gp"},
+    "eligibility": {"gp": {"levels": ["village_clinic"]}, "village_doctor": {"levels": []}},
 })
 
 

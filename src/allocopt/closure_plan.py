@@ -89,6 +89,7 @@ def _plan_of(problem: Problem, result: Result) -> Plan:
         added_gps=sites["added_gps"].to_numpy(dtype=np.int64),
         added_equipment={k: sites[f"added_{k}"].to_numpy(dtype=np.int64) for k in EQUIPMENT},
         new_centers={s: sites[f"new_{center_column(s)}"].to_numpy(dtype=bool) for s in CENTERS},
+        added_village_doctors=sites["added_village_doctors"].to_numpy(dtype=np.int64),
     )
 
 

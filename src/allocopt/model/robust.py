@@ -71,7 +71,8 @@ def add_robust(m: AllocationModel, closures: Sequence[ClosureProblem], mode: str
 
 def add_closure_coverage(m: AllocationModel, closure: ClosureProblem) -> pulp.LpAffineExpression:
     """cover_c[u,v] in [0, 1] with cover_c[u,v] <= sum_{j in S^c_uv} has[j,v] for each unit u of scenario c;
-    unserved^c_v = sum_u w^c_u (1 - cover_c[u,v]). Units within T_v of a provider of today under c are fixed at
+    unserved^c_v = sum_u w^c_uv (1 - cover_c[u,v]), w^c_uv the unit's people-equivalents for v (`Problem.unit_weight`).
+    Units within T_v of a provider of today under c are fixed at
     1 and units beyond every possible provider at 0 (as in `add_coverage`).
 
     Returns gap^c = sum_v a_v unserved^c_v + a_gp sum_t short[t] (GP staffing does not depend on the roads).
@@ -89,8 +90,8 @@ def add_closure_coverage(m: AllocationModel, closure: ClosureProblem) -> pulp.Lp
             providers = has_by_site[sets.indices[sets.indptr[u]:sets.indptr[u + 1]]]
             m.constrain("cover_closure", (closure.name, p.unit_ids[u], v),
                         [(var, 1.0), *((h, -1.0) for h in providers)], pulp.LpConstraintLE, 0.0)
-            terms.append((var, -float(p.unit_population[u])))
-        unserved = pulp.LpAffineExpression(terms, constant=float(p.unit_population[~covered_now].sum()))
+            terms.append((var, -float(p.unit_weight[v][u])))
+        unserved = pulp.LpAffineExpression(terms, constant=float(p.unit_weight[v][~covered_now].sum()))
         gap.addInPlace(unserved * weights[v])
     for shortage in m.shortage.values():
         gap.addInPlace(shortage * gp_weight)

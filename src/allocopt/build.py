@@ -38,9 +38,9 @@ import pyproj
 import shapely
 
 from allocopt import coords, osm, population, regions
-from allocopt.errors import AllocoptError, DataError
+from allocopt.errors import DataError
 from allocopt.export import REGION_KIND, atomic_output_dir, check_output_dir, toml_text, write_geopackage, write_text
-from allocopt.readers import read_layer
+from allocopt.readers import read_layer, read_sheet
 from allocopt.schema import LAYERS, validate
 from allocopt.services import LEVELS
 
@@ -237,7 +237,7 @@ def _column_names(path: Path) -> set[str] | None:
         if name.endswith(".csv"):
             return {str(c).strip() for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns}
         if name.endswith((".xlsx", ".xls")):
-            return {str(c).strip() for c in pd.read_excel(path, nrows=0).columns}
+            return set(read_sheet(path, header_only=True).columns)
         return {str(c) for c in pyogrio.read_info(path)["fields"]}
     except (ImportError, OSError, ValueError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError):
         return None
@@ -394,18 +394,8 @@ def _share_in_bounds(points: gpd.GeoDataFrame, bounds: np.ndarray) -> float:
 
 
 def _excel_table(path: Path) -> pd.DataFrame:
-    """The first sheet of an Excel workbook as text cells."""
-    try:
-        table = pd.read_excel(path, dtype=str)
-    except ImportError as exc:
-        raise AllocoptError(
-            f"{path}: reading Excel workbooks needs openpyxl; install it with `pip install openpyxl`, or save the "
-            "sheet as CSV UTF-8"
-        ) from exc
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{path}: cannot be read as an Excel workbook ({exc}); save it as .xlsx or CSV") from exc
-    table.columns = [str(c).strip() for c in table.columns]
-    return table
+    """The first sheet of an Excel workbook as text cells (streamed, its used range checked: `read_sheet`)."""
+    return read_sheet(path)
 
 
 def _points_from_table(table: pd.DataFrame, x: str, y: str, *, crs: str, where: str) -> gpd.GeoDataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,26 @@ DEBUG_VARIABLE = "ALLOCOPT_DEBUG"
 """Set to 1 to see the traceback of an internal error instead of the one-line message."""
 
 
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters that steer a terminal rather than show: C0 controls but tab and newline (ESC starts colour and
+cursor sequences), DEL, C1 controls, and the bidirectional marks, embeddings, overrides and isolates."""
+
+
+def terminal_text(text: object, *, one_line: bool = False) -> str:
+    """`text` safe to print: each terminal control character is shown as its escape (`\\x1b`, `\\u202e`);
+    `one_line` escapes newlines and tabs too (table cells)."""
+    pattern = _ONE_LINE_CONTROLS if one_line else _TERMINAL_CONTROLS
+    return pattern.sub(lambda match: _escape(match.group()), str(text))
+
+
+_ONE_LINE_CONTROLS = re.compile(f"[\t\n{_TERMINAL_CONTROLS.pattern[1:-1]}]")
+
+
+def _escape(character: str) -> str:
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def handle_errors(command: F) -> F:
     """Turn library errors into one clear message on stderr and the error's exit code, with no traceback.
 
@@ -38,7 +59,7 @@ def handle_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except AllocoptError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {terminal_text(exc)}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted: no partial results were written; an output folder holds either its earlier "
@@ -49,8 +70,9 @@ def handle_errors(command: F) -> F:
         except Exception as exc:
             if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
                 raise
-            click.echo(f"Internal error ({type(exc).__name__}: {exc}). This is a bug in allocopt; please report it "
-                       f"with the command you ran. Set {DEBUG_VARIABLE}=1 to see the traceback.", err=True)
+            click.echo(f"Internal error ({type(exc).__name__}: {terminal_text(exc)}). This is a bug in allocopt; "
+                       f"please report it with the command you ran. Set {DEBUG_VARIABLE}=1 to see the traceback.",
+                       err=True)
             sys.exit(EXIT_INTERNAL_ERROR)
 
     return wrapper  # type: ignore[return-value]
@@ -120,8 +142,13 @@ def cache_option(command: F) -> F:
 
 
 def echo_table(table: pd.DataFrame) -> None:
+    """Print a table; text cells and headers with terminal control characters are shown escaped."""
+    shown = table.rename(columns=lambda c: terminal_text(c, one_line=True))
+    for column in shown.columns:
+        if not pd.api.types.is_numeric_dtype(shown[column]) and not pd.api.types.is_bool_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: terminal_text(v, one_line=True) if isinstance(v, str) else v)
     with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 160):
-        click.echo(table.to_string(index=False))
+        click.echo(shown.to_string(index=False))
 
 
 def township_labels(townships: pd.DataFrame) -> Callable[[Any], str]:
@@ -138,7 +165,9 @@ def township_labels(townships: pd.DataFrame) -> Callable[[Any], str]:
 
 
 def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+    """Print JSON; control characters JSON leaves raw (DEL, C1, bidirectional marks) are written as \\uXXXX."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    click.echo(_TERMINAL_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text))
 
 
 class StatusLine:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,7 +17,7 @@ import click
 import pandas as pd
 
 from allocopt import workflow
-from allocopt.errors import AllocoptError, ScenarioError
+from allocopt.errors import AllocoptError, AllocoptWarning, ScenarioError
 from allocopt.money import parse_money
 from allocopt.solve import solvers_left_running
 
@@ -23,6 +25,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_INTERNAL_ERROR = 70
 EXIT_INTERRUPTED = 130
+EXIT_OUT_OF_MEMORY = 5
+"""As for results that cannot be written: the machine lacks a resource, the input is not wrong as such."""
 DEBUG_VARIABLE = "ALLOCOPT_DEBUG"
 """Set to 1 to see the traceback of an internal error instead of the one-line message."""
 
@@ -57,10 +61,15 @@ def handle_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with _warnings_as_lines():
+                return command(*args, **kwargs)
         except AllocoptError as exc:
             click.echo(f"Error: {terminal_text(exc)}", err=True)
             sys.exit(exc.exit_code)
+        except MemoryError:
+            click.echo("Error: out of memory; the input needs more memory than this machine has available. Use "
+                       "a smaller input, or run on a machine with more memory.", err=True)
+            sys.exit(EXIT_OUT_OF_MEMORY)
         except KeyboardInterrupt:
             click.echo("Interrupted: no partial results were written; an output folder holds either its earlier "
                        "files or a complete new result.", err=True)
@@ -121,6 +130,23 @@ class Group(click.Group):
                 sys.stderr.flush()
                 os._exit(exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1))
             raise
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show each AllocoptWarning the library raises as one "Warning: ..." line on stderr, as it happens."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", AllocoptWarning)
+        shown = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, AllocoptWarning):
+                click.echo(f"Warning: {terminal_text(message)}", err=True)
+            else:
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield
 
 
 def region_argument(command: F) -> F:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 import pandas as pd
 
 from allocopt import workflow
@@ -143,10 +144,21 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
         named = services.assign(worst_township=services["worst_township"].map(label))
         echo_table(named[["service", "threshold_minutes", "covered_population", "covered_share",
                           "unserved_population", "mean_minutes", "worst_township"]].round(3))
-    unreachable = prepared.matrix.unreachable_origins
+    _warn_unreachable(prepared)
+
+
+def _warn_unreachable(prepared: workflow.Prepared) -> None:
+    """Warn of demand points that reach no site, and of sites no demand point reaches, by road."""
+    matrix = prepared.matrix
+    unreachable = matrix.unreachable_origins
     if unreachable:
         click.echo(f"Warning: {len(unreachable)} demand points reach no site by road: "
                    f"{terminal_text(', '.join(unreachable[:10]))}", err=True)
+    unreached = [site for site, reached in zip(matrix.destination_ids, np.isfinite(matrix.minutes).any(axis=0),
+                                               strict=True) if not reached]
+    if unreached:
+        click.echo(f"Warning: {len(unreached)} sites are reached by no demand point by road, so the plan cannot use "
+                   f"them: {terminal_text(', '.join(unreached[:10]))}", err=True)
 
 
 @main.command("generate-region")
@@ -241,6 +253,7 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
         workflow.write_plan(prepared, result, target, overwrite=overwrite, report=with_report, robust=robust_plan)
     finally:
         status.clear()
+    _warn_unreachable(prepared)
     summary = workflow.plan_summary(prepared, result, robust=robust_plan)
     if output_format == "json":
         echo_json(summary)

@@ -281,6 +281,8 @@ def _read_summary(path: Path) -> dict[str, Any]:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not valid UTF-8 JSON ({exc}); write the result directory again") from exc
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to be a summary; write the result directory again") from None
     if not isinstance(summary, dict):
         raise DataError(f"{path}: expected a JSON object at the top level")
     for key in ("region", "scenario", "status", "services"):

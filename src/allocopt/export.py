@@ -426,14 +426,16 @@ def from_spreadsheet_cell(text: str) -> str:
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write `table` as CSV in UTF-8 with BOM, without the index; text cells pass `spreadsheet_cell`."""
+    """Write `table` as CSV in UTF-8 with BOM and CRLF line ends, without the index; text cells pass
+    `spreadsheet_cell`."""
     text_columns = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])
                     and not pd.api.types.is_bool_dtype(table[c])]
     safe = table.copy()
     for column in text_columns:
         safe[column] = table[column].map(_inert, na_action="ignore")
     with atomic_file(path) as staging:
-        safe.to_csv(staging, index=False, encoding=CSV_ENCODING)
+        # CRLF rows (RFC 4180): the csv module then quotes a cell holding a lone CR, which would end a row.
+        safe.to_csv(staging, index=False, encoding=CSV_ENCODING, lineterminator="\r\n")
     return Path(path)
 
 

@@ -57,8 +57,8 @@ def checked_file(path: str | Path, *, kind: InputKind, what: str) -> Path:
         raise _unreadable(path, what, exc) from None
     if not stat.S_ISREG(info.st_mode):
         raise DataError(
-            f"{path}: the {what} is {_file_type(info.st_mode)}, not a regular file; give the path of an ordinary "
-            "file (pipes, devices and directories are not read)."
+            f"{path}: the {what} cannot be read: it is {_file_type(info.st_mode)}, not a regular file; give the "
+            "path of an ordinary file (pipes, devices and directories are not read)."
         )
     limit = limit_bytes(kind)
     if info.st_size > limit:

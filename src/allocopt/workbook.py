@@ -63,8 +63,9 @@ def number_format(column: str) -> str | None:
 
 def xlsx_text(text: str) -> str:
     """`text` as an xlsx cell can hold it: each control character XML forbids (U+0000-U+0008, U+000B, U+000C,
-    U+000E-U+001F) becomes U+FFFD, the replacement character; everything else is kept as it is."""
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    U+000E-U+001F) becomes U+FFFD, the replacement character, and a carriage return (CRLF or CR alone) a line
+    feed, as every XML reader would make it; everything else is kept as it is."""
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _fill_sheet(sheet: Worksheet, table: pd.DataFrame) -> None:

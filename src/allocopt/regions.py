@@ -19,7 +19,7 @@ import pyproj
 import shapely
 
 from allocopt.errors import DataError
-from allocopt.inputs import inside_bundle, parse_toml
+from allocopt.inputs import checked_file, inside_bundle, parse_toml
 from allocopt.readers import read_layer
 from allocopt.schema import LAYERS, ROAD_CLASSES, describe_rows, row_labels, validate
 from allocopt.services import CENTERS, EQUIPMENT, HOSPITAL_LEVELS, center_column
@@ -373,6 +373,8 @@ def _load_layer(bundle: Path, name: str, table: object) -> tuple[gpd.GeoDataFram
     outside = table.get("outside_bundle", False)
     file = inside_bundle(bundle, table.get("file", DEFAULT_LAYER_FILE), where=f"{toml_path}: key 'layers.{name}.file'",
                          outside_allowed=outside)
+    if file.exists():  # its type and size may be told even of a file outside the bundle; its cells may not
+        checked_file(file, kind="data", what=f"file of the {name} layer")
     layer = table.get("layer", name if file.suffix.lower() == ".gpkg" else None)
     try:
         frame, source = _read_renamed(file, name, layer, table, toml_path=toml_path)

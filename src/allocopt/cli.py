@@ -1,9 +1,10 @@
 """Command-line interface: thin click adapters over the library; errors become messages and exit codes.
 
 Exit codes: 0 success; 1 bad input (file, layer, scenario); 2 usage error; 3 infeasible scenario; 4 solver failure;
-5 results could not be written; 6 a limit stopped the solver before optimality was proven (the plan found is
-written, marked with its gap); 70 internal error (a bug: the message asks for a report; the traceback is shown
-with ALLOCOPT_DEBUG=1); 130 interrupted (Ctrl-C). Earlier results are never overwritten by partial ones.
+5 results could not be written, or memory ran out; 6 a limit stopped the solver before optimality was proven (the
+plan found is written, marked with its gap); 70 internal error (a bug: the message asks for a report; the
+traceback is shown with ALLOCOPT_DEBUG=1); 130 interrupted (Ctrl-C). Earlier results are never overwritten by
+partial ones.
 """
 
 from __future__ import annotations
@@ -154,8 +155,8 @@ def _warn_unreachable(prepared: workflow.Prepared) -> None:
     if unreachable:
         click.echo(f"Warning: {len(unreachable)} demand points reach no site by road: "
                    f"{terminal_text(', '.join(unreachable[:10]))}", err=True)
-    unreached = [site for site, reached in zip(matrix.destination_ids, np.isfinite(matrix.minutes).any(axis=0),
-                                               strict=True) if not reached]
+    reached = np.isfinite(matrix.minutes).any(axis=0)
+    unreached = [matrix.destination_ids[j] for j in np.flatnonzero(~reached)]
     if unreached:
         click.echo(f"Warning: {len(unreached)} sites are reached by no demand point by road, so the plan cannot use "
                    f"them: {terminal_text(', '.join(unreached[:10]))}", err=True)

@@ -726,3 +726,37 @@ def test_a_cold_read_only_cache_falls_back_to_memory_with_a_warning(runner: CliR
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Warning: travel-time cache") and "kept in memory" in lines[0]
     assert json.loads(result.stdout)["population"] == 40_000.0
+
+
+_FAILING_IMPORT = textwrap.dedent("""
+    import sys
+
+    class NoMemory:
+        def find_spec(self, name, path=None, target=None):
+            if name != "networkx":
+                return None
+            if sys.argv[1] == "memory-error":
+                raise MemoryError
+            # as scipy does: the loader's failure re-raised as a broken install
+            try:
+                raise ImportError("libgeos.so: failed to map segment from shared object")
+            except ImportError as exc:
+                raise ImportError("the install seems to be broken") from exc
+
+    sys.meta_path.insert(0, NoMemory())
+    from allocopt.cli import main
+    main(["--help"])
+""")
+
+
+@pytest.mark.parametrize("failure", ["memory-error", "unmappable-library"])
+def test_too_little_memory_to_load_the_libraries_gives_one_line(failure: str, tmp_path: Path) -> None:
+    """Under a small memory limit the imports fail with MemoryError or a loader error (seen with ulimit -v
+    150000 to 400000): one line and exit 5, not a 28-line traceback."""
+    script = tmp_path / "start.py"
+    script.write_text(_FAILING_IMPORT, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script), failure], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(export.__file__).parents[1])}, check=False)
+    assert done.returncode == 5, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: out of memory while loading")
+    assert "Traceback" not in done.stderr and done.stdout == ""

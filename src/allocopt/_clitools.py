@@ -17,6 +17,7 @@ import click
 import pandas as pd
 
 from allocopt import workflow
+from allocopt._startup import EXIT_OUT_OF_MEMORY
 from allocopt.errors import AllocoptError, AllocoptWarning, ScenarioError
 from allocopt.money import parse_money
 from allocopt.solve import solvers_left_running
@@ -25,8 +26,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_INTERNAL_ERROR = 70
 EXIT_INTERRUPTED = 130
-EXIT_OUT_OF_MEMORY = 5
-"""As for results that cannot be written: the machine lacks a resource, the input is not wrong as such."""
 DEBUG_VARIABLE = "ALLOCOPT_DEBUG"
 """Set to 1 to see the traceback of an internal error instead of the one-line message."""
 

@@ -14,37 +14,40 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
-import numpy as np
-import pandas as pd
+from allocopt._startup import libraries_loaded
 
-from allocopt import workflow
-from allocopt._clitools import (
-    EXIT_NOT_PROVEN_OPTIMAL,
-    MIP_GAP,
-    MONEY,
-    TIME_LIMIT,
-    Group,
-    cache_option,
-    column_map,
-    column_names,
-    echo_json,
-    echo_table,
-    exit_for_statuses,
-    handle_errors,
-    overwrite_option,
-    progress_reporter,
-    region_argument,
-    scenario_option,
-    solver_options,
-    status_line,
-    terminal_text,
-    township_labels,
-    workers_options,
-)
-from allocopt.export import check_output_dir
-from allocopt.model.capacity_coverage import ResourceKind
-from allocopt.services import SERVICES
+with libraries_loaded():
+    import click
+    import numpy as np
+    import pandas as pd
+
+    from allocopt import workflow
+    from allocopt._clitools import (
+        EXIT_NOT_PROVEN_OPTIMAL,
+        MIP_GAP,
+        MONEY,
+        TIME_LIMIT,
+        Group,
+        cache_option,
+        column_map,
+        column_names,
+        echo_json,
+        echo_table,
+        exit_for_statuses,
+        handle_errors,
+        overwrite_option,
+        progress_reporter,
+        region_argument,
+        scenario_option,
+        solver_options,
+        status_line,
+        terminal_text,
+        township_labels,
+        workers_options,
+    )
+    from allocopt.export import check_output_dir
+    from allocopt.model.capacity_coverage import ResourceKind
+    from allocopt.services import SERVICES
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import numpy as np
 import pandas as pd
 
 from allocopt import workflow
@@ -21,6 +22,7 @@ from allocopt._startup import EXIT_OUT_OF_MEMORY
 from allocopt.errors import AllocoptError, AllocoptWarning, ScenarioError
 from allocopt.money import parse_money
 from allocopt.solve import solvers_left_running
+from allocopt.travel import TravelMatrix
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -146,6 +148,19 @@ def _warnings_as_lines() -> Iterator[None]:
 
         warnings.showwarning = show
         yield
+
+
+def warn_unreachable(matrix: TravelMatrix) -> None:
+    """Warn of demand points that reach no site, and of sites no demand point reaches, by road."""
+    unreachable = matrix.unreachable_origins
+    if unreachable:
+        click.echo(f"Warning: {len(unreachable)} demand points reach no site by road: "
+                   f"{terminal_text(', '.join(unreachable[:10]))}", err=True)
+    reached = np.isfinite(matrix.minutes).any(axis=0)
+    unreached = [matrix.destination_ids[j] for j in np.flatnonzero(~reached)]
+    if unreached:
+        click.echo(f"Warning: {len(unreached)} sites are reached by no demand point by road, so the plan cannot use "
+                   f"them: {terminal_text(', '.join(unreached[:10]))}", err=True)
 
 
 def region_argument(command: F) -> F:

@@ -18,7 +18,6 @@ from allocopt._startup import libraries_loaded
 
 with libraries_loaded():
     import click
-    import numpy as np
     import pandas as pd
 
     from allocopt import workflow
@@ -43,6 +42,7 @@ with libraries_loaded():
         status_line,
         terminal_text,
         township_labels,
+        warn_unreachable,
         workers_options,
     )
     from allocopt.export import check_output_dir
@@ -148,21 +148,7 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
         named = services.assign(worst_township=services["worst_township"].map(label))
         echo_table(named[["service", "threshold_minutes", "covered_population", "covered_share",
                           "unserved_population", "mean_minutes", "worst_township"]].round(3))
-    _warn_unreachable(prepared)
-
-
-def _warn_unreachable(prepared: workflow.Prepared) -> None:
-    """Warn of demand points that reach no site, and of sites no demand point reaches, by road."""
-    matrix = prepared.matrix
-    unreachable = matrix.unreachable_origins
-    if unreachable:
-        click.echo(f"Warning: {len(unreachable)} demand points reach no site by road: "
-                   f"{terminal_text(', '.join(unreachable[:10]))}", err=True)
-    reached = np.isfinite(matrix.minutes).any(axis=0)
-    unreached = [matrix.destination_ids[j] for j in np.flatnonzero(~reached)]
-    if unreached:
-        click.echo(f"Warning: {len(unreached)} sites are reached by no demand point by road, so the plan cannot use "
-                   f"them: {terminal_text(', '.join(unreached[:10]))}", err=True)
+    warn_unreachable(prepared.matrix)
 
 
 @main.command("generate-region")
@@ -257,7 +243,7 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
         workflow.write_plan(prepared, result, target, overwrite=overwrite, report=with_report, robust=robust_plan)
     finally:
         status.clear()
-    _warn_unreachable(prepared)
+    warn_unreachable(prepared.matrix)
     summary = workflow.plan_summary(prepared, result, robust=robust_plan)
     if output_format == "json":
         echo_json(summary)

@@ -254,6 +254,8 @@ def read_sheet(path: Path, *, header_only: bool = False) -> pd.DataFrame:
                         "it again as .xlsx, or as CSV UTF-8.") from None
     try:
         return _sheet_table(path, book.worksheets[0] if book.worksheets else None, header_only=header_only)
+    except DataError:
+        raise
     except errors as exc:
         raise DataError(f"{path}: cannot be read as an Excel workbook ({_reason(exc) or type(exc).__name__}); save "
                         "it again as .xlsx, or as CSV UTF-8.") from None

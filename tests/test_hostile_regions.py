@@ -691,3 +691,14 @@ def test_optimize_warns_of_a_site_no_demand_point_reaches(runner: CliRunner, bun
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
         "Warning: 1 sites are reached by no demand point by road, so the plan cannot use them: C99"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_planners_table_that_is_a_fifo_is_refused_by_build_region(runner: CliRunner, tmp_path: Path) -> None:
+    fifo = tmp_path / "facilities.csv"
+    os.mkfifo(fifo)
+    gpkg = str(TINY_DIR / "region.gpkg")
+    result = runner.invoke(main, ["build-region", str(tmp_path / "county"), "--roads", gpkg, "--townships", gpkg,
+                                  "--facilities", str(fifo)])
+    assert_one_clean_error(result, ["facilities.csv", "facilities file cannot be read: it is a named pipe (FIFO)"])
+    assert not (tmp_path / "county").exists()

@@ -40,6 +40,7 @@ import shapely
 from allocopt import coords, osm, population, regions
 from allocopt.errors import DataError
 from allocopt.export import REGION_KIND, atomic_output_dir, check_output_dir, toml_text, write_geopackage, write_text
+from allocopt.inputs import checked_file
 from allocopt.readers import read_layer, read_sheet
 from allocopt.schema import LAYERS, validate
 from allocopt.services import LEVELS
@@ -140,6 +141,8 @@ def build_region(
     inputs = {"townships": townships, "roads": roads, "facilities": facilities}
     inputs |= {k: v for k, v in (("population", population), ("candidates", candidates), ("hazards", hazards))
                if v is not None}
+    for role, path in inputs.items():  # a FIFO or /dev/zero would hang the readers below
+        checked_file(path, kind="data", what=f"{role} file")
     mapping = _layer_mappings(column_map or {}, inputs)
 
     town_wgs = _to_wgs84(_read_vector(townships, "polygon", source, log), source, townships, log)

@@ -511,7 +511,7 @@ def test_a_shared_file_outside_the_bundle_is_read_by_opt_in_hashed_and_never_quo
     assert result.exit_code == 0, result.output
     hashes = json.loads((out / "summary.json").read_text(encoding="utf-8"))["inputs"]["region_files"]
     expected = hashlib.sha256((shared / "facilities.csv").read_bytes()).hexdigest()
-    assert hashes[str((shared / "facilities.csv").resolve())] == expected
+    assert hashes["../shared/facilities.csv"] == expected
     (shared / "facilities.csv").write_text(f"id,name,level,lon,lat\nX1,{SECRET},no_such_level,100.05,25.99\n",
                                            encoding="utf-8")
     result = runner.invoke(main, ["validate", str(bundle)])

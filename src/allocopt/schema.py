@@ -360,10 +360,11 @@ def _check_ids(ids: pd.Series, field: str, rows: _Rows, raw: pd.Series | None = 
     if duplicated.any():
         value = ids.iloc[np.flatnonzero(duplicated)[0]]
         first, second = np.flatnonzero((ids == value).to_numpy())[:2]
+        as_given = (raw.iloc[first], raw.iloc[second]) if raw is not None else ("", "")
+        in_nfc = {unicodedata.normalize("NFC", v) for v in as_given}
+        only_normalisation = as_given[0] != as_given[1] and len(in_nfc) == 1
         normalised = (" (they differ only in Unicode normalisation, the same letters stored as different code "
-                      "points, and are one id in NFC)" if raw is not None and raw.iloc[first] != raw.iloc[second]
-                      and unicodedata.normalize("NFC", raw.iloc[first]) == unicodedata.normalize("NFC", raw.iloc[second])
-                      else "")
+                      "points, and are one id in NFC)" if only_normalisation else "")
         raise DataError(
             f"{rows.where}, field '{field}': rows {first + 1} and {second + 1} both have id '{value}'{normalised}; "
             "ids must be unique."

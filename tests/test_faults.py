@@ -6,27 +6,32 @@ byte for byte, and leave no staging (`.partial`) or retired (`.old-`) directorie
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pulp
 import pytest
 from click.testing import CliRunner, Result
 
-from allocopt import export, solve
+from allocopt import engine, export, solve
 from allocopt._clitools import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED
 from allocopt.cli import main
 from allocopt.model import objectives
@@ -610,3 +615,151 @@ def test_locate_holds_its_time_limit_with_a_stalled_solver(runner: CliRunner, tm
     assert result.exit_code == 6, result.output
     located = json.loads(result.stdout)
     assert located["status"] == "feasible" and len(located["sites"]) == 2 and located["gap"] > 0.04
+
+
+# ---------------------------------------------------------------- a scheduler that is not one, failing workers
+
+# Worker processes cannot import this test module by name, so its task functions travel by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@contextlib.contextmanager
+def _tcp_server(reply: bytes | None) -> Iterator[str]:
+    """A server on a free 127.0.0.1 port that answers anything with `reply` (None: never answers), for the
+    duration of the block; yields its tcp:// address."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            held.append(connection)
+            if reply is not None:
+                connection.settimeout(2.0)
+                with contextlib.suppress(OSError):
+                    connection.recv(65536)
+                    connection.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5.0)
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+HTTP_REPLY = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" + b"x" * 64
+
+
+@pytest.mark.parametrize("reply", [None, HTTP_REPLY], ids=["silent", "http"])
+def test_a_scheduler_address_that_is_no_dask_scheduler_times_out_and_explains(
+    reply: bytes | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A silent server and an HTTP server (the dashboard's port mistaken for the scheduler's) each give one
+    ClusterError naming the address and the default ports, within the connect timeout and a short grace (Dask
+    then either waits for a handshake that never comes or reads the HTTP reply as a message length of 3 EiB)."""
+    monkeypatch.setattr(engine, "_HANDSHAKE_GRACE_S", 1.0)
+    with _tcp_server(reply) as address, pytest.raises(engine.ClusterError) as caught, \
+            engine.open_engine(scheduler=address, connect_timeout_s=1.0):
+        pass
+    message = str(caught.value)
+    assert "did not answer as a Dask scheduler within 1 s" in message or "does not speak Dask's protocol" in message
+    assert address in message and "8786" in message and "8787 is the dashboard" in message
+    _wait_for_abandoned_connections()
+
+
+def _wait_for_abandoned_connections() -> None:
+    """Let a connection attempt given up on end (its server is closed now), so that it cannot disturb the Dask
+    clusters of later tests."""
+    for _ in range(100):
+        if not any(thread.name == "allocopt-dask-connect" for thread in threading.enumerate()):
+            return
+        threading.Event().wait(0.1)
+
+
+def _recurse(shared: Any, *, depth: int) -> int:
+    """Recurse without end when depth > 0: a task that fails with a RecursionError on its worker."""
+    return _recurse(shared, depth=depth + 1) + 1 if depth > 0 else 0
+
+
+def test_batch_on_workers_reports_one_line_per_failed_region(runner: CliRunner, tiny_region_path: Path,
+                                                             tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """One bad region on a local cluster: one row with one line of error, as in process; and a task failing
+    with a RecursionError on a worker is one line too, with no traceback on the terminal."""
+    regions = tmp_path / "regions"
+    shutil.copytree(tiny_region_path, regions / "good")
+    shutil.copytree(tiny_region_path, regions / "bad")
+    (regions / "bad" / "region.toml").write_text("[region]\nx = " + "[" * 5000 + "]" * 5000 + "\n",
+                                                 encoding="utf-8")
+    out = tmp_path / "batch"
+    result = runner.invoke(main, ["batch", "--regions-dir", str(regions), "--workers", "2", "--out", str(out),
+                                  "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 3, result.output
+    table = pd.read_csv(out / "batch.csv", encoding="utf-8-sig")
+    errors = dict(zip(table["region"].map(lambda p: Path(p).name), table["error"], strict=True))
+    assert pd.isna(errors["good"]) and errors["bad"].startswith("DataError: ") and "nested too deeply" in errors["bad"]
+    with engine.open_engine(workers=2) as cluster:
+        outcomes = cluster.run(_recurse, [engine.Task("deep", {"depth": 1}), engine.Task("flat", {"depth": 0})])
+    assert outcomes[0].error is not None and outcomes[0].error.startswith("RecursionError: ")
+    assert "\n" not in outcomes[0].error and outcomes[1].value == 0
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err + captured.out + result.output
+    assert len(result.stderr.splitlines()) == 1  # "Warning: some runs failed; their rows give the reason."
+
+
+# ---------------------------------------------------------------- a cache that cannot be written, no memory
+
+
+def test_a_cold_read_only_cache_falls_back_to_memory_with_a_warning(runner: CliRunner, tiny_region_path: Path,
+                                                                    tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_bytes(b"")  # the cache directory cannot be made below a file, even by root
+    result = runner.invoke(main, ["access", str(tiny_region_path), "--format", "json", "--cache-dir",
+                                  str(blocker / "cache")])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Warning: travel-time cache") and "kept in memory" in lines[0]
+    assert json.loads(result.stdout)["population"] == 40_000.0
+
+
+_FAILING_IMPORT = textwrap.dedent("""
+    import sys
+
+    class NoMemory:
+        def find_spec(self, name, path=None, target=None):
+            if name != "networkx":
+                return None
+            if sys.argv[1] == "memory-error":
+                raise MemoryError
+            # as scipy does: the loader's failure re-raised as a broken install
+            try:
+                raise ImportError("libgeos.so: failed to map segment from shared object")
+            except ImportError as exc:
+                raise ImportError("the install seems to be broken") from exc
+
+    sys.meta_path.insert(0, NoMemory())
+    from allocopt.cli import main
+    main(["--help"])
+""")
+
+
+@pytest.mark.parametrize("failure", ["memory-error", "unmappable-library"])
+def test_too_little_memory_to_load_the_libraries_gives_one_line(failure: str, tmp_path: Path) -> None:
+    """Under a small memory limit the imports fail with MemoryError or a loader error (seen with ulimit -v
+    150000 to 400000): one line and exit 5, not a 28-line traceback."""
+    script = tmp_path / "start.py"
+    script.write_text(_FAILING_IMPORT, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script), failure], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(export.__file__).parents[1])}, check=False)
+    assert done.returncode == 5, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: out of memory while loading")
+    assert "Traceback" not in done.stderr and done.stdout == ""

@@ -7,15 +7,20 @@ A hypothesis test fuzzes region.toml values and checks that only AllocoptError e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import shutil
 import warnings
+import zipfile
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyogrio
 import pytest
@@ -25,9 +30,11 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
 
 from allocopt.cli import main
-from allocopt.errors import AllocoptError
+from allocopt.errors import AllocoptError, DataError
+from allocopt.readers import read_sheet
 from allocopt.regions import load_region
 from allocopt.schema import MAX_POPULATION
+from allocopt.workflow import default_out_dir
 
 TINY_DIR = Path(__file__).resolve().parent / "data" / "tiny-region"
 
@@ -460,3 +467,238 @@ def test_fuzzed_region_toml_raises_only_allocopt_errors(
         return
     assert region.access_speed_kmh > 0 and math.isfinite(region.access_speed_kmh)
     assert region.crs.is_projected
+
+
+# --- inputs that leave the bundle, hang, or never end ---------------------------------------------------------
+
+SECRET = "s3cr3t-cell-value"
+
+
+def _outside_csv(bundle: Path) -> Path:
+    """A facilities-like CSV beside the bundle whose only cell is a secret, as a file an attacker points at."""
+    outside = bundle.parent / "outside"
+    outside.mkdir(exist_ok=True)
+    (outside / "x.csv").write_text(f"lon,lat,password\n100.05,25.99,{SECRET}\n", encoding="utf-8")
+    return outside / "x.csv"
+
+
+@pytest.mark.parametrize("reference", ["relative", "absolute", "symlink"])
+def test_layer_paths_leave_the_bundle(runner: CliRunner, bundle: Path, reference: str) -> None:
+    """A layer file outside the bundle is refused without reading it, so no cell of it reaches a message."""
+    outside = _outside_csv(bundle)
+    if reference == "symlink":
+        (bundle / "facilities.csv").unlink()
+        (bundle / "facilities.csv").symlink_to(outside)
+    else:
+        file = "../outside/x.csv" if reference == "relative" else str(outside)
+        _toml('file = "facilities.csv"', f"file = {json.dumps(file)}")(bundle)
+    result = runner.invoke(main, ["validate", str(bundle)])
+    assert_one_clean_error(result, ["region.toml", "layers.facilities.file", "outside the bundle directory",
+                                    "outside_bundle = true"])
+    assert SECRET not in result.output and "password" not in result.output
+
+
+def test_a_shared_file_outside_the_bundle_is_read_by_opt_in_hashed_and_never_quoted(
+    runner: CliRunner, bundle: Path, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shutil.move(bundle / "facilities.csv", shared / "facilities.csv")
+    _toml('file = "facilities.csv"', 'file = "../shared/facilities.csv"\noutside_bundle = true')(bundle)
+    out = tmp_path / "plan"
+    result = runner.invoke(main, ["optimize", str(bundle), "--budget", "3000000", "--out", str(out),
+                                  "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    hashes = json.loads((out / "summary.json").read_text(encoding="utf-8"))["inputs"]["region_files"]
+    expected = hashlib.sha256((shared / "facilities.csv").read_bytes()).hexdigest()
+    assert hashes["../shared/facilities.csv"] == expected
+    (shared / "facilities.csv").write_text(f"id,name,level,lon,lat\nX1,{SECRET},no_such_level,100.05,25.99\n",
+                                           encoding="utf-8")
+    result = runner.invoke(main, ["validate", str(bundle)])
+    assert_one_clean_error(result, ["facilities.csv", "outside the bundle", "details are withheld"])
+    assert SECRET not in result.output and "no_such_level" not in result.output
+
+
+@pytest.mark.parametrize("name", ["../../x", "/etc/cron.d/x", "..", "a/../../b"])
+def test_a_region_name_used_as_default_output_stays_in_results(name: str) -> None:
+    target = default_out_dir(name, now=datetime(2026, 1, 2, 3, 4, 5))
+    assert target.parent == Path("results") and ".." not in target.parts and not target.name.startswith(".")
+    assert target.name.endswith("-20260102-030405")
+
+
+def _fifo(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+
+
+def _command_for(target: str, bundle: Path, tmp_path: Path) -> list[str]:
+    """The command whose input `target` is, with that input made a FIFO or a symlink to /dev/zero first."""
+    scenario, costs = tmp_path / "scenario.toml", tmp_path / "costs.csv"
+    paths = {"layer": bundle / "facilities.csv", "region.toml": bundle / "region.toml", "scenario": scenario,
+             "costs": costs}
+    commands = {
+        "layer": ["validate", str(bundle)],
+        "region.toml": ["validate", str(bundle)],
+        "scenario": ["access", str(bundle), "--scenario", str(scenario)],
+        "costs": ["locate", "pmedian", "--costs", str(costs), "-p", "1"],
+    }
+    return [*commands[target], str(paths[target])]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+@pytest.mark.parametrize("target", ["layer", "region.toml", "scenario", "costs"])
+def test_hangs_and_unbounded_reads(runner: CliRunner, bundle: Path, tmp_path: Path, target: str, kind: str) -> None:
+    """A FIFO or a symlink to /dev/zero where a file belongs is refused at once (reading either never ends)."""
+    *command, path = _command_for(target, bundle, tmp_path)
+    if kind == "fifo":
+        _fifo(Path(path))
+    else:
+        Path(path).unlink(missing_ok=True)
+        Path(path).symlink_to("/dev/zero")
+        if target == "layer":  # else refused as a file outside the bundle, before its type is looked at
+            _toml('file = "facilities.csv"', 'file = "facilities.csv"\noutside_bundle = true')(bundle)
+    result = runner.invoke(main, command)
+    described = "a named pipe (FIFO)" if kind == "fifo" else "a character device"
+    assert_one_clean_error(result, [Path(path).name, f"it is {described}, not a regular file"])
+
+
+def test_an_input_over_the_size_limit_names_the_override(runner: CliRunner, bundle: Path) -> None:
+    result = runner.invoke(main, ["validate", str(bundle)], env={"ALLOCOPT_MAX_INPUT_MB": "0.0001"})
+    assert_one_clean_error(result, ["region.gpkg", "more than the 0.0 MB read at most", "$ALLOCOPT_MAX_INPUT_MB"])
+    oversized = bundle / "region.toml"
+    oversized.write_text(oversized.read_text(encoding="utf-8") + "#" * 1_100_000 + "\n", encoding="utf-8")
+    result = runner.invoke(main, ["validate", str(bundle)])
+    assert_one_clean_error(result, ["region.toml", "more than the 1.0 MB", "$ALLOCOPT_MAX_SETTINGS_MB"])
+    assert runner.invoke(main, ["validate", str(bundle)], env={"ALLOCOPT_MAX_SETTINGS_MB": "2"}).exit_code == 0
+
+
+def _workbook(path: Path, *, far_cell: bool = False) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "name", "lon", "lat"])
+    sheet.append(["H01", "县医院", 100.09, 25.95])
+    if far_cell:
+        sheet["XFD1048576"] = "x"
+    book.save(path)
+    return path
+
+
+def test_a_workbook_with_one_far_cell_is_refused_by_its_used_range(tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "far.xlsx", far_cell=True)
+    assert path.stat().st_size < 10_000
+    with pytest.raises(DataError, match=r"far.xlsx: the first sheet's used range \(A1:XFD1048576\) spans "
+                                        r"17,179,869,184 cells"):
+        read_sheet(path)
+    table = read_sheet(_workbook(tmp_path / "plain.xlsx"))
+    assert table.to_dict("records") == [{"id": "H01", "name": "县医院", "lon": "100.09", "lat": "25.95"}]
+
+
+# --- bad input that used to report itself as a bug (exit 70) --------------------------------------------------
+
+NESTED_TOML = "x = " + "[" * 5000 + "]" * 5000 + "\n"
+
+
+def _xlsx_with(path: Path, part: str, data: bytes | None) -> Path:
+    """A copy of a plain workbook with one zip member replaced by `data` (None: removed)."""
+    source = _workbook(path.with_suffix(".source.xlsx"))
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w") as copy:
+        for item in original.infolist():
+            if item.filename != part:
+                copy.writestr(item, original.read(item.filename))
+        if data is not None:
+            copy.writestr(part, data)
+    return path
+
+
+BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                  + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+                             for i in range(1, 10))
+                  + b']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+                  b'<row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>')
+"""A worksheet whose one cell expands to 10^9 characters ("billion laughs")."""
+
+
+@pytest.mark.parametrize("case", ["nested-region-toml", "nested-scenario", "dev-zero-scenario", "nested-summary",
+                                  "billion-laughs-xlsx", "workbook-less-xlsx", "huge-generated-region"])
+def test_bad_input_that_reports_itself_as_a_bug(runner: CliRunner, bundle: Path, tmp_path: Path, case: str) -> None:
+    """Each input exits 1 with one message naming the file (it used to exit 70 asking for a bug report)."""
+    scenario = tmp_path / "scenario.toml"
+    if case == "nested-region-toml":
+        _append_line("region.toml", "[generator]\n" + NESTED_TOML)(bundle)
+        command, fragments = ["validate", str(bundle)], ["region.toml", "nested too deeply"]
+    elif case == "nested-scenario":
+        scenario.write_text(NESTED_TOML, encoding="utf-8")
+        command, fragments = ["access", str(bundle), "--scenario", str(scenario)], ["scenario.toml", "too deeply"]
+    elif case == "dev-zero-scenario":
+        command, fragments = ["access", str(bundle), "--scenario", "/dev/zero"], ["/dev/zero", "not a regular file"]
+    elif case == "nested-summary":
+        (tmp_path / "result").mkdir()
+        (tmp_path / "result" / "summary.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+        command, fragments = ["report", str(tmp_path / "result")], ["summary.json", "nested too deeply"]
+    elif case == "huge-generated-region":
+        command = ["generate-region", str(tmp_path / "gen"), "--townships", "3", "--villages", "2000000000",
+                   "--population", "3000000000", "--seed", "1"]
+        fragments = ["villages must be at most 20,000"]
+    else:
+        data = BILLION_LAUGHS if case == "billion-laughs-xlsx" else None
+        part = "xl/worksheets/sheet1.xml" if data is not None else "xl/workbook.xml"
+        path = _xlsx_with(tmp_path / "facilities.xlsx", part, data)
+        with pytest.raises(DataError, match="cannot be read as an Excel workbook") as caught:
+            read_sheet(path)
+        assert "facilities.xlsx" in str(caught.value)
+        return
+    assert_one_clean_error(runner.invoke(main, command), fragments)
+
+
+def test_running_out_of_memory_exits_5_with_one_line(runner: CliRunner, bundle: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("allocopt.workflow.build_network", exhausted)
+    result = runner.invoke(main, ["access", str(bundle)])
+    assert result.exit_code == 5, result.output
+    assert result.stderr.count("\n") == 1 and "out of memory" in result.stderr and "Traceback" not in result.output
+
+
+def test_optimize_warns_of_demand_and_sites_the_roads_do_not_connect(
+    runner: CliRunner, bundle: Path, tmp_path: Path
+) -> None:
+    """As access does: the isolated village reaches no site; the plan is still written."""
+    _add_isolated_village(bundle)
+    result = runner.invoke(main, ["optimize", str(bundle), "--budget", "3000000", "--out", str(tmp_path / "plan"),
+                                  "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == ["Warning: 1 demand points reach no site by road: D10"]
+    assert (tmp_path / "plan" / "summary.json").is_file()
+
+
+def test_optimize_warns_of_a_site_no_demand_point_reaches(runner: CliRunner, bundle: Path, tmp_path: Path) -> None:
+    def add_road(roads: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        row = gpd.GeoDataFrame({"road_class": ["village"], "speed_kmh": [math.nan], "oneway": [False]},
+                               geometry=[ISOLATED_ROAD], crs=roads.crs)
+        return pd.concat([roads, row], ignore_index=True)
+
+    def add_candidate(candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        row = candidates.iloc[[0]].assign(id="C99", name="孤岛", geometry=[ISOLATED_VILLAGE])
+        return pd.concat([candidates, row], ignore_index=True)
+
+    _layer("roads", add_road)(bundle)
+    _layer("candidates", add_candidate)(bundle)
+    result = runner.invoke(main, ["optimize", str(bundle), "--budget", "3000000", "--out", str(tmp_path / "plan"),
+                                  "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "Warning: 1 sites are reached by no demand point by road, so the plan cannot use them: C99"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_planners_table_that_is_a_fifo_is_refused_by_build_region(runner: CliRunner, tmp_path: Path) -> None:
+    fifo = tmp_path / "facilities.csv"
+    os.mkfifo(fifo)
+    gpkg = str(TINY_DIR / "region.gpkg")
+    result = runner.invoke(main, ["build-region", str(tmp_path / "county"), "--roads", gpkg, "--townships", gpkg,
+                                  "--facilities", str(fifo)])
+    assert_one_clean_error(result, ["facilities.csv", "facilities file cannot be read: it is a named pipe (FIFO)"])
+    assert not (tmp_path / "county").exists()

@@ -94,7 +94,7 @@ def test_bad_scenario_is_a_scenario_error_from_the_library(tmp_path: Path, conte
 
 
 def test_a_directory_is_not_a_scenario_file(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="cannot read the scenario file"):
+    with pytest.raises(ScenarioError, match="the scenario file cannot be read: it is a directory"):
         load_scenario(tmp_path)
 
 

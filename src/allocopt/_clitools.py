@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import re
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import numpy as np
 import pandas as pd
 
 from allocopt import workflow
-from allocopt.errors import AllocoptError, ScenarioError
+from allocopt._startup import EXIT_OUT_OF_MEMORY
+from allocopt.errors import AllocoptError, AllocoptWarning, ScenarioError
 from allocopt.money import parse_money
-from allocopt.schema import DefaultsWarning
 from allocopt.solve import solvers_left_running
+from allocopt.travel import TravelMatrix
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,6 +30,26 @@ EXIT_INTERNAL_ERROR = 70
 EXIT_INTERRUPTED = 130
 DEBUG_VARIABLE = "ALLOCOPT_DEBUG"
 """Set to 1 to see the traceback of an internal error instead of the one-line message."""
+
+
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters that steer a terminal rather than show: C0 controls but tab and newline (ESC starts colour and
+cursor sequences), DEL, C1 controls, and the bidirectional marks, embeddings, overrides and isolates."""
+
+
+def terminal_text(text: object, *, one_line: bool = False) -> str:
+    """`text` safe to print: each terminal control character is shown as its escape (`\\x1b`, `\\u202e`);
+    `one_line` escapes newlines and tabs too (table cells)."""
+    pattern = _ONE_LINE_CONTROLS if one_line else _TERMINAL_CONTROLS
+    return pattern.sub(lambda match: _escape(match.group()), str(text))
+
+
+_ONE_LINE_CONTROLS = re.compile(f"[\t\n{_TERMINAL_CONTROLS.pattern[1:-1]}]")
+
+
+def _escape(character: str) -> str:
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def handle_errors(command: F) -> F:
@@ -38,12 +62,15 @@ def handle_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            with warnings.catch_warnings():
-                warnings.showwarning = _show_warning
+            with _warnings_as_lines():
                 return command(*args, **kwargs)
         except AllocoptError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {terminal_text(exc)}", err=True)
             sys.exit(exc.exit_code)
+        except MemoryError:
+            click.echo("Error: out of memory; the input needs more memory than this machine has available. Use "
+                       "a smaller input, or run on a machine with more memory.", err=True)
+            sys.exit(EXIT_OUT_OF_MEMORY)
         except KeyboardInterrupt:
             click.echo("Interrupted: no partial results were written; an output folder holds either its earlier "
                        "files or a complete new result.", err=True)
@@ -53,8 +80,9 @@ def handle_errors(command: F) -> F:
         except Exception as exc:
             if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
                 raise
-            click.echo(f"Internal error ({type(exc).__name__}: {exc}). This is a bug in allocopt; please report it "
-                       f"with the command you ran. Set {DEBUG_VARIABLE}=1 to see the traceback.", err=True)
+            click.echo(f"Internal error ({type(exc).__name__}: {terminal_text(exc)}). This is a bug in allocopt; "
+                       f"please report it with the command you ran. Set {DEBUG_VARIABLE}=1 to see the traceback.",
+                       err=True)
             sys.exit(EXIT_INTERNAL_ERROR)
 
     return wrapper  # type: ignore[return-value]
@@ -105,17 +133,34 @@ class Group(click.Group):
             raise
 
 
-_python_showwarning = warnings.showwarning
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show each AllocoptWarning the library raises as one "Warning: ..." line on stderr, as it happens."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", AllocoptWarning)
+        shown = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, AllocoptWarning):
+                click.echo(f"Warning: {terminal_text(message)}", err=True)
+            else:
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: Any = None, line: str | None = None) -> None:
-    """The library's warnings about the user's data as one "Warning: ..." line on stderr; others as Python shows
-    them."""
-    if issubclass(category, DefaultsWarning):
-        click.echo(f"Warning: {message}", err=True)
-    else:
-        _python_showwarning(message, category, filename, lineno, file, line)
+def warn_unreachable(matrix: TravelMatrix) -> None:
+    """Warn of demand points that reach no site, and of sites no demand point reaches, by road."""
+    unreachable = matrix.unreachable_origins
+    if unreachable:
+        click.echo(f"Warning: {len(unreachable)} demand points reach no site by road: "
+                   f"{terminal_text(', '.join(unreachable[:10]))}", err=True)
+    reached = np.isfinite(matrix.minutes).any(axis=0)
+    unreached = [matrix.destination_ids[j] for j in np.flatnonzero(~reached)]
+    if unreached:
+        click.echo(f"Warning: {len(unreached)} sites are reached by no demand point by road, so the plan cannot use "
+                   f"them: {terminal_text(', '.join(unreached[:10]))}", err=True)
 
 
 def region_argument(command: F) -> F:
@@ -137,8 +182,13 @@ def cache_option(command: F) -> F:
 
 
 def echo_table(table: pd.DataFrame) -> None:
+    """Print a table; text cells and headers with terminal control characters are shown escaped."""
+    shown = table.rename(columns=lambda c: terminal_text(c, one_line=True))
+    for column in shown.columns:
+        if not pd.api.types.is_numeric_dtype(shown[column]) and not pd.api.types.is_bool_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: terminal_text(v, one_line=True) if isinstance(v, str) else v)
     with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 160):
-        click.echo(table.to_string(index=False))
+        click.echo(shown.to_string(index=False))
 
 
 def township_labels(townships: pd.DataFrame) -> Callable[[Any], str]:
@@ -155,7 +205,9 @@ def township_labels(townships: pd.DataFrame) -> Callable[[Any], str]:
 
 
 def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+    """Print JSON; control characters JSON leaves raw (DEL, C1, bidirectional marks) are written as \\uXXXX."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    click.echo(_TERMINAL_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text))
 
 
 class StatusLine:

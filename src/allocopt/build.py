@@ -29,10 +29,11 @@ import pyproj
 import shapely
 
 from allocopt import coords, osm, population, regions
-from allocopt.errors import AllocoptError, DataError
+from allocopt.errors import DataError
 from allocopt.export import REGION_KIND, atomic_output_dir, check_output_dir, toml_text, write_geopackage, write_text
 from allocopt.facility_words import facility_types, mapped_levels
-from allocopt.readers import read_layer
+from allocopt.inputs import checked_file
+from allocopt.readers import read_layer, read_sheet
 from allocopt.schema import LAYERS, validate
 
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm")
@@ -120,6 +121,8 @@ def build_region(
     inputs = {"townships": townships, "roads": roads, "facilities": facilities}
     inputs |= {k: v for k, v in (("population", population), ("candidates", candidates), ("hazards", hazards))
                if v is not None}
+    for role, path in inputs.items():  # a FIFO or /dev/zero would hang the readers below
+        checked_file(path, kind="data", what=f"{role} file")
     mapping = _layer_mappings(column_map or {}, inputs)
 
     town_wgs = _to_wgs84(_read_vector(townships, "polygon", source, log), source, townships, log)
@@ -207,7 +210,7 @@ def _column_names(path: Path) -> set[str] | None:
         if name.endswith(".csv"):
             return {str(c).strip() for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns}
         if name.endswith((".xlsx", ".xls")):
-            return {str(c).strip() for c in pd.read_excel(path, nrows=0).columns}
+            return set(read_sheet(path, header_only=True).columns)
         return {str(c) for c in pyogrio.read_info(path)["fields"]}
     except (ImportError, OSError, ValueError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError):
         return None
@@ -354,18 +357,8 @@ def _share_in_bounds(points: gpd.GeoDataFrame, bounds: np.ndarray) -> float:
 
 
 def _excel_table(path: Path) -> pd.DataFrame:
-    """The first sheet of an Excel workbook as text cells."""
-    try:
-        table = pd.read_excel(path, dtype=str)
-    except ImportError as exc:
-        raise AllocoptError(
-            f"{path}: reading Excel workbooks needs openpyxl; install it with `pip install openpyxl`, or save the "
-            "sheet as CSV UTF-8"
-        ) from exc
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{path}: cannot be read as an Excel workbook ({exc}); save it as .xlsx or CSV") from exc
-    table.columns = [str(c).strip() for c in table.columns]
-    return table
+    """The first sheet of an Excel workbook as text cells (streamed, its used range checked: `read_sheet`)."""
+    return read_sheet(path)
 
 
 def _points_from_table(table: pd.DataFrame, x: str, y: str, *, crs: str, where: str) -> gpd.GeoDataFrame:

@@ -1,9 +1,10 @@
 """Command-line interface: thin click adapters over the library; errors become messages and exit codes.
 
 Exit codes: 0 success; 1 bad input (file, layer, scenario); 2 usage error; 3 infeasible scenario; 4 solver failure;
-5 results could not be written; 6 a limit stopped the solver before optimality was proven (the plan found is
-written, marked with its gap); 70 internal error (a bug: the message asks for a report; the traceback is shown
-with ALLOCOPT_DEBUG=1); 130 interrupted (Ctrl-C). Earlier results are never overwritten by partial ones.
+5 results could not be written, or memory ran out; 6 a limit stopped the solver before optimality was proven (the
+plan found is written, marked with its gap); 70 internal error (a bug: the message asks for a report; the
+traceback is shown with ALLOCOPT_DEBUG=1); 130 interrupted (Ctrl-C). Earlier results are never overwritten by
+partial ones.
 """
 
 from __future__ import annotations
@@ -13,35 +14,40 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
-import pandas as pd
+from allocopt._startup import libraries_loaded
 
-from allocopt import workflow
-from allocopt._clitools import (
-    EXIT_NOT_PROVEN_OPTIMAL,
-    MIP_GAP,
-    MONEY,
-    TIME_LIMIT,
-    Group,
-    cache_option,
-    column_map,
-    column_names,
-    echo_json,
-    echo_table,
-    exit_for_statuses,
-    handle_errors,
-    overwrite_option,
-    progress_reporter,
-    region_argument,
-    scenario_option,
-    solver_options,
-    status_line,
-    township_labels,
-    workers_options,
-)
-from allocopt.export import check_output_dir
-from allocopt.model.capacity_coverage import ResourceKind
-from allocopt.services import SERVICES
+with libraries_loaded():
+    import click
+    import pandas as pd
+
+    from allocopt import workflow
+    from allocopt._clitools import (
+        EXIT_NOT_PROVEN_OPTIMAL,
+        MIP_GAP,
+        MONEY,
+        TIME_LIMIT,
+        Group,
+        cache_option,
+        column_map,
+        column_names,
+        echo_json,
+        echo_table,
+        exit_for_statuses,
+        handle_errors,
+        overwrite_option,
+        progress_reporter,
+        region_argument,
+        scenario_option,
+        solver_options,
+        status_line,
+        terminal_text,
+        township_labels,
+        warn_unreachable,
+        workers_options,
+    )
+    from allocopt.export import check_output_dir
+    from allocopt.model.capacity_coverage import ResourceKind
+    from allocopt.services import SERVICES
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,14 +92,14 @@ def validate_command(region: str, output_format: str) -> None:
     if output_format == "json":
         echo_json(facts)
         return
-    click.echo(f"Region {facts['region']} is valid{' (synthetic data)' if facts['synthetic'] else ''}.")
+    click.echo(f"Region {terminal_text(facts['region'])} is valid{' (synthetic data)' if facts['synthetic'] else ''}.")
     for key in ("crs", "townships", "demand_points", "facilities", "candidates", "roads", "road_nodes",
                 "road_components", "population"):
         click.echo(f"  {key.replace('_', ' ')}: {facts[key]:,}" if key != "crs" else f"  crs: {facts[key]}")
     for key in ("demand_off_main_network", "sites_off_main_network"):
         if facts[key]:
             click.echo(f"  Warning: {len(facts[key])} {key.split('_')[0]} points lie off the main road network "
-                       f"and reach only their own road fragment: {', '.join(facts[key][:10])}")
+                       f"and reach only their own road fragment: {terminal_text(', '.join(facts[key][:10]))}")
 
 
 @main.command("access")
@@ -136,16 +142,13 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
         click.echo(services.to_csv(index=False), nl=False)
     else:
         label = township_labels(report.townships)
-        click.echo(f"Region {report.region}: {report.population:,.0f} residents, {report.gp_per_10k:.2f} GPs per "
-                   f"10,000 (target {report.gp_target_per_10k:g}); worst-served township: "
-                   f"{label(report.worst_township)}")
+        click.echo(f"Region {terminal_text(report.region)}: {report.population:,.0f} residents, "
+                   f"{report.gp_per_10k:.2f} GPs per 10,000 (target {report.gp_target_per_10k:g}); "
+                   f"worst-served township: {terminal_text(label(report.worst_township))}")
         named = services.assign(worst_township=services["worst_township"].map(label))
         echo_table(named[["service", "threshold_minutes", "covered_population", "covered_share",
                           "unserved_population", "mean_minutes", "worst_township"]].round(3))
-    unreachable = prepared.matrix.unreachable_origins
-    if unreachable:
-        click.echo(f"Warning: {len(unreachable)} demand points reach no site by road: "
-                   f"{', '.join(unreachable[:10])}", err=True)
+    warn_unreachable(prepared.matrix)
 
 
 @main.command("generate-region")
@@ -243,6 +246,7 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
         workflow.write_plan(prepared, result, target, overwrite=overwrite, report=with_report, robust=robust_plan)
     finally:
         status.clear()
+    warn_unreachable(prepared.matrix)
     summary = workflow.plan_summary(prepared, result, robust=robust_plan)
     if output_format == "json":
         echo_json(summary)
@@ -265,7 +269,8 @@ def _gap_text(gap: float | None) -> str:
 
 def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path) -> None:
     proven = "" if summary["status"] == "optimal" else " (NOT proven optimal at the requested MIP gap)"
-    click.echo(f"Plan for {summary['region']} ({summary['objective_name']} objective): status {summary['status']}"
+    click.echo(f"Plan for {terminal_text(summary['region'])} ({summary['objective_name']} objective): "
+               f"status {summary['status']}"
                f", gap {_gap_text(summary['gap'])}{proven}")
     budget = summary["budget_yuan"]
     click.echo(f"Cost {summary['cost_yuan']:,.0f} yuan" + (f" of {budget:,.0f}" if budget is not None else ""))
@@ -336,7 +341,7 @@ def locate_command(model: str, costs_path: Path, costs_format: str, formulation:
     else:
         click.echo(f"{model}: status {data['status']}, objective {data['objective']:,.6g} "
                    f"({data['objective_meaning']})")
-        click.echo(f"Sites ({len(data['sites'])}): {', '.join(data['sites'])}")
+        click.echo(f"Sites ({len(data['sites'])}): {terminal_text(', '.join(data['sites']))}")
         if data["assignment"]:
             assigned = pd.DataFrame(sorted(data["assignment"].items()), columns=["demand", "site"])
             echo_table(assigned.groupby("site", sort=True).size().rename("demand_points").reset_index())
@@ -397,7 +402,7 @@ def cover_command(costs_path: Path, costs_format: str, threshold: float, budget:
         share = None if plan.covered_weight is None else plan.covered_weight / max(plan.total_weight, 1e-12)
         click.echo(f"cover: status {plan.status}, covered weight {plan.covered_weight or 0:,.10g} of "
                    f"{plan.total_weight:,.10g} ({(share or 0):.1%}), cost {plan.cost or 0:,.10g} of {budget:,.10g}")
-        click.echo(f"Providers ({len(plan.providers)}): {', '.join(plan.providers)}")
+        click.echo(f"Providers ({len(plan.providers)}): {terminal_text(', '.join(plan.providers))}")
         added = [(site_id, kind, units)
                  for site_id, by_kind in plan.additions.items() for kind, units in by_kind.items()]
         if added:
@@ -660,7 +665,7 @@ def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities
     for note in report.notes:
         click.echo(f"  {note}")
     for warning in report.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        click.echo(f"Warning: {terminal_text(warning)}", err=True)
 
 
 @main.command("report")

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
 from allocopt.errors import DataError
+from allocopt.inputs import read_bytes
 
 COST_FORMATS = ("long", "wide", "orlib")
 
@@ -315,12 +316,9 @@ def _keyed_rows(
 
 def _text(source: Path) -> str:
     """The file's text as UTF-8 (a byte-order mark is dropped), or DataError naming file and line."""
-    try:
-        data = source.read_bytes()
-    except FileNotFoundError as exc:
-        raise DataError(f"{source}: file not found") from exc
-    except OSError as exc:
-        raise DataError(f"{source}: cannot read the file ({exc.strerror})") from exc
+    if not source.exists():
+        raise DataError(f"{source}: file not found")
+    data = read_bytes(source, kind="data", what="file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

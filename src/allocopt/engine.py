@@ -15,10 +15,11 @@ travel matrix) is sent to every worker once (`scatter`, broadcast) and tasks sho
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from allocopt.errors import AllocoptError
 
@@ -156,18 +157,45 @@ class DaskEngine:
         futures: list[Any] = []
         for task in tasks:
             extra = {"previous": futures[task.after]} if task.after is not None else {}
-            futures.append(client.submit(function, shared_future, **task.arguments, **extra, pure=False))
+            futures.append(client.submit(_reported, function, shared_future, **task.arguments, **extra, pure=False))
         position = {future.key: index for index, future in enumerate(futures)}
         outcomes: list[TaskOutcome | None] = [None] * len(tasks)
         for done, future in enumerate(as_completed(futures), start=1):
             index = position[future.key]
             try:
-                outcomes[index] = TaskOutcome(tasks[index], value=future.result())
-            except Exception as exc:
+                value = future.result()
+            except Exception as exc:  # the worker died, or the value could not be sent back
                 outcomes[index] = TaskOutcome(tasks[index], error=describe_error(exc))
+            else:
+                outcomes[index] = TaskOutcome(tasks[index], value=value.value, error=value.error)
             if progress is not None:
                 progress(done, len(tasks), tasks[index].label)
         return [outcome for outcome in outcomes if outcome is not None]
+
+
+@dataclass(frozen=True)
+class _Reported:
+    """What a task sends back from a worker: its value, or its error as one line (never the exception)."""
+
+    value: Any = None
+    error: str | None = None
+
+
+def _reported(function: Callable[..., Any], shared: Any, **arguments: Any) -> _Reported:
+    """Run one task on a worker; an exception becomes its one-line description there.
+
+    An exception sent back whole carries its traceback, which Dask logs at length when it cannot pickle it (a
+    RecursionError's runs to thousands of lines); a task waiting for a failed one fails with the same error.
+    """
+    previous = arguments.get("previous")
+    if isinstance(previous, _Reported):
+        if previous.error is not None:
+            return previous
+        arguments = {**arguments, "previous": previous.value}
+    try:
+        return _Reported(value=function(shared, **arguments))
+    except Exception as exc:
+        return _Reported(error=describe_error(exc))
 
 
 def _check_tasks(tasks: Sequence[Task]) -> None:
@@ -216,6 +244,42 @@ def open_engine(
         yield DaskEngine(client, description=f"dask scheduler at {scheduler}")
 
 
+def _client(distributed: Any, address: str, *, timeout_s: float) -> Client:
+    """A client of the scheduler at `address`, or ClusterError within about `timeout_s`.
+
+    Dask's own timeout does not cover a server that accepts the connection and then speaks another protocol (an
+    HTTP server, or the dashboard on 8787 mistaken for the scheduler on 8786): the handshake then waits forever or
+    reads an HTTP reply as a message length. The connection is therefore made in a daemon thread, given up on
+    after the deadline, and any failure of it becomes one ClusterError.
+    """
+    outcome: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            outcome["client"] = distributed.Client(address, timeout=timeout_s)
+        except BaseException as exc:  # reported below, in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=connect, name="allocopt-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout_s + _HANDSHAKE_GRACE_S)
+    fix = ("check that it is the scheduler's address (tcp://HOST:PORT as `dask scheduler` prints it, port 8786 by "
+           "default; 8787 is the dashboard), see docs/sweeps.md")
+    if thread.is_alive():
+        raise ClusterError(f"{address!r} did not answer as a Dask scheduler within {timeout_s:g} s; {fix}")
+    error = outcome.get("error")
+    if isinstance(error, OSError | TimeoutError | ValueError):
+        raise ClusterError(f"cannot connect to the Dask scheduler at {address!r} ({error}); start one with "
+                           f"`dask scheduler`, or {fix}") from error
+    if error is not None:
+        raise ClusterError(f"{address!r} does not speak Dask's protocol ({describe_error(error)}); {fix}") from None
+    return cast("Client", outcome["client"])
+
+
+_HANDSHAKE_GRACE_S = 5.0
+"""Time allowed beyond the connect timeout before a silent handshake is given up on."""
+
+
 def _import_distributed() -> Any:
     try:
         import distributed
@@ -227,13 +291,7 @@ def _import_distributed() -> Any:
 @contextmanager
 def _connect(distributed: Any, address: str, *, timeout_s: float) -> Iterator[Client]:
     """A client of the scheduler at `address` with at least one worker, closed on leaving the block."""
-    try:
-        client = distributed.Client(address, timeout=timeout_s)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ClusterError(
-            f"cannot connect to the Dask scheduler at {address!r} ({exc}); start one with `dask scheduler` "
-            "and pass the address it prints (tcp://HOST:PORT), see docs/sweeps.md"
-        ) from exc
+    client = _client(distributed, address, timeout_s=timeout_s)
     try:
         try:
             client.wait_for_workers(1, timeout=timeout_s)

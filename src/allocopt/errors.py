@@ -41,3 +41,8 @@ class OutputError(AllocoptError, OSError):
     """Results could not be written (directory not writable, disk full); earlier results are left intact."""
 
     exit_code = 5
+
+
+class AllocoptWarning(UserWarning):
+    """Something the user should know that does not stop the run (a cache that cannot be written); the CLI shows
+    it as one "Warning: ..." line."""

@@ -407,11 +407,40 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         raise
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+"""First characters a spreadsheet may read as a formula (OWASP CSV injection), plus the quote that marks them."""
+
+
+def spreadsheet_cell(text: str) -> str:
+    """A text cell made inert for spreadsheets: `'` goes before a text that starts with = + - @ tab, CR or `'`.
+
+    Excel and LibreOffice evaluate a CSV cell such as `=HYPERLINK(...)` as a formula; with the quote in front
+    they show it as text. `'` itself is quoted too, so `from_spreadsheet_cell` gives back the exact text.
+    """
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
+def from_spreadsheet_cell(text: str) -> str:
+    """The text `spreadsheet_cell` was given (its inverse)."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
+
+
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write `table` as CSV in UTF-8 with BOM, without the index."""
+    """Write `table` as CSV in UTF-8 with BOM and CRLF line ends, without the index; text cells pass
+    `spreadsheet_cell`."""
+    text_columns = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])
+                    and not pd.api.types.is_bool_dtype(table[c])]
+    safe = table.copy()
+    for column in text_columns:
+        safe[column] = table[column].map(_inert, na_action="ignore")
     with atomic_file(path) as staging:
-        table.to_csv(staging, index=False, encoding=CSV_ENCODING)
+        # CRLF rows (RFC 4180): the csv module then quotes a cell holding a lone CR, which would end a row.
+        safe.to_csv(staging, index=False, encoding=CSV_ENCODING, lineterminator="\r\n")
     return Path(path)
+
+
+def _inert(value: object) -> object:
+    return spreadsheet_cell(value) if isinstance(value, str) else value
 
 
 def write_json(data: Mapping[str, Any], path: str | Path) -> Path:

@@ -188,11 +188,18 @@ def write_region(generated: GeneratedRegion, out_dir: str | Path, *, overwrite: 
     return target
 
 
+MAX_PLACES = 20_000
+"""Most townships plus villages a generated region holds: the syllable lists make about 25,000 distinct names,
+some of which go to the county's frame."""
+
+
 def _check_arguments(args: Mapping[str, Any]) -> None:
     townships, villages = args["townships"], args["villages"]
     checks = [
         ("townships", townships >= 1, "at least 1"),
         ("villages", villages >= townships, f"at least townships ({townships}): every township has a seat"),
+        ("villages", townships + villages <= MAX_PLACES,
+         f"at most {MAX_PLACES:,} - townships ({townships:,}): every place gets a distinct generated name"),
         ("population", args["population"] >= villages, f"at least villages ({villages})"),
         ("area_km2", args["area_km2"] > 0, "positive"),
         ("candidates", 0 <= args["candidates"] <= _villages_without_clinic(villages, townships, args["clinic_share"]),

@@ -9,6 +9,7 @@ without pyplot, so no global figure registry is touched; `save_png` writes them 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -274,8 +275,12 @@ def save_png(fig: Figure, path: str | Path, *, dpi: int = DPI) -> Path:
 
 @contextmanager
 def _font_context() -> Iterator[None]:
-    """Text created (and drawn) inside uses the CJK font first, so Chinese names render."""
-    with matplotlib.rc_context({"font.family": font_families()}):
+    """Text created (and drawn) inside uses the CJK font first, so Chinese names render, and is set literally:
+    a name such as "$x$" is not read as mathtext. A character no font holds is drawn as a box, without a
+    warning."""
+    with matplotlib.rc_context({"font.family": font_families(), "text.parse_math": False}), \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
         yield
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import ParseError
+from xml.parsers.expat import ExpatError
 
 import geopandas as gpd
 import numpy as np
@@ -13,6 +17,7 @@ import shapely
 from pyogrio.errors import CRSError, DataLayerError, DataSourceError, FeatureError, FieldError, GeometryError
 
 from allocopt.errors import DataError
+from allocopt.inputs import checked_file
 from allocopt.schema import GEOMETRY_TYPES, check_geometry, describe_rows, row_labels
 
 FORMAT_NAMES: dict[str, str] = {
@@ -59,7 +64,8 @@ def read_layer(
         raise ValueError(f"geometry must be one of {', '.join(GEOMETRY_TYPES)}, not {geometry!r}")
     if not path.exists():
         raise DataError(f"{where}: the file does not exist; check the path (the layer's `file` in region.toml).")
-    if path.is_file() and path.stat().st_size == 0:
+    checked_file(path, kind="data", what=f"file of the {label or layer or 'input'} layer")
+    if path.stat().st_size == 0:
         raise DataError(f"{where}: the file is empty (0 bytes); export the layer again.")
     is_csv = path.suffix.lower() == ".csv"
     if is_csv:
@@ -218,3 +224,70 @@ def _coordinates(column: pd.Series, *, field: str, where: str, labels: list[str]
         problem = "is empty" if pd.isna(text) or not str(text).strip() else f"'{text}' is not a number"
         raise DataError(f"{where}, {describe_rows(labels, bad)}, field '{field}': the coordinate {problem}; fix it.")
     return values
+
+
+MAX_SHEET_CELLS = 20_000_000
+"""Largest used range (rows x columns) of a spreadsheet read; a stray cell far out (XFD1048576) exceeds it."""
+
+_WORKBOOK_ERRORS = (zipfile.BadZipFile, KeyError, ValueError, TypeError, IndexError, OSError, ParseError,
+                    ExpatError)
+"""What openpyxl raises on a file that is not a well-formed workbook (no workbook part, bad XML, entity bombs),
+besides its own InvalidFileException."""
+
+
+def read_sheet(path: Path, *, header_only: bool = False) -> pd.DataFrame:
+    """The first sheet of an .xlsx workbook as a table of text cells (the first row names the columns).
+
+    The workbook is streamed read-only and its used range is checked before any row is read: a range over
+    `MAX_SHEET_CELLS` cells, a file that is no workbook and XML that expands without end (billion laughs) raise
+    DataError. `header_only` reads the first row alone.
+    """
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    checked_file(path, kind="data", what="workbook")
+    errors = (*_WORKBOOK_ERRORS, InvalidFileException)
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except errors as exc:
+        raise DataError(f"{path}: cannot be read as an Excel workbook ({_reason(exc) or type(exc).__name__}); save "
+                        "it again as .xlsx, or as CSV UTF-8.") from None
+    try:
+        return _sheet_table(path, book.worksheets[0] if book.worksheets else None, header_only=header_only)
+    except DataError:
+        raise
+    except errors as exc:
+        raise DataError(f"{path}: cannot be read as an Excel workbook ({_reason(exc) or type(exc).__name__}); save "
+                        "it again as .xlsx, or as CSV UTF-8.") from None
+    finally:
+        book.close()
+
+
+def _sheet_table(path: Path, sheet: Any, *, header_only: bool) -> pd.DataFrame:
+    """The rows of a read-only worksheet as text, after checking its used range."""
+    if sheet is None:
+        raise DataError(f"{path}: the workbook has no worksheet; save the table as .xlsx or CSV UTF-8.")
+    rows, columns = sheet.max_row or 0, sheet.max_column or 0
+    if rows * columns > MAX_SHEET_CELLS:
+        raise DataError(
+            f"{path}: the first sheet's used range ({sheet.calculate_dimension()}) spans {rows * columns:,} cells, "
+            f"more than {MAX_SHEET_CELLS:,}; delete the stray cells beyond the table (Ctrl+End finds the last "
+            "used cell) or save the table as CSV UTF-8."
+        )
+    if not rows or not columns:  # no dimension recorded: stream and count
+        sheet.reset_dimensions()
+    cells = 0
+    records: list[list[str | None]] = []
+    for row in sheet.iter_rows(max_row=1 if header_only else None, values_only=True):
+        cells += max(len(row), 1)
+        if cells > MAX_SHEET_CELLS:
+            raise DataError(f"{path}: the first sheet holds more than {MAX_SHEET_CELLS:,} cells; save the table "
+                            "as CSV UTF-8.")
+        records.append([None if value is None else str(value) for value in row])
+    if not records:
+        raise DataError(f"{path}: the first sheet is empty; put the table with a header row on the first sheet.")
+    width = max(len(record) for record in records)
+    header, *body = [record + [None] * (width - len(record)) for record in records]
+    names = [str(name).strip() if name is not None else f"Unnamed: {i}" for i, name in enumerate(header)]
+    table = pd.DataFrame(body, columns=names, dtype=object)
+    return table.dropna(how="all").reset_index(drop=True)

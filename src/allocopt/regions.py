@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 import importlib.resources
 import math
-import tomllib
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import pyproj
 import shapely
 
 from allocopt.errors import DataError
+from allocopt.inputs import checked_file, inside_bundle, parse_toml
 from allocopt.readers import read_layer
 from allocopt.schema import LAYERS, ROAD_CLASSES, describe_rows, row_labels, validate
 from allocopt.services import CENTERS, EQUIPMENT, HOSPITAL_LEVELS, center_column
@@ -50,7 +52,7 @@ _TOML_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
     "layer": {
         "file": str, "layer": str, "source": str, "license": str, "x_column": str, "y_column": str, "crs": str,
-        "rename": dict,
+        "rename": dict, "outside_bundle": bool,
     },
     "network": {"access_speed_kmh": _NUMBER, "speeds_kmh": dict},
 }
@@ -91,6 +93,14 @@ class Region:
     sites: gpd.GeoDataFrame
     hazards: gpd.GeoDataFrame | None = None
     """Hazard zones (points or polygons: landslides, floods) that closure scenarios close roads near, if any."""
+
+
+def path_safe_name(name: str, *, max_length: int = 80) -> str:
+    """`name` made safe as one file name: letters (any script), digits, `.`, `_` and `-` kept, every other run of
+    characters (path separators, control characters, spaces) becomes `_`, leading dots go; "region" if nothing
+    is left. A region's `name` decides where default output goes, so `../../x` must not climb directories."""
+    text = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", name)).lstrip(".")[:max_length]
+    return text if text.strip("_") else "region"
 
 
 def embedded_regions_dir() -> Path | None:
@@ -280,18 +290,9 @@ def combine_sites(facilities: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame) ->
 
 def _read_toml(toml_path: Path) -> dict[str, Any]:
     """region.toml (UTF-8, a byte-order mark allowed) as a dict; DataError if it is unreadable or not TOML."""
-    try:
-        return tomllib.loads(toml_path.read_bytes().decode("utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise DataError(f"{toml_path}: not found; a region bundle is a directory holding region.toml.") from exc
-    except OSError as exc:
-        raise DataError(f"{toml_path}: cannot be read ({exc.strerror or exc}); make it a readable file.") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{toml_path}: not valid TOML ({exc}); fix the syntax at that line.") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{toml_path}: not UTF-8 text (undecodable byte at offset {exc.start}); save it as UTF-8."
-        ) from exc
+    if not toml_path.exists():
+        raise DataError(f"{toml_path}: not found; a region bundle is a directory holding region.toml.")
+    return parse_toml(toml_path, what="region.toml")
 
 
 def _required_table(meta: Mapping[str, Any], key: str, *, where: str) -> dict[str, Any]:
@@ -370,8 +371,28 @@ def _load_layer(bundle: Path, name: str, table: object) -> tuple[gpd.GeoDataFram
     """Read, rename and validate one layer; returns it (in its source CRS) and the text naming its file."""
     toml_path = bundle / "region.toml"
     table = _check_table(table, "layer", where=str(toml_path), prefix=f"layers.{name}")
-    file = bundle / table.get("file", DEFAULT_LAYER_FILE)
+    outside = table.get("outside_bundle", False)
+    file = inside_bundle(bundle, table.get("file", DEFAULT_LAYER_FILE), where=f"{toml_path}: key 'layers.{name}.file'",
+                         outside_allowed=outside)
+    if file.exists():  # its type and size may be told even of a file outside the bundle; its cells may not
+        checked_file(file, kind="data", what=f"file of the {name} layer")
     layer = table.get("layer", name if file.suffix.lower() == ".gpkg" else None)
+    try:
+        frame, source = _read_renamed(file, name, layer, table, toml_path=toml_path)
+    except DataError:
+        if not outside or file.resolve().is_relative_to(bundle.resolve()):
+            raise
+        raise DataError(
+            f"{file} ({name} layer, outside the bundle): the file cannot serve as the {name} layer; the details are "
+            "withheld because the file lies outside the bundle. Copy it into the bundle to see them."
+        ) from None
+    return frame, source
+
+
+def _read_renamed(
+    file: Path, name: str, layer: str | None, table: Mapping[str, Any], *, toml_path: Path
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Read one layer file, apply the layer's `rename` table and validate it against the layer's schema."""
     frame = read_layer(
         file,
         layer=layer,

@@ -28,7 +28,7 @@ import pyogrio
 
 from allocopt import maps
 from allocopt.errors import DataError
-from allocopt.export import CSV_ENCODING, atomic_output_dir, read_manifest, write_text
+from allocopt.export import CSV_ENCODING, atomic_output_dir, from_spreadsheet_cell, read_manifest, write_text
 from allocopt.services import service_label
 from allocopt.workbook import write_workbook
 
@@ -48,7 +48,10 @@ ALLOCATION_COLUMNS = (
     "site_id", "site_name", "level", "township_code", "resource", "quantity", "capital_yuan", "annual_yuan",
     "cost_yuan",
 )
-_ID_COLUMNS = {"code": str, "site_id": str, "township_code": str, "id": str}
+_TEXT_COLUMNS = frozenset({"code", "name", "site_id", "site_name", "township_code", "id", "level", "resource", "kind",
+                           "status", "error", "primary_site_id", "lead_hospital_id"})
+"""Columns of the result CSVs read as text, exactly: a name "0042", "1e3", "NA" or "null" stays that text."""
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
@@ -293,7 +296,8 @@ class _Cell(NamedTuple):
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """`text` escaped for HTML; control characters (other than tab and newline) become U+FFFD."""
+    return _CONTROL_CHARACTERS.sub("\ufffd", html.escape(str(text), quote=True))
 
 
 def _read_summary(path: Path) -> dict[str, Any]:
@@ -303,6 +307,8 @@ def _read_summary(path: Path) -> dict[str, Any]:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not valid UTF-8 JSON ({exc}); write the result directory again") from exc
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to be a summary; write the result directory again") from None
     if not isinstance(summary, dict):
         raise DataError(f"{path}: expected a JSON object at the top level")
     for key in ("region", "scenario", "status", "services"):
@@ -324,9 +330,14 @@ def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: missing; see docs/results.md for the files of a result directory")
     try:
-        table = pd.read_csv(path, encoding=CSV_ENCODING, dtype=_ID_COLUMNS)
+        columns = [str(c) for c in pd.read_csv(path, encoding=CSV_ENCODING, nrows=0).columns]
+        text = [c for c in columns if c in _TEXT_COLUMNS]
+        table = pd.read_csv(path, encoding=CSV_ENCODING, dtype=dict.fromkeys(text, str), keep_default_na=False,
+                            na_values={c: [""] for c in columns if c not in _TEXT_COLUMNS})
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path}: not a readable UTF-8 CSV file ({exc})") from exc
+    for column in text:
+        table[column] = table[column].map(from_spreadsheet_cell)
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; see docs/results.md")

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from allocopt.closures import Closure, closures_to_dict, parse_closures
-from allocopt.errors import ScenarioError
+from allocopt.errors import DataError, ScenarioError
+from allocopt.inputs import read_bytes
 from allocopt.money import parse_money
 from allocopt.services import (
     CENTERS,
@@ -220,15 +221,15 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     if path is None:
         return scenario_from_dict({})
     path = Path(path)
+    if not path.exists():
+        raise ScenarioError(f"{path}: scenario file not found; pass an existing TOML file")
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path, kind="settings", what="scenario file")
         data = tomllib.loads(raw.decode("utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise ScenarioError(f"{path}: scenario file not found; pass an existing TOML file") from exc
-    except OSError as exc:
-        raise ScenarioError(
-            f"{path}: cannot read the scenario file ({exc.strerror or exc}); pass a readable file"
-        ) from exc
+    except DataError as exc:
+        raise ScenarioError(str(exc)) from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: arrays or tables nested too deeply to read; flatten the scenario file") from None
     except UnicodeDecodeError as exc:
         raise ScenarioError(
             f"{path}: not UTF-8 text (undecodable byte at offset {exc.start}); save the scenario file as UTF-8"

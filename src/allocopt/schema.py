@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from allocopt.errors import DataError
+from allocopt.errors import AllocoptWarning, DataError
 from allocopt.services import CENTERS, EQUIPMENT, HOSPITAL_KINDS, LEVELS, center_column
 
 
@@ -55,7 +56,7 @@ _ABSENT_MEANS = {
 }
 
 
-class DefaultsWarning(UserWarning):
+class DefaultsWarning(AllocoptWarning):
     """A layer lacks columns that change the plan, and their documented defaults were used."""
 
 
@@ -304,7 +305,8 @@ def validate(gdf: gpd.GeoDataFrame, layer: str, *, source: str) -> gpd.GeoDataFr
             given = columns[column.name]  # messages name rows by the ids the file gives, not generated ones
             if spec.generated_id_prefix is not None:
                 columns[column.name] = _with_generated_ids(given, spec.generated_id_prefix)
-            _check_ids(columns[column.name], column.name, _Rows(where, labels))
+            _check_ids(columns[column.name], column.name, _Rows(where, labels),
+                       raw=pd.Series([_to_text(value) for value in raw]))
             labels = row_labels(pd.DataFrame({column.name: given}), column.name)
     check_geometry(frame, spec.geometry, where=where, labels=labels)
     ordered = {column.name: columns[column.name] for column in spec.columns}
@@ -346,10 +348,17 @@ def _to_text(value: object) -> str:
     return str(value).strip()
 
 
+KEY_COLUMNS = frozenset({"id", "code", "township_code", "consortium_lead"})
+"""Text columns that identify or refer to a row: normalised to Unicode NFC, so that an id typed on one system
+("é" as one code point) and the same id from another ("e" plus a combining accent) are one id."""
+
+
 def _coerce_text(raw: pd.Series, column: ColumnSpec, rows: _Rows) -> pd.Series:
     """Text column: reject blanks in a required column, fill them with the default otherwise, check the allowed
-    values."""
+    values; ids and references (`KEY_COLUMNS`) are normalised to NFC."""
     text = pd.Series([_to_text(value) for value in raw], dtype=object)
+    if column.name in KEY_COLUMNS:
+        text = text.map(lambda value: unicodedata.normalize("NFC", value))
     blanks = text == ""
     if column.default is None and blanks.any():
         raise rows.error(
@@ -380,15 +389,20 @@ def _with_generated_ids(ids: pd.Series, prefix: str) -> pd.Series:
     return pd.Series(filled, index=ids.index, dtype=object).astype(str)
 
 
-def _check_ids(ids: pd.Series, field: str, rows: _Rows) -> None:
+def _check_ids(ids: pd.Series, field: str, rows: _Rows, raw: pd.Series | None = None) -> None:
     """Raise DataError for two rows sharing one id (naming both rows); blank ids fail as required text."""
     duplicated = ids.duplicated(keep=False).to_numpy()
     if duplicated.any():
         value = ids.iloc[np.flatnonzero(duplicated)[0]]
         first, second = np.flatnonzero((ids == value).to_numpy())[:2]
+        as_given = (raw.iloc[first], raw.iloc[second]) if raw is not None else ("", "")
+        in_nfc = {unicodedata.normalize("NFC", v) for v in as_given}
+        only_normalisation = as_given[0] != as_given[1] and len(in_nfc) == 1
+        normalised = (" (they differ only in Unicode normalisation, the same letters stored as different code "
+                      "points, and are one id in NFC)" if only_normalisation else "")
         raise DataError(
-            f"{rows.where}, field '{field}': rows {first + 1} and {second + 1} both have id '{value}'; ids must be "
-            "unique."
+            f"{rows.where}, field '{field}': rows {first + 1} and {second + 1} both have id '{value}'{normalised}; "
+            "ids must be unique."
         )
 
 

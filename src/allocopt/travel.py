@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from allocopt.errors import DataError, OutputError, ScenarioError
+from allocopt.errors import AllocoptWarning, DataError, ScenarioError
 from allocopt.network import RoadNetwork, Snapped, nearest_nodes, snap
 
 CHUNK_BYTES = 200_000_000
@@ -310,7 +311,10 @@ def _read_cache(
 def _write_cache(
     path: Path, minutes: NDArray[np.float64], origin_ids: tuple[str, ...], destination_ids: tuple[str, ...]
 ) -> None:
-    """Write the matrix to `path` atomically: a temporary file in the same directory, then `os.replace`."""
+    """Write the matrix to `path` atomically: a temporary file in the same directory, then `os.replace`.
+
+    A cache that cannot be written (a read-only directory, a full disk) costs only the reuse: AllocoptWarning.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".travel-", suffix=".tmp")
@@ -328,7 +332,8 @@ def _write_cache(
             temp.unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise OutputError(
-            f"travel-time cache {path.parent}: cannot write ({exc.strerror or exc}); "
-            "make the directory writable or choose another cache directory"
-        ) from exc
+        warnings.warn(AllocoptWarning(
+            f"travel-time cache {path.parent}: cannot write ({exc.strerror or exc}); the travel times are kept in "
+            "memory for this run only. Make the directory writable or choose another cache directory "
+            "(--cache-dir or $ALLOCOPT_CACHE_DIR)."
+        ), stacklevel=3)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -40,7 +41,8 @@ _FORMATS: tuple[tuple[str, str], ...] = (
 def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
     """Write each table as a sheet of one .xlsx file (sheet order as given), replacing `path` only when complete.
 
-    Numbers are written as numeric cells (NaN and infinity as empty cells), text as text, booleans as booleans.
+    Numbers are written as numeric cells (NaN and infinity as empty cells), text as text cells (never formulas,
+    whatever their first character), booleans as booleans; control characters are replaced (`xlsx_text`).
     """
     if not sheets:
         raise ValueError("write_workbook needs at least one sheet")
@@ -59,13 +61,24 @@ def number_format(column: str) -> str | None:
     return next((fmt for fragment, fmt in _FORMATS if fragment in lowered), None)
 
 
+def xlsx_text(text: str) -> str:
+    """`text` as an xlsx cell can hold it: each control character XML forbids (U+0000-U+0008, U+000B, U+000C,
+    U+000E-U+001F) becomes U+FFFD, the replacement character, and a carriage return (CRLF or CR alone) a line
+    feed, as every XML reader would make it; everything else is kept as it is."""
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def _fill_sheet(sheet: Worksheet, table: pd.DataFrame) -> None:
-    columns = [str(c) for c in table.columns]
+    columns = [xlsx_text(str(c)) for c in table.columns]
     sheet.append(columns)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
+        cell.data_type = "s"
     for row in table.itertuples(index=False, name=None):
         sheet.append([_cell_value(v) for v in row])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text stays text: "=HYPERLINK(...)" is a name, not a formula
     for index, column in enumerate(columns, start=1):
         letter = get_column_letter(index)
         fmt = number_format(column)
@@ -91,7 +104,7 @@ def _cell_value(value: object) -> object:
     if isinstance(value, Real):
         number = float(value)
         return number if math.isfinite(number) else None
-    return str(value)
+    return xlsx_text(str(value))
 
 
 def _shown(value: object, fmt: str | None) -> str:

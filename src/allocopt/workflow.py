@@ -28,7 +28,7 @@ from allocopt.model.capacity_coverage import CoveragePlan, ResourceKind, capacit
 from allocopt.model.classic import LocateResult
 from allocopt.network import RoadNetwork, build_network
 from allocopt.optimize import optimize_problem
-from allocopt.regions import DEFAULT_LAYER_FILE, Region, load_region, resolve_region
+from allocopt.regions import DEFAULT_LAYER_FILE, Region, load_region, path_safe_name, resolve_region
 from allocopt.results import Result
 from allocopt.scenario import Scenario, load_scenario, scenario_to_dict
 from allocopt.solve import DEFAULT_SOLVER
@@ -159,7 +159,7 @@ def access(prepared: Prepared) -> AccessReport:
 def default_out_dir(region_name: str, *, now: datetime | None = None) -> Path:
     """`results/<region>-<timestamp>/` under the working directory."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    return Path("results") / f"{region_name}-{stamp}"
+    return Path("results") / f"{path_safe_name(region_name)}-{stamp}"
 
 
 def input_paths(prepared: Prepared) -> tuple[Path, ...]:

@@ -404,6 +404,56 @@ def test_p_center_larger_random_matrices_brute_force(seed: int) -> None:
     assert (result.objective, result.status, result.gap) == (expected, "optimal", 0)
 
 
+def brute_capacitated_center(costs: CostMatrix, load: np.ndarray, p: int, capacity: np.ndarray) -> float:
+    """Smallest largest assigned cost over every p sites and every single-source assignment that fits."""
+    best = math.inf
+    for s in subsets(costs, p):
+        for choice in itertools.product(s, repeat=len(load)):
+            used = np.zeros(len(capacity))
+            np.add.at(used, list(choice), load)
+            if (used <= capacity).all():
+                best = min(best, float(costs.costs[np.arange(len(load)), list(choice)].max()))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("p", [2, 3])
+def test_capacitated_p_center_brute_force(seed: int, p: int) -> None:
+    costs, loads = random_matrix(seed + 300, n=6, m=5)
+    load = weight_array(costs, loads)
+    # capacities of 40-70% of the total load per site: they bind on most seeds, and some seeds are infeasible
+    rng = np.random.default_rng(seed)
+    capacity = np.ceil(load.sum() * rng.uniform(0.4, 0.7, len(costs.site_ids)))
+    capacities = dict(zip(costs.site_ids, capacity.tolist(), strict=True))
+    expected = brute_capacitated_center(costs, load, p, capacity)
+    if math.isinf(expected):
+        with pytest.raises(InfeasibleError):
+            p_center(costs, p=p, capacities=capacities, demands=loads)
+        return
+    result = p_center(costs, p=p, capacities=capacities, demands=loads)
+    assert (result.objective, result.status, len(result.sites)) == (expected, "optimal", p)
+    used = dict.fromkeys(result.sites, 0.0)
+    for i, d in enumerate(costs.demand_ids):
+        site = result.assignment[d]
+        used[site] += loads[d]
+        assert costs.costs[i, column(costs, site)] <= expected
+    assert all(used[s] <= capacities[s] for s in used)
+
+
+def test_capacitated_p_center_moves_a_unit_past_its_nearest_site() -> None:
+    # a, b, c all nearest to s1 (cost 1); s1 holds two unit loads, so one unit goes to s2 at cost 4 (b, the
+    # cheapest to move); without capacities the radius is 1
+    costs = CostMatrix(("a", "b", "c"), ("s1", "s2"), np.array([[1.0, 5], [1, 4], [1, 6]]))
+    assert p_center(costs, p=2).objective == 1
+    result = p_center(costs, p=2, capacities={"s1": 2, "s2": 2})
+    assert (result.objective, dict(result.assignment)) == (4, {"a": "s1", "b": "s2", "c": "s1"})
+    # loads of 2 fill 6 of capacity but a site of 3 holds one unit only: three units do not fit in two sites
+    with pytest.raises(InfeasibleError, match="within the site capacities"):
+        p_center(costs, p=2, capacities={"s1": 3, "s2": 3}, demands={"a": 2, "b": 2, "c": 2})
+    with pytest.raises(ScenarioError, match="give capacities too"):
+        p_center(costs, p=2, demands={"a": 1, "b": 1, "c": 1})
+
+
 def test_p_center_stopped_by_its_time_limit_keeps_a_plan_and_a_bound() -> None:
     costs, _ = random_matrix(7, n=10, m=9)
     expected = brute_p_center(costs, 3)

@@ -27,6 +27,7 @@ from allocopt.costs import CostMatrix, capacities_array, weights_array
 from allocopt.errors import InfeasibleError, ScenarioError, SolverError
 from allocopt.model import max_cover, set_cover
 from allocopt.model._sparse import add_rows
+from allocopt.model.capacitated import check_capacity, search_radius
 from allocopt.model.heuristics import (
     center_greedy,
     coverage_greedy,
@@ -146,9 +147,7 @@ def p_median(
         raise ScenarioError(f"unknown p-median formulation {formulation!r}; choose one of: {', '.join(FORMULATIONS)}")
     w = weights_array(costs.demand_ids, weights)
     _check_reachable(costs, np.isfinite(costs.costs), what="has a finite cost to no site")
-    capacity = None if capacities is None else capacities_array(costs.site_ids, capacities)
-    if demands is not None and capacity is None:
-        raise ScenarioError("demands only load site capacities; give capacities too, or leave demands out")
+    capacity = _capacity(costs, capacities, demands)
     load = w if demands is None else weights_array(costs.demand_ids, demands)
     if capacity is not None:
         if formulation == "radius":
@@ -156,12 +155,7 @@ def p_median(
                 "the radius formulation has no assignment variables to hold site capacities; "
                 "use formulation 'assignment' or 'auto'"
             )
-        best = float(np.sort(capacity)[::-1][:p].sum())
-        if best < load.sum():
-            raise InfeasibleError(
-                f"the {p} largest site capacities add up to {best:g}, less than the total demand "
-                f"{load.sum():g}; raise capacities or p"
-            )
+        check_capacity(capacity, load, p=p)
     started = time.perf_counter()
     c = costs.costs
     if capacity is None:
@@ -389,6 +383,8 @@ def p_center(
     costs: CostMatrix,
     *,
     p: int,
+    capacities: Mapping[str, float] | None = None,
+    demands: Mapping[str, float] | None = None,
     solver: str = DEFAULT_SOLVER,
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
@@ -401,11 +397,18 @@ def p_center(
     by coverage with dominated sites left out; feasibility only grows with D, so the search is exact. With a
     time limit the search may stop early: the plan is the best proven so far (status "feasible") and
     `best_bound` the smallest radius not yet ruled out. `mip_gap` has no role (each decision is exact).
+    With `capacities` (site id -> capacity) it is the capacitated p-center with single sourcing, each unit's
+    load (`demands`, 1 each without) counted against its one site's capacity: see `_capacitated_center`.
     """
     check_options(time_limit_s=time_limit_s, mip_gap=mip_gap)  # mip_gap: checked, but each radius is exact
     _check_p(costs, p)
     finite = np.isfinite(costs.costs)
     _check_reachable(costs, finite, what="has a finite cost to no site")
+    capacity = _capacity(costs, capacities, demands)
+    if capacity is not None:
+        load = weights_array(costs.demand_ids, demands)
+        check_capacity(capacity, load, p=p)
+        return _capacitated_center(costs, p=p, capacity=capacity, load=load, solver=solver, time_limit_s=time_limit_s)
     started = time.perf_counter()
     deadline = None if time_limit_s is None else started + time_limit_s
     nearest = float(np.min(costs.costs, axis=1).max())
@@ -441,6 +444,40 @@ def p_center(
         gap=None, solver=solver, solver_version=version, seconds=time.perf_counter() - started,
     )
     return _result("pcenter", outcome, costs, open_sites, objective, assignment=choice)
+
+
+def _capacitated_center(
+    costs: CostMatrix, *, p: int, capacity: np.ndarray, load: np.ndarray, solver: str, time_limit_s: float | None
+) -> LocateResult:
+    """The capacitated p-center: `capacitated.search_radius` from the uncapacitated optimum (a lower bound:
+    capacities only take plans away). The assignment is the search's, which may send a unit past its nearest
+    open site; sites a plan leaves over are opened where they lower the total cost most."""
+    started = time.perf_counter()
+    deadline = None if time_limit_s is None else started + time_limit_s
+    free = p_center(costs, p=p, solver=solver, time_limit_s=time_limit_s)
+    lower = free.objective if free.status == "optimal" and free.objective is not None else 0.0
+    found = search_radius(costs.costs, lower=lower, p=p, capacity=capacity, loads=load, solver=solver,
+                          deadline=deadline)
+    if found.plan.sites is None or found.plan.assignment is None:
+        return _no_plan("pcenter", SolveOutcome("not_solved", None, None, None, solver, found.plan.solver_version,
+                                                time.perf_counter() - started))
+    open_sites = np.sort(greedy(costs.costs, p=p, start=found.plan.sites))
+    choice = found.plan.assignment
+    objective = float(costs.costs[np.arange(len(choice)), choice].max())
+    outcome = SolveOutcome(
+        status="optimal" if found.proven else "feasible", objective=objective, best_bound=found.bound, gap=None,
+        solver=solver, solver_version=found.plan.solver_version, seconds=time.perf_counter() - started,
+    )
+    return _result("pcenter", outcome, costs, open_sites, objective, assignment=choice)
+
+
+def _capacity(
+    costs: CostMatrix, capacities: Mapping[str, float] | None, demands: Mapping[str, float] | None
+) -> np.ndarray | None:
+    """The site capacities in site order (None without); demands without capacities are a ScenarioError."""
+    if demands is not None and capacities is None:
+        raise ScenarioError("demands only load site capacities; give capacities too, or leave demands out")
+    return None if capacities is None else capacities_array(costs.site_ids, capacities)
 
 
 def _decide_radius(

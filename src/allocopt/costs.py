@@ -432,8 +432,10 @@ def _layout_hint(source: Path) -> str:
     lines = [tokens for _, tokens in _token_lines(source)[:2]]
     if len(lines) < 2 or not all(_is_number(token) for tokens in lines for token in tokens):
         return ""
-    layout = {(3, 3): "orlib", (2, 3): "orlib-cap", (2, 4): "lorena"}.get((len(lines[0]), len(lines[1])))
-    return "" if layout is None else f" (this looks like a `{layout}` file: add --format-in {layout})"
+    layouts = {(3, 3): ("orlib", "an OR-Library p-median"), (2, 3): ("orlib-cap", "an OR-Library capacitated p-median"),
+               (2, 4): ("lorena", "a Lorena-Senne capacitated p-median")}
+    layout = layouts.get((len(lines[0]), len(lines[1])))
+    return "" if layout is None else f"; this looks like {layout[1]} file: add --format-in {layout[0]}"
 
 
 def _is_number(token: str) -> bool:

@@ -123,7 +123,8 @@ def test_pmedcap01_capacitated_optimum() -> None:
         load[s] += instance.demands[d]
     assert max(load.values()) <= 120
     assert result.lp_bound is not None and result.lp_bound <= 713 + 1e-6
-    assert result.heuristic_objective is None
+    # a plan the reductions found on the way, if any, is no better than the optimum
+    assert result.heuristic_objective is None or result.heuristic_objective >= 713
     # the capacities bind: unit demands without them reach a lower total
     free = p_median(instance.costs, p=instance.p, mip_gap=0.0)
     assert free.objective is not None and free.objective < 713
@@ -265,6 +266,25 @@ def test_capacitated_p_median_brute_force(seed: int) -> None:
     assert all(load[s] <= capacities[s] + 1e-9 for s in result.sites)
     # the capacities bind: the uncapacitated optimum is at least as good
     assert brute_p_median(costs, w, 3) <= expected
+
+
+@pytest.mark.parametrize(("seed", "p", "fill"), [(1, 3, 0.9), (2, 4, 0.8), (3, 5, 0.95), (4, 3, 0.6), (5, 6, 0.85)])
+def test_capacitated_reductions_keep_the_optimum(seed: int, p: int, fill: float) -> None:
+    # Lagrangian bound, guessed upper values and the pairs and sites they remove, against the plain model:
+    # 24 units x 12 sites, whole loads 1..20, capacities such that p sites hold `fill` of them at best
+    costs, weights = euclidean(seed, n=24, m=12)
+    rng = np.random.default_rng(seed)
+    loads = {d: float(v) for d, v in zip(costs.demand_ids, rng.integers(1, 21, 24), strict=True)}
+    capacity = math.ceil(sum(loads.values()) / (p * fill))
+    capacities = dict.fromkeys(costs.site_ids, float(capacity))
+    reduced = p_median(costs, p=p, weights=weights, capacities=capacities, demands=loads, mip_gap=0.0)
+    plain = p_median(costs, p=p, weights=weights, capacities=capacities, demands=loads, mip_gap=0.0, reduce=False)
+    assert reduced.status == plain.status == "optimal"
+    assert reduced.objective == pytest.approx(plain.objective, rel=1e-9)
+    used = dict.fromkeys(reduced.sites, 0.0)
+    for d, site in reduced.assignment.items():
+        used[site] += loads[d]
+    assert max(used.values()) <= capacity
 
 
 @pytest.mark.parametrize("seed", range(6))

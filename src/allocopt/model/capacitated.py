@@ -165,7 +165,7 @@ def guesses(bound: float) -> list[float]:
     return [bound + share * max(abs(bound), 1.0) for share in GUESS_SHARES] + [math.inf]
 
 
-GUESS_SHARES = (0.002, 0.01, 0.05)
+GUESS_SHARES = (0.003, 0.01, 0.03, 0.1)
 """Guesses of the optimum above the Lagrangian bound, as shares of it: on the Lorena-Senne instances the bound
 lies within 0.2% of the optimum, on OR-Library's pmedcap (capacities 92% used) up to about 6%."""
 
@@ -192,7 +192,8 @@ def knapsack_values(profit: np.ndarray, load: np.ndarray, capacity: int) -> tupl
 
 
 def capacitated_relaxation(
-    weighted: np.ndarray, loads: np.ndarray, capacity: np.ndarray, *, p: int, iterations: int = 600
+    weighted: np.ndarray, loads: np.ndarray, capacity: np.ndarray, *, p: int, start: np.ndarray,
+    iterations: int = 600,
 ) -> CapacitatedRelaxation | None:
     """Lower bound on the capacitated p-median by Lagrangian relaxation of the assignment rows. With
     multipliers lam_i on "unit i served once" and weighted costs c_ij,
@@ -202,8 +203,8 @@ def capacitated_relaxation(
 
     one 0-1 knapsack per site, bounds every plan from below, at least as well as the LP relaxation (the
     knapsacks keep single sourcing and whole capacities). Subgradient steps as in `pmedian.lagrangian_bound`,
-    towards a target 1% above the best bound so far. None when a load or capacity is not a whole number
-    (the knapsacks need them).
+    towards the value of the sites `start` filled greedily (`_fill_estimate`), or 1% above the best bound
+    once that passes it. None when a load or capacity is not a whole number (the knapsacks need them).
     """
     if not (_whole(loads) and _whole(capacity)):
         return None
@@ -211,6 +212,7 @@ def capacitated_relaxation(
     room = np.minimum(capacity, loads.sum()).astype(np.int64)
     lam = weighted.min(axis=1)
     best_bound, best_lam, scale, stall = -np.inf, lam.copy(), 2.0, 0
+    estimate = _fill_estimate(weighted, loads, capacity, start)
     for _ in range(iterations):
         values, chosen = _site_values(weighted, lam, loads, room)
         sites = np.argpartition(values, p - 1)[:p] if p < m else np.arange(m)
@@ -226,7 +228,7 @@ def capacitated_relaxation(
         norm = float(subgradient @ subgradient)
         if norm == 0 or scale < 1e-3:
             break
-        target = best_bound + 0.01 * max(abs(best_bound), 1.0)
+        target = max(estimate, best_bound + 0.01 * max(abs(best_bound), 1.0))
         lam = lam + scale * (target - bound) / norm * subgradient
     tables = [knapsack_values(best_lam - weighted[:, j], loads, int(room[j]))[0] for j in range(m)]
     values = np.asarray([-table[-1] for table in tables])
@@ -248,6 +250,20 @@ def _site_values(
         best, chosen[j] = knapsack_values(profit[:, j], loads, int(room[j]))
         values[j] = -best[-1]
     return values, chosen
+
+
+def _fill_estimate(weighted: np.ndarray, loads: np.ndarray, capacity: np.ndarray, sites: np.ndarray) -> float:
+    """An estimate of the optimum for the subgradient steps: units in decreasing load, each to its cheapest of
+    `sites` with room left (or its cheapest of them when none has room, so not always a plan)."""
+    left = capacity[sites].astype(np.float64)
+    block = np.where(np.isfinite(weighted[:, sites]), weighted[:, sites], np.nan)
+    total = 0.0
+    for i in np.argsort(-loads, kind="stable").tolist():
+        row = np.where(left >= loads[i], block[i], np.nan)
+        pick = int(np.nanargmin(row)) if not np.isnan(row).all() else int(np.nanargmin(block[i]))
+        left[pick] -= loads[i]
+        total += float(block[i, pick])
+    return total
 
 
 def _whole(values: np.ndarray) -> bool:

@@ -166,7 +166,10 @@ def p_median(
         plan, fixing, caps = _plan_and_reductions(c, w, p=p, reduce=reduce)
     else:
         fixing, caps = no_fixing(c.shape[1]), np.full(c.shape[0], np.inf)
-        relaxation = capacitated_relaxation(_weighted(c, w), load, capacity, p=p) if reduce else None
+        if reduce:
+            weighted = _weighted(c, w)
+            start = interchange(weighted, greedy(weighted, p=p))
+            relaxation = capacitated_relaxation(weighted, load, capacity, p=p, start=start)
     build = radius_formulation if capacity is None and formulation != "assignment" else assignment_formulation
     options: dict[str, Any] = {"capacity": capacity, "loads": load} if build is assignment_formulation else {}
     limit = "" if capacity is None else " within the site capacities"

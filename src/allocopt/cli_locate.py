@@ -66,7 +66,9 @@ def locate_group() -> None:
 
 def _input_options(formats: tuple[str, ...]) -> Callable[[F], F]:
     """--costs/--format-in/--columns or --points/--distance/--truncate, as every model reads them."""
-    kinds = "long or wide CSV, an OR-Library file" + (", or a capacitated layout" if len(formats) > 3 else "")
+    kinds = "long or wide CSV, an OR-Library p-median file (orlib)" + (
+        ", an OR-Library capacitated file (orlib-cap: distances rounded down to whole numbers) or a Lorena-Senne "
+        "file (lorena)" if "orlib-cap" in formats else "")
 
     def decorate(command: F) -> F:
         options = [

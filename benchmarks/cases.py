@@ -256,3 +256,20 @@ def _region_path(params: dict[str, Any], tmp: Path) -> tuple[str, float]:
         return params["region"], 0.0
     path = write_region(generated, tmp / params["region"])
     return str(path), time.perf_counter() - start
+
+
+def exact_pmedian(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
+    """allocopt p_median (capacitated where the set has capacities) to proven optimality on one instance of
+    `instances.EXACT_SETS`, against its published optimum; `mip_gap` as given (None: HiGHS's 1e-4)."""
+    from allocopt.model import classic
+    from instances import exact_instance
+
+    costs, p, loads, capacities, optimum = exact_instance(params["instance"])
+    with meter.section():
+        start = time.perf_counter()
+        result = classic.p_median(costs, p=p, capacities=capacities, demands=loads, solver=params["solver"],
+                                  time_limit_s=params["time_limit_s"], mip_gap=params["mip_gap"])
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "build_s": result.build_seconds, "solve_s": result.seconds, "status": result.status,
+            "objective": result.objective, "gap": result.gap, "optimum": optimum, "n": len(costs.demand_ids), "p": p,
+            "solver_version": result.solver_version}

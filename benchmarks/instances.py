@@ -1,7 +1,8 @@
 """Benchmark instances, built the same way in every process that needs them.
 
 Synthetic grid road networks with random origins and sites (travel times), the San Francisco store-siting
-matrix and the OR-Library p-median files (classic models), and generated region bundles (optimize).
+matrix, the OR-Library p-median files and the capacitated sets of OR-Library and Lorena-Senne (classic
+models), and generated region bundles (optimize).
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from allocopt.costs import CostMatrix, read_costs_long, read_orlib_pmedian, read_weights
+from allocopt.costs import (
+    CostMatrix,
+    read_costs_long,
+    read_lorena,
+    read_orlib_pmedcap,
+    read_orlib_pmedian,
+    read_weights,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SF_DIR = REPO / "tests" / "data" / "sf"
@@ -128,3 +136,30 @@ def classic_instance(name: str, model: str) -> tuple[CostMatrix, np.ndarray, int
         off_diagonal = costs.costs[~np.eye(len(costs.demand_ids), dtype=bool)]
         radius = float(math.floor(np.quantile(off_diagonal, MCLP_RADIUS_QUANTILE)))
     return costs, weights, p, radius if model == "mclp" else None
+
+
+PMEDCAP_DIR = Path("/work/shared/benchmarks/orlib-pmedcap")
+LORENA_DIR = Path("/work/shared/benchmarks/lorena-sjc")
+LORENA_OPTIMA = {"SJC1": 17288.99, "SJC2": 33270.94, "SJC3a": 45335.16, "SJC3b": 40635.90, "SJC4a": 61925.51,
+                 "SJC4b": 52458.02}
+"""Published optima of the Lorena-Senne instances, to two decimals (lorena-sjc/SOURCE.md, re-solved in VERIFY.md)."""
+EXACT_SETS: dict[str, tuple[str, ...]] = {
+    "pmed": tuple(f"pmed{k}" for k in range(1, 41)),
+    "pmedcap": tuple(f"pmedcap{k:02d}" for k in range(1, 21)),
+    "sjc": tuple(LORENA_OPTIMA),
+}
+"""Every instance of OR-Library's pmed and pmedcap sets and of Lorena and Senne's SJC set."""
+
+
+def exact_instance(name: str) -> tuple[CostMatrix, int, dict[str, float] | None, dict[str, float] | None, float]:
+    """An instance of `EXACT_SETS`: costs, p, loads and capacities (None for the uncapacitated pmed set) and
+    its published optimum (optima.csv of OR-Library's sets, `LORENA_OPTIMA`)."""
+    if name.startswith("pmedcap"):
+        instance = read_orlib_pmedcap(PMEDCAP_DIR / f"{name}.txt")
+        assert instance.optimum is not None
+        return instance.costs, instance.p, dict(instance.demands), dict(instance.capacities), instance.optimum
+    if name.startswith("SJC"):
+        instance = read_lorena(LORENA_DIR / f"{name}.dat")
+        return instance.costs, instance.p, dict(instance.demands), dict(instance.capacities), LORENA_OPTIMA[name]
+    costs, p = read_orlib_pmedian(ORLIB_DIR / f"{name}.txt")
+    return costs, p, None, None, orlib_optimum(name)

@@ -123,7 +123,8 @@ def test_pmedcap01_capacitated_optimum() -> None:
         load[s] += instance.demands[d]
     assert max(load.values()) <= 120
     assert result.lp_bound is not None and result.lp_bound <= 713 + 1e-6
-    assert result.heuristic_objective is None
+    # a plan the reductions found on the way, if any, is no better than the optimum
+    assert result.heuristic_objective is None or result.heuristic_objective >= 713
     # the capacities bind: unit demands without them reach a lower total
     free = p_median(instance.costs, p=instance.p, mip_gap=0.0)
     assert free.objective is not None and free.objective < 713
@@ -267,6 +268,25 @@ def test_capacitated_p_median_brute_force(seed: int) -> None:
     assert brute_p_median(costs, w, 3) <= expected
 
 
+@pytest.mark.parametrize(("seed", "p", "fill"), [(1, 3, 0.9), (2, 4, 0.8), (3, 5, 0.95), (4, 3, 0.6), (5, 6, 0.85)])
+def test_capacitated_reductions_keep_the_optimum(seed: int, p: int, fill: float) -> None:
+    # Lagrangian bound, guessed upper values and the pairs and sites they remove, against the plain model:
+    # 24 units x 12 sites, whole loads 1..20, capacities such that p sites hold `fill` of them at best
+    costs, weights = euclidean(seed, n=24, m=12)
+    rng = np.random.default_rng(seed)
+    loads = {d: float(v) for d, v in zip(costs.demand_ids, rng.integers(1, 21, 24), strict=True)}
+    capacity = math.ceil(sum(loads.values()) / (p * fill))
+    capacities = dict.fromkeys(costs.site_ids, float(capacity))
+    reduced = p_median(costs, p=p, weights=weights, capacities=capacities, demands=loads, mip_gap=0.0)
+    plain = p_median(costs, p=p, weights=weights, capacities=capacities, demands=loads, mip_gap=0.0, reduce=False)
+    assert reduced.status == plain.status == "optimal"
+    assert reduced.objective == pytest.approx(plain.objective, rel=1e-9)
+    used = dict.fromkeys(reduced.sites, 0.0)
+    for d, site in reduced.assignment.items():
+        used[site] += loads[d]
+    assert max(used.values()) <= capacity
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize(("p", "radius"), [(1, 10.0), (2, 8.0), (3, 5.0)])
 @pytest.mark.parametrize("search_cells", [0, 4_000_000])
@@ -402,6 +422,56 @@ def test_p_center_larger_random_matrices_brute_force(seed: int) -> None:
         return
     result = p_center(costs, p=3)
     assert (result.objective, result.status, result.gap) == (expected, "optimal", 0)
+
+
+def brute_capacitated_center(costs: CostMatrix, load: np.ndarray, p: int, capacity: np.ndarray) -> float:
+    """Smallest largest assigned cost over every p sites and every single-source assignment that fits."""
+    best = math.inf
+    for s in subsets(costs, p):
+        for choice in itertools.product(s, repeat=len(load)):
+            used = np.zeros(len(capacity))
+            np.add.at(used, list(choice), load)
+            if (used <= capacity).all():
+                best = min(best, float(costs.costs[np.arange(len(load)), list(choice)].max()))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("p", [2, 3])
+def test_capacitated_p_center_brute_force(seed: int, p: int) -> None:
+    costs, loads = random_matrix(seed + 300, n=6, m=5)
+    load = weight_array(costs, loads)
+    # capacities of 40-70% of the total load per site: they bind on most seeds, and some seeds are infeasible
+    rng = np.random.default_rng(seed)
+    capacity = np.ceil(load.sum() * rng.uniform(0.4, 0.7, len(costs.site_ids)))
+    capacities = dict(zip(costs.site_ids, capacity.tolist(), strict=True))
+    expected = brute_capacitated_center(costs, load, p, capacity)
+    if math.isinf(expected):
+        with pytest.raises(InfeasibleError):
+            p_center(costs, p=p, capacities=capacities, demands=loads)
+        return
+    result = p_center(costs, p=p, capacities=capacities, demands=loads)
+    assert (result.objective, result.status, len(result.sites)) == (expected, "optimal", p)
+    used = dict.fromkeys(result.sites, 0.0)
+    for i, d in enumerate(costs.demand_ids):
+        site = result.assignment[d]
+        used[site] += loads[d]
+        assert costs.costs[i, column(costs, site)] <= expected
+    assert all(used[s] <= capacities[s] for s in used)
+
+
+def test_capacitated_p_center_moves_a_unit_past_its_nearest_site() -> None:
+    # a, b, c all nearest to s1 (cost 1); s1 holds two unit loads, so one unit goes to s2 at cost 4 (b, the
+    # cheapest to move); without capacities the radius is 1
+    costs = CostMatrix(("a", "b", "c"), ("s1", "s2"), np.array([[1.0, 5], [1, 4], [1, 6]]))
+    assert p_center(costs, p=2).objective == 1
+    result = p_center(costs, p=2, capacities={"s1": 2, "s2": 2})
+    assert (result.objective, dict(result.assignment)) == (4, {"a": "s1", "b": "s2", "c": "s1"})
+    # loads of 2 fill 6 of capacity but a site of 3 holds one unit only: three units do not fit in two sites
+    with pytest.raises(InfeasibleError, match="within the site capacities"):
+        p_center(costs, p=2, capacities={"s1": 3, "s2": 3}, demands={"a": 2, "b": 2, "c": 2})
+    with pytest.raises(ScenarioError, match="give capacities too"):
+        p_center(costs, p=2, demands={"a": 1, "b": 1, "c": 1})
 
 
 def test_p_center_stopped_by_its_time_limit_keeps_a_plan_and_a_bound() -> None:

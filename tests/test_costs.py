@@ -15,13 +15,17 @@ from allocopt.costs import (
     read_costs,
     read_costs_long,
     read_costs_wide,
+    read_loads,
+    read_lorena,
     read_orlib_pmedian,
+    read_points,
     read_weights,
     weights_array,
 )
 from allocopt.errors import DataError
 
 DATA = Path(__file__).resolve().parent / "data"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 SF_DISTANCES = DATA / "sf" / "SF_network_distance_candidateStore_16_censusTract_205_new.csv"
 SF_DEMAND = DATA / "sf" / "SF_demand_205_centroid_uniform_weight.csv"
 
@@ -236,6 +240,129 @@ def test_value_arrays_follow_id_order_and_check_ids() -> None:
         capacities_array(("s", "t"), {"s": 1})
     with pytest.raises(DataError, match="weight must be a finite number >= 0"):
         weights_array(("a",), {"a": math.nan})
+
+
+def test_loads_round_trip_apart_from_weights(tmp_path: Path) -> None:
+    loads = {"a": 2.5, "b": 0.0, "c": 7.0}
+    path = write(tmp_path, "loads.csv", "demand,load\n" + "".join(f"{d},{v!r}\n" for d, v in loads.items()))
+    assert read_loads(path, demand_ids=("c", "a", "b")) == loads
+    with pytest.raises(DataError, match=r"weights.csv, line 1: missing column\(s\) load; found demand, weight"):
+        read_loads(write(tmp_path, "weights.csv", "demand,weight\na,1\n"), demand_ids=("a",))
+
+
+# ---------------------------------------------------------------- points and Lorena-Senne files
+
+
+def test_points_round_trip_to_euclidean_costs(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(-50, 50, (6, 2)).tolist()
+    xy_array = np.asarray(xy)
+    ids = [f"p{k}" for k in range(6)]
+    text = "name,y,x\n" + "".join(f"{i},{y!r},{x!r}\n" for i, (x, y) in zip(ids, xy, strict=True))
+    path = write(tmp_path, "points.csv", text)
+    matrix = read_points(path, id_column="name")
+    expected = np.hypot(*(xy_array[:, None, :] - xy_array[None, :, :]).transpose(2, 0, 1))
+    assert matrix.demand_ids == matrix.site_ids == tuple(ids)
+    np.testing.assert_allclose(matrix.costs, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(read_points(path, id_column="name", truncate=True).costs, np.floor(expected))
+
+
+def test_points_by_hand_and_truncated(tmp_path: Path) -> None:
+    # a 3-4-5 triangle and a unit diagonal: 5 stays 5, sqrt(2) rounds down to 1
+    path = write(tmp_path, "p.csv", "id,x,y\na,0,0\nb,3,4\nc,1,1\n")
+    assert read_points(path).costs[0, 1] == 5 and read_points(path).costs[0, 2] == pytest.approx(math.sqrt(2))
+    assert read_points(path, truncate=True).costs.tolist() == [[0, 5, 1], [5, 0, 3], [1, 3, 0]]
+
+
+def test_lon_lat_points_give_great_circle_km(tmp_path: Path) -> None:
+    # one degree of latitude along a meridian is 2 pi R / 360 km; a quarter of the equator is pi R / 2 km
+    path = write(tmp_path, "ll.csv", "id,lon,lat\na,110,30\nb,110,31\nc,20,0\nd,-70,0\n")
+    costs = read_points(path).costs
+    radius_km = 6371.0088
+    assert costs[0, 1] == pytest.approx(2 * math.pi * radius_km / 360, rel=1e-12)
+    assert costs[2, 3] == pytest.approx(math.pi * radius_km / 2, rel=1e-12)
+    assert costs[1, 0] == costs[0, 1] and costs[3, 3] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "expected"),
+    [
+        ("id,a,b\np,1,2\n", {}, r"line 1: need coordinate columns x,y \(Euclidean\) or lon,lat"),
+        ("id,x,y,lon,lat\np,1,2,3,4\n", {}, r"has both x,y and lon,lat columns; choose the distance"),
+        ("id,lon,lat\np,1,2\nq,181,0\n", {}, r"line 3: lon 181, lat 0 are not degrees"),
+        ("id,x,y\np,1,2\np,3,4\n", {}, r"line 3: point 'p' repeats line 2"),
+        ("id,x,y\np,1,north\n", {}, r"line 2, field y: 'north' is not a number"),
+        ("id,x,y\n", {}, r"no points below the header"),
+        ("id,x,y\np,1,2\n", {"distance": "great-circle"}, r"missing column\(s\) lon, lat"),
+        ("id,x,y\np,1,2\n", {"distance": "manhattan"}, r"unknown distance 'manhattan'"),
+    ],
+)
+def test_points_errors(tmp_path: Path, text: str, options: dict[str, str], expected: str) -> None:
+    with pytest.raises(DataError, match=expected):
+        read_points(write(tmp_path, "points.csv", text), **options)  # type: ignore[arg-type]
+
+
+def test_points_with_both_pairs_take_the_distance_asked_for(tmp_path: Path) -> None:
+    path = write(tmp_path, "both.csv", "id,x,y,lon,lat\na,0,0,0,0\nb,3,4,0,1\n")
+    assert read_points(path, distance="euclidean").costs[0, 1] == 5
+    assert read_points(path, distance="great-circle").costs[0, 1] == pytest.approx(111.195, abs=1e-3)
+
+
+def test_lorena_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    xy = rng.integers(0, 1000, (5, 2))
+    capacity, demand = rng.integers(50, 90, 5), rng.integers(1, 30, 5)
+    rows = "".join(f"{x} {y} {c} {d}\n" for (x, y), c, d in zip(xy, capacity, demand, strict=True))
+    instance = read_lorena(write(tmp_path, "tiny.dat", f"5 2\n{rows}"))
+    assert instance.p == 2 and instance.optimum is None
+    assert instance.costs.demand_ids == instance.costs.site_ids == ("1", "2", "3", "4", "5")
+    assert list(instance.capacities.values()) == capacity.tolist()
+    assert list(instance.demands.values()) == demand.tolist()
+    np.testing.assert_allclose(instance.costs.costs, np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)))
+
+
+def test_lorena_sjc1_as_published() -> None:
+    path = BENCHMARKS / "lorena-sjc" / "SJC1.dat"
+    if not path.exists():
+        pytest.skip(f"{path} is not beside the repository")
+    instance = read_lorena(path)
+    # SOURCE.md: n 100, p 10, every capacity 720, total demand 5807; costs are real (not truncated) distances
+    assert (len(instance.costs.site_ids), instance.p) == (100, 10)
+    assert set(instance.capacities.values()) == {720} and sum(instance.demands.values()) == 5807
+    assert instance.costs.costs[0, 1] == pytest.approx(math.hypot(409154 - 409151, 435528 - 435683))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", r"the file is empty; expected a first line `n p`"),
+        ("2 3\n1 1 5 1\n2 2 5 1\n", r"line 1: need n >= 1 and 1 <= p <= n, got 2 3"),
+        ("2 1\n1 1 5 1\n", r"line 1 announces 2 points, the file has 1 lines"),
+        ("1 1\n1 1 5\n", r"line 2: expected 4 fields \(x y capacity demand\), got 3"),
+        ("1 1\n1 1 5 -2\n", r"line 2, field demand: '-2' is not a finite non-negative number"),
+    ],
+)
+def test_lorena_errors(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(DataError, match=expected):
+        read_lorena(write(tmp_path, "bad.dat", text))
+
+
+@pytest.mark.parametrize(
+    ("text", "layout"),
+    [
+        ("4 3 1\n1 2 1\n2 3 1\n3 4 1\n", "orlib"),
+        ("1 713\n2 1 120\n1 2 62 3\n2 80 25 4\n", "orlib-cap"),
+        ("2 1\n409154 435528 720 50\n409151 435683 720 4\n", "lorena"),
+    ],
+)
+def test_long_reader_names_the_layout_a_numeric_file_looks_like(tmp_path: Path, text: str, layout: str) -> None:
+    with pytest.raises(DataError, match=rf"missing column\(s\) demand, site, cost; .*add --format-in {layout}$"):
+        read_costs_long(write(tmp_path, "f.txt", text))
+
+
+def test_long_reader_adds_no_layout_hint_to_a_csv(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"found from, to, cost$"):
+        read_costs_long(write(tmp_path, "f.csv", "from,to,cost\na,b,1\n"))
 
 
 # ---------------------------------------------------------------- CostMatrix

@@ -45,6 +45,7 @@ with libraries_loaded():
         warn_unreachable,
         workers_options,
     )
+    from allocopt.cli_locate import locate_group
     from allocopt.export import check_output_dir
     from allocopt.model.capacity_coverage import ResourceKind
     from allocopt.services import SERVICES
@@ -290,64 +291,7 @@ def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path)
     click.echo(f"Results written to {target}")
 
 
-@main.command("locate")
-@click.argument("model", type=click.Choice(["pmedian", "mclp", "lscp", "pcenter"]))
-@click.option("--costs", "costs_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
-              help="Cost matrix: long CSV (demand,site,cost), wide CSV, or an OR-Library p-median file.")
-@click.option("--format-in", "costs_format", type=click.Choice(["long", "wide", "orlib", "orlib-cap"]),
-              default="long", show_default=True,
-              help="Layout of the --costs file (orlib-cap: an OR-Library capacitated p-median problem).")
-@click.option("--formulation", type=click.Choice(["auto", "radius", "assignment"]), default="auto",
-              show_default=True, help="p-median formulation (radius scales further; capacities need assignment).")
-@click.option("--weights", "weights_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              default=None, help="CSV demand,weight (default: every weight 1).")
-@click.option("--capacities", "capacities_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              default=None, help="CSV site,capacity: capacitated p-median, weights as loads.")
-@click.option("-p", "p", type=click.IntRange(min=1), default=None,
-              help="Number of sites to open (OR-Library files: the file's p unless given).")
-@click.option("--radius", type=click.FloatRange(min=0), default=None, help="Coverage radius, in the costs' unit.")
-@click.option("--columns", "cost_columns", default="demand,site,cost", show_default=True,
-              help="Demand id, site id and cost columns of a long CSV.")
-@click.option("--weight-columns", default="demand,weight", show_default=True,
-              help="Demand id and weight columns of the --weights CSV.")
-@click.option("--capacity-columns", default="site,capacity", show_default=True,
-              help="Site id and capacity columns of the --capacities CSV.")
-@solver_options
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@handle_errors
-def locate_command(model: str, costs_path: Path, costs_format: str, formulation: str, weights_path: Path | None,
-                   capacities_path: Path | None, p: int | None, radius: float | None, cost_columns: str,
-                   weight_columns: str, capacity_columns: str, solver: str | None, time_limit_s: float | None,
-                   mip_gap: float | None, output_format: str) -> None:
-    """Classic location models on a cost matrix, keyed by IDs: p-median, MCLP, LSCP, p-center.
-
-    Objective: pmedian, sum of weight x cost; pcenter, the largest assigned cost; mclp, covered weight; lscp, the
-    number of sites.
-
-    Example: allocopt locate pmedian --costs distances.csv --weights population.csv -p 4
-    """
-    demand, site, cost = column_names(cost_columns, 3, "--columns")
-    weight_id, weight = column_names(weight_columns, 2, "--weight-columns")
-    capacity_id, capacity = column_names(capacity_columns, 2, "--capacity-columns")
-    columns = workflow.CostColumns(demand=demand, site=site, cost=cost, weight_id=weight_id, weight=weight,
-                                   capacity_id=capacity_id, capacity=capacity)
-    result = workflow.locate(model, costs_path, costs_format=costs_format, weights_path=weights_path,
-                             capacities_path=capacities_path, p=p, radius=radius, columns=columns,
-                             formulation=formulation, solver=solver,
-                             time_limit_s=time_limit_s, mip_gap=mip_gap)
-    data = result.to_dict()
-    if output_format == "json":
-        echo_json(data)
-    else:
-        click.echo(f"{model}: status {data['status']}, objective {data['objective']:,.6g} "
-                   f"({data['objective_meaning']})")
-        click.echo(f"Sites ({len(data['sites'])}): {terminal_text(', '.join(data['sites']))}")
-        if data["assignment"]:
-            assigned = pd.DataFrame(sorted(data["assignment"].items()), columns=["demand", "site"])
-            echo_table(assigned.groupby("site", sort=True).size().rename("demand_points").reset_index())
-    if result.status != "optimal":
-        click.echo(f"Warning: not proven optimal (status {result.status}, gap {result.gap}).", err=True)
-        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+main.add_command(locate_group)
 
 
 @main.command("cover")

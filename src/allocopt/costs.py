@@ -1,5 +1,5 @@
-"""Demand x site cost matrices from files: long CSV, wide CSV, OR-Library p-median graphs and capacitated
-p-median problems; weights and capacities."""
+"""Demand x site cost matrices from files: long CSV, wide CSV, points with coordinates, OR-Library p-median
+graphs, OR-Library and Lorena-Senne capacitated p-median problems; weights, loads and capacities."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ from allocopt.errors import DataError
 from allocopt.inputs import read_bytes
 
 COST_FORMATS = ("long", "wide", "orlib")
+CAPACITATED_FORMATS = ("orlib-cap", "lorena")
+DISTANCES = ("euclidean", "great-circle")
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG), for great-circle distances
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,10 @@ def read_costs_long(
     source = Path(path)
     rows = _csv_rows(source)
     header = _header(source, rows)
-    cols = _require_columns(source, header, (demand_column, site_column, cost_column))
+    try:
+        cols = _require_columns(source, header, (demand_column, site_column, cost_column))
+    except DataError as exc:
+        raise DataError(f"{exc}{_layout_hint(source)}") from None
     demand_index: dict[str, int] = {}
     site_index: dict[str, int] = {}
     seen: dict[tuple[int, int], int] = {}
@@ -154,8 +160,7 @@ def read_orlib_pmedian(path: str | Path) -> tuple[CostMatrix, int]:
     an edge is listed more than once the last line counts, as in Beasley's own reader.
     """
     source = Path(path)
-    lines = [(number, text.split()) for number, text in enumerate(_text(source).splitlines(), start=1)]
-    lines = [(number, tokens) for number, tokens in lines if tokens]
+    lines = _token_lines(source)
     if not lines:
         raise DataError(f"{source}: the file is empty; expected a first line `n edges p`")
     number, tokens = lines[0]
@@ -186,13 +191,13 @@ def read_orlib_pmedian(path: str | Path) -> tuple[CostMatrix, int]:
 @dataclass(frozen=True)
 class CapacitatedInstance:
     """A capacitated p-median instance: costs, p, each demand unit's load on a site and each site's capacity
-    (both in the file's demand units), and the optimum the file states."""
+    (both in the file's demand units), and the optimum the file states (None when it states none)."""
 
     costs: CostMatrix
     p: int
     demands: Mapping[str, float]
     capacities: Mapping[str, float]
-    optimum: float
+    optimum: float | None
 
 
 def read_orlib_pmedcap(path: str | Path) -> CapacitatedInstance:
@@ -203,8 +208,7 @@ def read_orlib_pmedcap(path: str | Path) -> CapacitatedInstance:
     truncation under which the stated optima hold. The objective is unweighted: demands load the capacities.
     """
     source = Path(path)
-    lines = [(number, text.split()) for number, text in enumerate(_text(source).splitlines(), start=1)]
-    lines = [(number, tokens) for number, tokens in lines if tokens]
+    lines = _token_lines(source)
     if len(lines) < 2:
         raise DataError(f"{source}: expected the lines `problem optimum` and `n p capacity` first")
     (head_line, head), (size_line, size) = lines[0], lines[1]
@@ -223,9 +227,8 @@ def read_orlib_pmedcap(path: str | Path) -> CapacitatedInstance:
         raise DataError(f"{source}: customer ids repeat: {', '.join(duplicates[:10])}; give each customer one line")
     xy = np.asarray([record[1:3] for record in records], dtype=np.float64)
     demand = [float(record[3]) for record in records]
-    distances = np.floor(np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)))
     return CapacitatedInstance(
-        costs=CostMatrix(ids, ids, distances),
+        costs=CostMatrix(ids, ids, planar_distances(xy, xy, truncate=True)),
         p=p,
         demands=dict(zip(ids, demand, strict=True)),
         capacities=dict.fromkeys(ids, float(capacity)),
@@ -233,11 +236,120 @@ def read_orlib_pmedcap(path: str | Path) -> CapacitatedInstance:
     )
 
 
+def read_lorena(path: str | Path) -> CapacitatedInstance:
+    """Read a Lorena-Senne capacitated p-median instance (the SJC set of Lorena and Senne 2004).
+
+    Lines: `n p`, then `x y capacity demand` for each of the n points. Every point ("1".."n" in file order) is
+    a demand unit and a candidate site with its own capacity; costs are the real Euclidean distances (not
+    truncated, unlike OR-Library's pmedcap), the objective is unweighted and the demands load the capacities.
+    The files state no optimum.
+    """
+    source = Path(path)
+    lines = _token_lines(source)
+    if not lines:
+        raise DataError(f"{source}: the file is empty; expected a first line `n p`")
+    head_line, head = lines[0]
+    n, p = _int_fields(source, head_line, head, ("n", "p"))
+    if n < 1 or not 1 <= p <= n:
+        raise DataError(f"{source}, line {head_line}: need n >= 1 and 1 <= p <= n, got {n} {p}")
+    if len(lines) - 1 != n:
+        raise DataError(f"{source}: line {head_line} announces {n} points, the file has {len(lines) - 1} lines")
+    fields = ("x", "y", "capacity", "demand")
+    records = np.asarray([_number_fields(source, number, tokens, fields) for number, tokens in lines[1:]])
+    ids = tuple(str(k) for k in range(1, n + 1))
+    return CapacitatedInstance(
+        costs=CostMatrix(ids, ids, planar_distances(records[:, :2], records[:, :2])),
+        p=p,
+        demands=dict(zip(ids, records[:, 3].tolist(), strict=True)),
+        capacities=dict(zip(ids, records[:, 2].tolist(), strict=True)),
+        optimum=None,
+    )
+
+
+def read_points(
+    path: str | Path, *, id_column: str = "id", distance: str | None = None, truncate: bool = False
+) -> CostMatrix:
+    """Costs between points given by coordinates: every point is both a demand unit and a candidate site.
+
+    The CSV has an id column and either `x,y` (planar coordinates: Euclidean distance in their unit) or
+    `lon,lat` (WGS84 degrees: great-circle distance in km on a sphere of the mean Earth radius). `distance`
+    ("euclidean" or "great-circle") picks one when a file has both pairs. With `truncate` every cost is
+    rounded down to a whole number, as OR-Library's capacitated p-median files do.
+    """
+    if distance is not None and distance not in DISTANCES:
+        raise DataError(f"unknown distance {distance!r}; choose one of: {', '.join(DISTANCES)}")
+    source = Path(path)
+    rows = _csv_rows(source)
+    header = _header(source, rows)
+    pairs = {"euclidean": ("x", "y"), "great-circle": ("lon", "lat")}
+    present = [name for name, pair in pairs.items() if set(pair) <= set(header)]
+    if distance is None and len(present) != 1:
+        found = ", ".join(header) or "none"
+        raise DataError(
+            f"{source}, line 1: need coordinate columns x,y (Euclidean) or lon,lat (great-circle), found {found}"
+            if not present
+            else f"{source}, line 1: has both x,y and lon,lat columns; choose the distance (euclidean or great-circle)"
+        )
+    metric = distance or present[0]
+    id_col, first, second = _require_columns(source, header, (id_column, *pairs[metric]))
+    ids: dict[str, int] = {}
+    coordinates: list[tuple[float, ...]] = []
+    for line, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        point = _id_cell(source, line, row, id_col, id_column)
+        if point in ids:
+            raise DataError(f"{source}, line {line}: point {point!r} repeats line {ids[point]}; keep one row per point")
+        ids[point] = line
+        coordinates.append(tuple(_coordinate(source, line, row, col, header[col]) for col in (first, second)))
+    if not coordinates:
+        raise DataError(f"{source}: no points below the header; add one row per point")
+    xy = np.asarray(coordinates)
+    if metric == "euclidean":
+        return CostMatrix(tuple(ids), tuple(ids), planar_distances(xy, xy, truncate=truncate))
+    _check_lon_lat(source, xy, list(ids.values()))
+    distances = great_circle_km(xy, xy)
+    return CostMatrix(tuple(ids), tuple(ids), np.floor(distances) if truncate else distances)
+
+
+def planar_distances(a: np.ndarray, b: np.ndarray, *, truncate: bool = False) -> np.ndarray:
+    """Euclidean distances between the rows of `a` and of `b` (n x 2 each), rounded down with `truncate`."""
+    distances = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2))
+    return np.floor(distances) if truncate else distances
+
+
+def great_circle_km(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Great-circle distances in km between the (lon, lat) degree rows of `a` and `b` (haversine formula)."""
+    lon_a, lat_a = np.radians(a[:, 0])[:, None], np.radians(a[:, 1])[:, None]
+    lon_b, lat_b = np.radians(b[:, 0])[None, :], np.radians(b[:, 1])[None, :]
+    half = np.sin((lat_b - lat_a) / 2) ** 2 + np.cos(lat_a) * np.cos(lat_b) * np.sin((lon_b - lon_a) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(half, 0.0, 1.0)))
+
+
+def _check_lon_lat(source: Path, lon_lat: np.ndarray, lines: list[int]) -> None:
+    """DataError naming the line of the first longitude outside [-180, 180] or latitude outside [-90, 90]."""
+    bad = np.flatnonzero((np.abs(lon_lat[:, 0]) > 180) | (np.abs(lon_lat[:, 1]) > 90))
+    if len(bad):
+        lon, lat = lon_lat[bad[0]]
+        raise DataError(
+            f"{source}, line {lines[bad[0]]}: lon {lon:g}, lat {lat:g} are not degrees (lon in -180..180, lat in "
+            f"-90..90); give planar coordinates as x,y"
+        )
+
+
 def read_weights(
     path: str | Path, *, demand_ids: Sequence[str], id_column: str = "demand", weight_column: str = "weight"
 ) -> dict[str, float]:
     """Read demand weights (population) from a CSV `demand,weight`; every demand id must appear exactly once."""
     return _read_id_values(path, ids=demand_ids, id_column=id_column, value_column=weight_column, kind="demand")
+
+
+def read_loads(
+    path: str | Path, *, demand_ids: Sequence[str], id_column: str = "demand", load_column: str = "load"
+) -> dict[str, float]:
+    """Read each demand unit's load on site capacities from a CSV `demand,load`, apart from its objective
+    weight; every demand id must appear exactly once."""
+    return _read_id_values(path, ids=demand_ids, id_column=id_column, value_column=load_column, kind="demand")
 
 
 def read_capacities(
@@ -312,6 +424,34 @@ def _keyed_rows(
             raise DataError(f"{source}, line {line}: {kind} {key!r} repeats line {first_line[key]}")
         first_line[key] = line
         yield line, key, row
+
+
+def _layout_hint(source: Path) -> str:
+    """For a file of whitespace-separated numbers, a suggestion of the --format-in whose first lines it matches
+    (OR-Library p-median `n edges p` / `i j cost`, OR-Library capacitated `problem optimum` / `n p capacity`,
+    Lorena-Senne `n p` / `x y capacity demand`); otherwise an empty string."""
+    lines = [tokens for _, tokens in _token_lines(source)[:2]]
+    if len(lines) < 2 or not all(_is_number(token) for tokens in lines for token in tokens):
+        return ""
+    layouts = {(3, 3): ("orlib", "an OR-Library p-median"), (2, 3): ("orlib-cap", "an OR-Library capacitated p-median"),
+               (2, 4): ("lorena", "a Lorena-Senne capacitated p-median")}
+    layout = layouts.get((len(lines[0]), len(lines[1])))
+    return "" if layout is None else f"; this looks like {layout[1]} file: add --format-in {layout[0]}"
+
+
+def _is_number(token: str) -> bool:
+    """Whether the token parses as a float."""
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _token_lines(source: Path) -> list[tuple[int, list[str]]]:
+    """(line number, whitespace-separated tokens) of each non-blank line of the file."""
+    lines = [(number, text.split()) for number, text in enumerate(_text(source).splitlines(), start=1)]
+    return [(number, tokens) for number, tokens in lines if tokens]
 
 
 def _text(source: Path) -> str:
@@ -391,6 +531,26 @@ def _int_fields(source: Path, line: int, tokens: list[str], names: Sequence[str]
         except ValueError:
             raise DataError(f"{source}, line {line}, field {name}: {token!r} is not an integer") from None
     return tuple(values)
+
+
+def _number_fields(source: Path, line: int, tokens: list[str], names: Sequence[str]) -> tuple[float, ...]:
+    """The line's finite non-negative numbers, one per name, or DataError naming the field that is missing or
+    not such a number."""
+    if len(tokens) < len(names):
+        raise DataError(f"{source}, line {line}: expected {len(names)} fields ({' '.join(names)}), got {len(tokens)}")
+    return tuple(_cost_cell(source, line, tokens, k, name) for k, name in enumerate(names))
+
+
+def _coordinate(source: Path, line: int, row: list[str], col: int, field: str) -> float:
+    """A finite number (of either sign) from the row, or DataError naming file, line and field."""
+    text = row[col].strip() if col < len(row) else ""
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(f"{source}, line {line}, field {field}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise DataError(f"{source}, line {line}, field {field}: {text!r} is not a finite coordinate")
+    return value
 
 
 def weights_array(demand_ids: Sequence[str], weights: Mapping[str, float] | None) -> np.ndarray:

@@ -14,11 +14,15 @@ from allocopt import __version__, consortium
 from allocopt.access import AccessReport, compute_access
 from allocopt.closure_plan import RobustPlan, plan_under_closures
 from allocopt.costs import (
+    CostMatrix,
     read_capacities,
     read_costs,
     read_costs_long,
     read_existing_units,
+    read_loads,
+    read_lorena,
     read_orlib_pmedcap,
+    read_points,
     read_weights,
 )
 from allocopt.errors import AllocoptError, ScenarioError
@@ -354,7 +358,8 @@ def _content_hashes(region: Region, directory: Path) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class CostColumns:
-    """Column names of a long cost CSV and of the weights and capacities CSVs."""
+    """Column names of a long cost CSV, of the weights, loads and capacities CSVs and the id column of a
+    points CSV."""
 
     demand: str = "demand"
     site: str = "site"
@@ -363,66 +368,125 @@ class CostColumns:
     weight: str = "weight"
     capacity_id: str = "site"
     capacity: str = "capacity"
+    load_id: str = "demand"
+    load: str = "load"
+    point_id: str = "id"
+
+
+@dataclass(frozen=True)
+class LocateInputs:
+    """Where a classic location model's data come from. Costs: `costs_path` in `costs_format` (long, wide,
+    orlib, or the capacitated layouts orlib-cap and lorena, which also give p, loads and capacities), or
+    `points_path`, coordinates turned into `distance` costs (`costs.read_points`), rounded down with
+    `truncate`. `weights_path`: objective weights; `demand_path`: each unit's load on capacities (default:
+    the file's loads, else the weights); `capacities_path`: site capacities (default: the file's). The
+    explicit files replace what a capacitated layout gives."""
+
+    costs_path: str | Path | None = None
+    costs_format: str = "long"
+    points_path: str | Path | None = None
+    distance: str | None = None
+    truncate: bool = False
+    weights_path: str | Path | None = None
+    demand_path: str | Path | None = None
+    capacities_path: str | Path | None = None
+    columns: CostColumns = CostColumns()
+
+
+@dataclass(frozen=True)
+class LocateData:
+    """A classic location model's data read from files: costs, the file's p (None when it has none), weights,
+    loads and capacities (None when not given), and where the capacities came from (for messages)."""
+
+    costs: CostMatrix
+    file_p: int | None
+    weights: dict[str, float] | None
+    loads: dict[str, float] | None
+    capacities: dict[str, float] | None
+    capacity_source: str
+
+
+def read_locate_inputs(inputs: LocateInputs) -> LocateData:
+    """Read the files of `inputs`; ScenarioError when both or neither of costs and points are given, or
+    `truncate` comes without points."""
+    path = inputs.costs_path
+    if (path is None) == (inputs.points_path is None):
+        raise ScenarioError("give the costs either as a cost file (--costs) or as points (--points), one of them")
+    if inputs.truncate and inputs.points_path is None:
+        raise ScenarioError("--truncate rounds distances between --points; cost files are read as they are")
+    columns = inputs.columns
+    file_p, loads, capacities, source = None, None, None, ""
+    if path is None:
+        costs = read_points(inputs.points_path or "", id_column=columns.point_id, distance=inputs.distance,
+                            truncate=inputs.truncate)
+    elif inputs.costs_format == "long":
+        costs = read_costs_long(path, demand_column=columns.demand, site_column=columns.site,
+                                cost_column=columns.cost)
+    elif inputs.costs_format in ("orlib-cap", "lorena"):
+        instance = (read_orlib_pmedcap if inputs.costs_format == "orlib-cap" else read_lorena)(path)
+        costs, file_p = instance.costs, instance.p
+        loads, capacities = dict(instance.demands), dict(instance.capacities)
+        source = f"the {inputs.costs_format} file {path}"
+    else:
+        costs, file_p = read_costs(path, fmt=inputs.costs_format)
+    weights = None if inputs.weights_path is None else read_weights(
+        inputs.weights_path, demand_ids=costs.demand_ids, id_column=columns.weight_id, weight_column=columns.weight)
+    if inputs.demand_path is not None:
+        loads = read_loads(inputs.demand_path, demand_ids=costs.demand_ids, id_column=columns.load_id,
+                           load_column=columns.load)
+    if inputs.capacities_path is not None:
+        capacities = read_capacities(inputs.capacities_path, site_ids=costs.site_ids,
+                                     id_column=columns.capacity_id, capacity_column=columns.capacity)
+        source = "--capacities"
+    return LocateData(costs, file_p, weights, loads, capacities, source)
 
 
 def locate(
     model: str,
-    costs_path: str | Path,
+    inputs: LocateInputs,
     *,
-    costs_format: str = "long",
-    weights_path: str | Path | None = None,
-    capacities_path: str | Path | None = None,
     p: int | None = None,
     radius: float | None = None,
-    columns: CostColumns = CostColumns(),
     formulation: str = "auto",
     solver: str | None = None,
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
 ) -> LocateResult:
-    """Run a classic location model (pmedian, mclp, lscp, pcenter) on a cost-matrix file, keyed by IDs.
+    """Run a classic location model (pmedian, mclp, lscp, pcenter) on the files of `inputs`, keyed by IDs.
 
-    `costs_format`: long or wide CSV, an OR-Library p-median file (`orlib`) or an OR-Library capacitated p-median
-    problem (`orlib-cap`, whose demands and capacities come from the file). `formulation` chooses the p-median
-    formulation (auto, radius or assignment).
+    pmedian and pcenter take capacities (single sourcing), loaded by the units' loads; p defaults to the
+    file's (OR-Library and Lorena-Senne files). `formulation` chooses the p-median formulation (auto, radius
+    or assignment).
     """
-
-    demands = None
-    capacities = None
-    if costs_format == "long":
-        costs = read_costs_long(costs_path, demand_column=columns.demand, site_column=columns.site,
-                                cost_column=columns.cost)
-        file_p = None
-    elif costs_format == "orlib-cap":
-        instance = read_orlib_pmedcap(costs_path)
-        costs, file_p, demands, capacities = instance.costs, instance.p, instance.demands, instance.capacities
-    else:
-        costs, file_p = read_costs(costs_path, fmt=costs_format)
-    weights = None if weights_path is None else read_weights(
-        weights_path, demand_ids=costs.demand_ids, id_column=columns.weight_id, weight_column=columns.weight)
-    if capacities_path is not None:
-        capacities = read_capacities(capacities_path, site_ids=costs.site_ids, id_column=columns.capacity_id,
-                                     capacity_column=columns.capacity)
+    data = read_locate_inputs(inputs)
     options: dict[str, Any] = {"solver": solver or DEFAULT_SOLVER, "time_limit_s": time_limit_s, "mip_gap": mip_gap}
-    count = p if p is not None else file_p
+    count = p if p is not None else data.file_p
 
     def need(value: Any, option: str) -> Any:
         if value is None:
             raise ScenarioError(f"locate {model} needs {option}")
         return value
 
-    if capacities is not None and model != "pmedian":
-        raise ScenarioError(f"--capacities applies to pmedian only, not {model}")
+    if model in ("mclp", "lscp"):
+        if data.capacities is not None:
+            raise ScenarioError(f"{model} has no site capacities, but {data.capacity_source} gives them; "
+                                "use pmedian or pcenter, or give the costs without capacities")
+        if inputs.demand_path is not None:
+            raise ScenarioError(f"{model} has no site capacities for --demand to load; leave --demand out")
+    loads = data.loads
+    if loads is None and data.capacities is not None and model == "pcenter":
+        loads = data.weights  # as in the p-median: without loads, the weights load the capacities
     if model == "pmedian":
-        return classic.p_median(costs, p=need(count, "-p N"), weights=weights, capacities=capacities,
-                                demands=demands, formulation=formulation, **options)
+        return classic.p_median(data.costs, p=need(count, "-p N"), weights=data.weights, capacities=data.capacities,
+                                demands=loads, formulation=formulation, **options)
     if model == "mclp":
-        return classic.mclp(costs, p=need(count, "-p N"), radius=need(radius, "--radius R"), weights=weights,
-                            **options)
+        return classic.mclp(data.costs, p=need(count, "-p N"), radius=need(radius, "--radius R"),
+                            weights=data.weights, **options)
     if model == "lscp":
-        return classic.lscp(costs, radius=need(radius, "--radius R"), **options)
+        return classic.lscp(data.costs, radius=need(radius, "--radius R"), **options)
     if model == "pcenter":
-        return classic.p_center(costs, p=need(count, "-p N"), **options)
+        return classic.p_center(data.costs, p=need(count, "-p N"), capacities=data.capacities,
+                                demands=loads, **options)
     raise ScenarioError(f"unknown model {model!r}; choose pmedian, mclp, lscp or pcenter")
 
 

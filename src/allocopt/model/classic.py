@@ -27,6 +27,7 @@ from allocopt.costs import CostMatrix, capacities_array, weights_array
 from allocopt.errors import InfeasibleError, ScenarioError, SolverError
 from allocopt.model import max_cover, set_cover
 from allocopt.model._sparse import add_rows
+from allocopt.model.capacitated import capacitated_relaxation, check_capacity, guesses, search_radius
 from allocopt.model.heuristics import (
     center_greedy,
     coverage_greedy,
@@ -146,9 +147,7 @@ def p_median(
         raise ScenarioError(f"unknown p-median formulation {formulation!r}; choose one of: {', '.join(FORMULATIONS)}")
     w = weights_array(costs.demand_ids, weights)
     _check_reachable(costs, np.isfinite(costs.costs), what="has a finite cost to no site")
-    capacity = None if capacities is None else capacities_array(costs.site_ids, capacities)
-    if demands is not None and capacity is None:
-        raise ScenarioError("demands only load site capacities; give capacities too, or leave demands out")
+    capacity = _capacity(costs, capacities, demands)
     load = w if demands is None else weights_array(costs.demand_ids, demands)
     if capacity is not None:
         if formulation == "radius":
@@ -156,49 +155,95 @@ def p_median(
                 "the radius formulation has no assignment variables to hold site capacities; "
                 "use formulation 'assignment' or 'auto'"
             )
-        best = float(np.sort(capacity)[::-1][:p].sum())
-        if best < load.sum():
-            raise InfeasibleError(
-                f"the {p} largest site capacities add up to {best:g}, less than the total demand "
-                f"{load.sum():g}; raise capacities or p"
-            )
+        check_capacity(capacity, load, p=p)
     started = time.perf_counter()
+    deadline = None if time_limit_s is None else started + time_limit_s
     c = costs.costs
+    plan: np.ndarray | None = None
+    assignment: np.ndarray | None = None
+    relaxation = None
     if capacity is None:
         plan, fixing, caps = _plan_and_reductions(c, w, p=p, reduce=reduce)
     else:
-        plan, fixing, caps = None, no_fixing(c.shape[1]), np.full(c.shape[0], np.inf)
+        fixing, caps = no_fixing(c.shape[1]), np.full(c.shape[0], np.inf)
+        if reduce:
+            weighted = _weighted(c, w)
+            start = interchange(weighted, greedy(weighted, p=p))
+            relaxation = capacitated_relaxation(weighted, load, capacity, p=p, start=start)
     build = radius_formulation if capacity is None and formulation != "assignment" else assignment_formulation
     options: dict[str, Any] = {"capacity": capacity, "loads": load} if build is assignment_formulation else {}
-    model = build(c, w, p=p, fixing=fixing, caps=caps, **options)
-    build_seconds = time.perf_counter() - started
     limit = "" if capacity is None else " within the site capacities"
     run: dict[str, Any] = {
         "solver": solver,
-        "time_limit_s": time_limit_s,
         "mip_gap": mip_gap,
         "infeasible": f"no {p} open sites can serve every demand unit at finite cost{limit}; raise p"
         + ("" if capacity is None else " or the capacities"),
     }
-    relaxed = _relaxation(model, **run) if lp_relaxation else None
-    if relaxed is not None and time_limit_s is not None:
-        # the relaxation counts against the time limit; the MIP keeps a second to hand back the start plan
-        run["time_limit_s"] = max(time_limit_s - relaxed.seconds, 1.0)
-    if plan is not None:
-        model.start(plan)
-    outcome = _run(model.model, warm_start=plan is not None, **run)
+    uppers = [math.inf] if relaxation is None else guesses(relaxation.bound)
+    solver_seconds = 0.0
+    while True:
+        upper = uppers.pop(0)
+        if relaxation is not None and math.isfinite(upper):
+            fixing, options["pair_mask"] = relaxation.reductions(upper)
+        model = build(c, w, p=p, fixing=fixing, caps=caps, **options)
+        solving = time.perf_counter()
+        guessed = math.isfinite(upper) and plan is None
+        try:
+            outcome, relaxed = _solve_pmedian(model, plan, assignment, deadline=deadline, lp_relaxation=lp_relaxation,
+                                              **run)
+        except InfeasibleError:
+            if not guessed:
+                raise
+            solver_seconds += time.perf_counter() - solving
+            continue  # no plan within the guess: the optimum lies above it
+        solver_seconds += time.perf_counter() - solving
+        if not (outcome.status == "optimal" and math.isfinite(upper) and outcome.objective is not None
+                and outcome.objective > upper + 1e-9 * max(1.0, abs(upper))):
+            break
+        # a plan above the guess: reduce against its value and solve again from it, which proves it or beats it
+        plan, assignment = model.opened(), model.assigned()
+        uppers = [outcome.objective]
+    if relaxation is not None and math.isfinite(upper) and outcome.best_bound is not None:
+        # every plan of value <= upper is in the reduced model, so min(its bound, upper) bounds them all
+        outcome = replace(outcome, best_bound=min(outcome.best_bound, upper))
+    served = None if plan is None else (
+        c[:, plan].min(axis=1) if assignment is None else c[np.arange(len(assignment)), assignment])
     extra: dict[str, Any] = {
         "formulation": model.name,
-        "heuristic_objective": None if plan is None else float(np.sum(w * c[:, plan].min(axis=1))),
+        "heuristic_objective": None if served is None else float(np.sum(w * served)),
         "lp_bound": None if relaxed is None or relaxed.status != "optimal" else relaxed.objective,
-        "build_seconds": build_seconds,
-        "seconds": outcome.seconds + (0.0 if relaxed is None else relaxed.seconds),
+        "build_seconds": time.perf_counter() - started - solver_seconds,
+        "seconds": solver_seconds,
     }
     if not outcome.has_plan:
         return replace(_no_plan("pmedian", outcome), **extra)
     choice = model.assigned()
     objective = float(np.sum(w * c[np.arange(len(choice)), choice]))
     return replace(_result("pmedian", outcome, costs, model.opened(), objective, assignment=choice), **extra)
+
+
+def _solve_pmedian(
+    model: Formulation,
+    plan: np.ndarray | None,
+    assignment: np.ndarray | None,
+    *,
+    deadline: float | None,
+    lp_relaxation: bool,
+    **run: Any,
+) -> tuple[SolveOutcome, SolveOutcome | None]:
+    """The LP relaxation (with `lp_relaxation`) and the MIP from the start plan, within the time left before
+    `deadline`; the MIP keeps at least a second to hand back the start plan."""
+    left = None if deadline is None else max(deadline - time.perf_counter(), 1.0)
+    relaxed = _relaxation(model, time_limit_s=left, **run) if lp_relaxation else None
+    if plan is not None:
+        model.start(plan, assignment) if assignment is not None else model.start(plan)
+    left = None if deadline is None else max(deadline - time.perf_counter(), 1.0)
+    return _run(model.model, warm_start=plan is not None, time_limit_s=left, **run), relaxed
+
+
+def _weighted(c: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """weight x cost, `inf` where the cost is."""
+    return np.where(np.isfinite(c), w[:, None] * np.where(np.isfinite(c), c, 0.0), np.inf)
 
 
 def _plan_and_reductions(
@@ -210,7 +255,7 @@ def _plan_and_reductions(
     With `reduce` the sites that the Lagrangian relaxation opens start a second interchange, and the better
     of the two plans is the bound the fixing tests use.
     """
-    weighted = np.where(np.isfinite(c), w[:, None] * np.where(np.isfinite(c), c, 0.0), np.inf)
+    weighted = _weighted(c, w)
     plan = interchange(weighted, greedy(weighted, p=p))
     if not math.isfinite(plan_cost(weighted, plan)):
         return None, no_fixing(c.shape[1]), np.full(c.shape[0], np.inf)
@@ -389,6 +434,8 @@ def p_center(
     costs: CostMatrix,
     *,
     p: int,
+    capacities: Mapping[str, float] | None = None,
+    demands: Mapping[str, float] | None = None,
     solver: str = DEFAULT_SOLVER,
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
@@ -401,11 +448,18 @@ def p_center(
     by coverage with dominated sites left out; feasibility only grows with D, so the search is exact. With a
     time limit the search may stop early: the plan is the best proven so far (status "feasible") and
     `best_bound` the smallest radius not yet ruled out. `mip_gap` has no role (each decision is exact).
+    With `capacities` (site id -> capacity) it is the capacitated p-center with single sourcing, each unit's
+    load (`demands`, 1 each without) counted against its one site's capacity: see `_capacitated_center`.
     """
     check_options(time_limit_s=time_limit_s, mip_gap=mip_gap)  # mip_gap: checked, but each radius is exact
     _check_p(costs, p)
     finite = np.isfinite(costs.costs)
     _check_reachable(costs, finite, what="has a finite cost to no site")
+    capacity = _capacity(costs, capacities, demands)
+    if capacity is not None:
+        load = weights_array(costs.demand_ids, demands)
+        check_capacity(capacity, load, p=p)
+        return _capacitated_center(costs, p=p, capacity=capacity, load=load, solver=solver, time_limit_s=time_limit_s)
     started = time.perf_counter()
     deadline = None if time_limit_s is None else started + time_limit_s
     nearest = float(np.min(costs.costs, axis=1).max())
@@ -441,6 +495,40 @@ def p_center(
         gap=None, solver=solver, solver_version=version, seconds=time.perf_counter() - started,
     )
     return _result("pcenter", outcome, costs, open_sites, objective, assignment=choice)
+
+
+def _capacitated_center(
+    costs: CostMatrix, *, p: int, capacity: np.ndarray, load: np.ndarray, solver: str, time_limit_s: float | None
+) -> LocateResult:
+    """The capacitated p-center: `capacitated.search_radius` from the uncapacitated optimum (a lower bound:
+    capacities only take plans away). The assignment is the search's, which may send a unit past its nearest
+    open site; sites a plan leaves over are opened where they lower the total cost most."""
+    started = time.perf_counter()
+    deadline = None if time_limit_s is None else started + time_limit_s
+    free = p_center(costs, p=p, solver=solver, time_limit_s=time_limit_s)
+    lower = free.objective if free.status == "optimal" and free.objective is not None else 0.0
+    found = search_radius(costs.costs, lower=lower, p=p, capacity=capacity, loads=load, solver=solver,
+                          deadline=deadline)
+    if found.plan.sites is None or found.plan.assignment is None:
+        return _no_plan("pcenter", SolveOutcome("not_solved", None, None, None, solver, found.plan.solver_version,
+                                                time.perf_counter() - started))
+    open_sites = np.sort(greedy(costs.costs, p=p, start=found.plan.sites))
+    choice = found.plan.assignment
+    objective = float(costs.costs[np.arange(len(choice)), choice].max())
+    outcome = SolveOutcome(
+        status="optimal" if found.proven else "feasible", objective=objective, best_bound=found.bound, gap=None,
+        solver=solver, solver_version=found.plan.solver_version, seconds=time.perf_counter() - started,
+    )
+    return _result("pcenter", outcome, costs, open_sites, objective, assignment=choice)
+
+
+def _capacity(
+    costs: CostMatrix, capacities: Mapping[str, float] | None, demands: Mapping[str, float] | None
+) -> np.ndarray | None:
+    """The site capacities in site order (None without); demands without capacities are a ScenarioError."""
+    if demands is not None and capacities is None:
+        raise ScenarioError("demands only load site capacities; give capacities too, or leave demands out")
+    return None if capacities is None else capacities_array(costs.site_ids, capacities)
 
 
 def _decide_radius(

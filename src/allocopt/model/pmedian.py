@@ -45,8 +45,9 @@ class Formulation:
 
     `sites` are the site positions that have an open variable (`open_vars`, same order); sites left out are
     proven closed. `integer_vars` are the variables to relax for the LP bound. `start(plan)` sets every
-    variable of the model to the values of the plan that opens the site positions `plan`; `assigned()` gives,
-    after a solve, the site position serving each demand unit.
+    variable of the model to the values of the plan that opens the site positions `plan` (the assignment
+    formulation also takes the site serving each unit); `assigned()` gives, after a solve, the site position
+    serving each demand unit.
     """
 
     name: str
@@ -54,7 +55,7 @@ class Formulation:
     sites: np.ndarray
     open_vars: list[pulp.LpVariable]
     integer_vars: list[pulp.LpVariable]
-    start: Callable[[np.ndarray], None]
+    start: Callable[..., None]
     assigned: Callable[[], np.ndarray]
 
     def opened(self) -> np.ndarray:
@@ -227,17 +228,22 @@ def assignment_formulation(
     caps: np.ndarray,
     capacity: np.ndarray | None = None,
     loads: np.ndarray | None = None,
+    pair_mask: np.ndarray | None = None,
 ) -> Formulation:
-    """The classic assignment formulation: x_ij for each finite pair within the unit's cap, x_ij <= y_j,
-    sum_j x_ij = 1, sum_j y_j = p, and with `capacity` single sourcing (binary x) and
-    sum_i l_i x_ij <= Q_j y_j, the load l_i from `loads` (default: the weights).
+    """The classic assignment formulation: x_ij for each finite pair within the unit's cap (and allowed by
+    `pair_mask`, a units x sites mask, when given), x_ij <= y_j, sum_j x_ij = 1, sum_j y_j = p, and with
+    `capacity` single sourcing (binary x) and sum_i l_i x_ij <= Q_j y_j, the load l_i from `loads` (default:
+    the weights).
 
     Without capacities x may stay continuous: for integer y the cheapest choice is the nearest open site.
+    `start(plan, assignment)` writes the plan with each unit at its nearest open site, or at the site
+    positions `assignment` gives (a plan within the capacities).
     """
     sites = np.flatnonzero(~fixing.closed)
     sub = costs[:, sites]
     n, m = sub.shape
-    ii, jj = np.nonzero(np.isfinite(sub) & (sub <= caps[:, None]))
+    allowed = np.isfinite(sub) & (sub <= caps[:, None])
+    ii, jj = np.nonzero(allowed if pair_mask is None else allowed & pair_mask[:, sites])
     pairs = len(ii)
     model = pulp.LpProblem("pmedian", pulp.LpMinimize)
     y = _open_variables(model, sites, fixing)
@@ -267,12 +273,15 @@ def assignment_formulation(
         )
         add_rows(model, columns, loads, sense=pulp.LpConstraintLE, rhs=0.0, prefix="capacity")
 
-    def start(plan: np.ndarray) -> None:
+    def start(plan: np.ndarray, assignment: np.ndarray | None = None) -> None:
         is_open = np.isin(sites, plan)
-        nearest = np.argmin(np.where(is_open[None, :], sub, np.inf), axis=1)
+        if assignment is None:
+            serving = np.argmin(np.where(is_open[None, :], sub, np.inf), axis=1)
+        else:
+            serving = np.searchsorted(sites, assignment)
         for var, value in zip(y, is_open.tolist(), strict=True):
             var.varValue = float(value)
-        for var, value in zip(x, (nearest[ii] == jj).tolist(), strict=True):
+        for var, value in zip(x, (serving[ii] == jj).tolist(), strict=True):
             var.varValue = float(value)
 
     def assigned() -> np.ndarray:

@@ -512,8 +512,9 @@ def test_a_shared_file_outside_the_bundle_is_read_by_opt_in_hashed_and_never_quo
     hashes = json.loads((out / "summary.json").read_text(encoding="utf-8"))["inputs"]["region_files"]
     expected = hashlib.sha256((shared / "facilities.csv").read_bytes()).hexdigest()
     assert hashes["../shared/facilities.csv"] == expected
-    (shared / "facilities.csv").write_text(f"id,name,level,lon,lat\nX1,{SECRET},no_such_level,100.05,25.99\n",
-                                           encoding="utf-8")
+    (shared / "facilities.csv").write_text(  # with the facility-type columns, so no defaults warning comes first
+        f"id,name,level,hospital_kind,central,village_doctors,lon,lat\nX1,{SECRET},no_such_level,,,,100.05,25.99\n",
+        encoding="utf-8")
     result = runner.invoke(main, ["validate", str(bundle)])
     assert_one_clean_error(result, ["facilities.csv", "outside the bundle", "details are withheld"])
     assert SECRET not in result.output and "no_such_level" not in result.output

@@ -1,5 +1,6 @@
 """Robust optimize (`optimize --robust`): one plan for normal conditions and every closure scenario, each
-scenario's coverage before and after it, and what robustness costs in normal conditions.
+scenario's coverage before and after it, what robustness costs in normal conditions, and the critical road
+links of the region (`allocopt.vulnerability`, with today's sites) for result.gpkg and the report.
 
 The plan comes from the allocation MILP with the robust families of `model.robust`; the plain plan (the same
 scenario without `--robust`) is solved too, so that the cost of robustness, the robust plan's normal-conditions
@@ -28,6 +29,7 @@ from allocopt.scenario import Scenario
 from allocopt.services import CENTERS, EQUIPMENT, center_column
 from allocopt.solve import DEFAULT_SOLVER
 from allocopt.travel import MatrixLike
+from allocopt.vulnerability import Vulnerability, vulnerability
 
 NORMAL = "normal conditions"
 """Name of the no-closure scenario in tables."""
@@ -36,13 +38,15 @@ NORMAL = "normal conditions"
 @dataclass(frozen=True)
 class RobustPlan:
     """The robust plan, the plain plan, per scenario and service the residents beyond the threshold today, with
-    the robust plan and with the plain plan (`scenarios`), and the weighted gaps (`gaps`)."""
+    the robust plan and with the plain plan (`scenarios`), the weighted gaps (`gaps`), and each road line ranked
+    by the residents it pushes beyond a threshold when closed with today's sites (`critical_links`)."""
 
     mode: str
     result: Result
     plain: Result
     scenarios: pd.DataFrame
     gaps: pd.DataFrame
+    critical_links: Vulnerability
 
     def to_summary(self) -> dict[str, Any]:
         """The robust figures for summary.json: mode, gaps per scenario, expected and worst, cost of robustness."""
@@ -78,7 +82,9 @@ def plan_under_closures(region: Region, network: RoadNetwork, matrix: MatrixLike
     plain = optimize_problem(problem, **settings)
     problems = [ClosureProblem(NORMAL, 1.0 - sum(c.weight for c in closures), problem), *closures]
     plans = {"today": Plan.empty(problem), "robust": _plan_of(problem, result), "plain": _plan_of(problem, plain)}
-    return RobustPlan(mode, result, plain, *_tables(problems, plans))
+    step("Ranking the critical road links")
+    links = vulnerability(region, network, scenario, services=problem.services)
+    return RobustPlan(mode, result, plain, *_tables(problems, plans), critical_links=links)
 
 
 def _plan_of(problem: Problem, result: Result) -> Plan:

@@ -1,9 +1,10 @@
 """The planner's report of one result directory: maps, an Excel workbook and a self-contained HTML page.
 
 `write_report` reads only the files docs/results.md defines (summary.json, allocations.csv, townships.csv,
-result.gpkg and, after a sweep, frontier.csv) and writes its outputs as one atomic folder: an earlier report is
-replaced only by a complete new one, and files allocopt did not write are kept. The page works offline: its
-images are base64 data URIs, its style is inline, and a Content-Security-Policy forbids every network request.
+result.gpkg and, after a sweep, frontier.csv; after a robust optimize, scenarios.csv) and writes its outputs as one
+atomic folder: an earlier report is replaced only by a complete new one, and files allocopt did not write are kept.
+The page works offline: its images are base64 data URIs, its style is inline, and a Content-Security-Policy
+forbids every network request.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ ALLOCATIONS_FILE = "allocations.csv"
 TOWNSHIPS_FILE = "townships.csv"
 GEOPACKAGE_FILE = "result.gpkg"
 FRONTIER_FILE = "frontier.csv"
+SCENARIOS_FILE = "scenarios.csv"
+CRITICAL_LINKS_LAYER = "critical_links"
+CRITICAL_LINKS_MAP_FILE = "map_critical_links.png"
+CRITICAL_LINKS_TOP = 10
+"""How many of the ranked road lines the report maps and lists."""
 REPORT_FILE = "report.html"
 WORKBOOK_FILE = "plan.xlsx"
 FACILITIES_MAP_FILE = "map_facilities.png"
@@ -49,7 +55,7 @@ ALLOCATION_COLUMNS = (
     "cost_yuan",
 )
 _TEXT_COLUMNS = frozenset({"code", "name", "site_id", "site_name", "township_code", "id", "level", "resource", "kind",
-                           "status", "error", "primary_site_id", "lead_hospital_id"})
+                           "status", "error", "primary_site_id", "lead_hospital_id", "scenario", "service"})
 """Columns of the result CSVs read as text, exactly: a name "0042", "1e3", "NA" or "null" stays that text."""
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -243,7 +249,10 @@ def draw_report(result_dir: Path, out_dir: Path, *, directory: Path, dpi: int = 
         )
         chart = maps.save_png(chart_figure, out_dir / FRONTIER_CHART_FILE, dpi=dpi)
     workbook = write_workbook(_sheets(result), out_dir / WORKBOOK_FILE)
-    page = write_text(render_html(result, figures=figures, frontier_chart=chart), out_dir / REPORT_FILE)
+    closures = closures_section(result_dir, out_dir, township_layer=result.township_layer, region=region,
+                                scenario=scenario, dpi=dpi)
+    page = write_text(render_html(result, figures=figures, frontier_chart=chart, closures=closures),
+                      out_dir / REPORT_FILE)
     return ReportFiles(report=page, workbook=workbook, maps=tuple(p for _, p in figures), frontier_chart=chart)
 
 
@@ -258,9 +267,11 @@ def _moved(files: ReportFiles, staging: Path, target: Path) -> ReportFiles:
 
 
 def render_html(
-    result: ResultData, *, figures: Sequence[tuple[str, Path]], frontier_chart: Path | None = None
+    result: ResultData, *, figures: Sequence[tuple[str, Path]], frontier_chart: Path | None = None,
+    closures: str = "",
 ) -> str:
-    """The self-contained report page: every text escaped, every image (a PNG file) embedded as a data URI."""
+    """The self-contained report page: every text escaped, every image (a PNG file) embedded as a data URI;
+    `closures` is the section `closures_section` drew, if any."""
     summary = result.summary
     region, scenario = str(summary["region"]), str(summary["scenario"]["name"])
     sections = [
@@ -276,6 +287,8 @@ def render_html(
         body = _figure_html("Unserved people by budget (budget sweep)", frontier_chart)
         body += _frontier_html(result.frontier)
         sections.append(_section("frontier", "Budget and gap", body))
+    if closures:
+        sections.append(closures)
     title = f"allocopt plan: {region} — {scenario}"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -505,6 +518,48 @@ def _figure_html(caption: str, path: Path) -> str:
     encoded = base64.b64encode(path.read_bytes()).decode("ascii")
     return (f"<figure><img src=\"data:image/png;base64,{encoded}\" alt=\"{_e(caption)}\">"
             f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def closures_section(result_dir: Path, out_dir: Path, *, township_layer: gpd.GeoDataFrame, region: str,
+                     scenario: str, dpi: int) -> str:
+    """The road closures section of a robust plan's result directory: the map of the critical links
+    (result.gpkg layer critical_links, drawn into `out_dir`), the first of them and scenarios.csv as tables.
+    Empty for a result without closures."""
+    links_path, scenarios_path = result_dir / GEOPACKAGE_FILE, result_dir / SCENARIOS_FILE
+    if not scenarios_path.is_file():
+        return ""
+    scenarios = _read_csv(scenarios_path, ("scenario", "weight", "service", "unserved_before", "unserved_after"))
+    if CRITICAL_LINKS_LAYER not in {str(row[0]) for row in pyogrio.list_layers(links_path)}:
+        raise DataError(f"{links_path}: layer {CRITICAL_LINKS_LAYER!r} is missing beside {SCENARIOS_FILE}; "
+                        "see docs/results.md")
+    links = gpd.read_file(links_path, layer=CRITICAL_LINKS_LAYER, engine="pyogrio")
+    figure = maps.critical_links_map(links, roads=links, townships=township_layer, region=region, scenario=scenario,
+                                     top=CRITICAL_LINKS_TOP)
+    caption = f"The {CRITICAL_LINKS_TOP} road lines whose closure strands the most residents (today's sites)"
+    body = _figure_html(caption, maps.save_png(figure, out_dir / CRITICAL_LINKS_MAP_FILE, dpi=dpi))
+    body += _critical_links_html(links.head(CRITICAL_LINKS_TOP)) + _scenarios_html(scenarios)
+    return _section("closures", "Road closures", body)
+
+
+def _critical_links_html(links: pd.DataFrame) -> str:
+    services = [c for c in links.columns if c.startswith("residents_") and c != "residents_most"]
+    headers = ("rank", "road line", "class", "length (km)",
+               *(service_label(c.removeprefix("residents_")) for c in services))
+    rows = [[_number(r["rank"], ""), _Cell(str(r["id"])), _Cell(str(r["road_class"])), _number(r["length_km"], ""),
+             *(_number(r[c], "people") for c in services)] for _, r in links.iterrows()]
+    return _table("critical-links-table", headers, rows, row_keys=[str(i) for i in links["id"]])
+
+
+def _scenarios_html(scenarios: pd.DataFrame) -> str:
+    plain = "unserved_after_plain" in scenarios.columns
+    headers = ("scenario", "weight", "service", "threshold (min)", "unserved today", "unserved with the plan",
+               *(("unserved with the plain plan",) if plain else ()))
+    figures = ["unserved_before", "unserved_after", *(["unserved_after_plain"] if plain else [])]
+    rows = [[_Cell(str(r["scenario"])), _number(r["weight"], "share"), _Cell(service_label(str(r["service"]))),
+             _number(r.get("threshold_minutes"), "minutes"), *(_number(r[c], "people") for c in figures)]
+            for _, r in scenarios.iterrows()]
+    return _table("scenarios-table", headers, rows, row_keys=[f"{r.scenario}/{r.service}" for r in
+                                                               scenarios.itertuples(index=False)])
 
 
 _STYLE = """

@@ -38,6 +38,7 @@ from allocopt.scenario import Scenario, load_scenario, scenario_to_dict
 from allocopt.solve import DEFAULT_SOLVER
 from allocopt.tiers import TiersSettings
 from allocopt.travel import Connectivity, TravelMatrix, connectivity, travel_times
+from allocopt.vulnerability import critical_links_layer
 
 DEFAULT_REGION = "valley-county"
 PLAN_KIND = "optimize"
@@ -278,8 +279,8 @@ def plan_summary(prepared: Prepared, result: Result, *, robust: RobustPlan | Non
 def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overwrite: bool = False,
                report: bool = False, robust: RobustPlan | None = None) -> Path:
     """Write summary.json, allocations.csv, townships.csv and result.gpkg (docs/results.md), for a robust plan
-    scenarios.csv (docs/closures.md), and with `report` the maps, plan.xlsx and report.html, as one atomic result
-    folder (`allocopt.export.atomic_output_dir`)."""
+    scenarios.csv and the result.gpkg layer critical_links (docs/closures.md), and with `report` the maps,
+    plan.xlsx and report.html, as one atomic result folder (`allocopt.export.atomic_output_dir`)."""
     region = prepared.region
     townships = region.townships[["code", "geometry"]].merge(result.townships, on="code", how="left")
     existing = region.sites.drop(columns=["name", "kind", "level", "township_code"])
@@ -299,6 +300,8 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
             layers["referrals"] = consortium.referral_lines(
                 region.sites, result.tiers.referrals, site_column="primary_site_id", hospital_column="lead_hospital_id"
             )
+        if robust is not None:
+            layers["critical_links"] = critical_links_layer(region, robust.critical_links)
         write_geopackage(layers, staging / "result.gpkg")
         if report:
             from allocopt.report import draw_report

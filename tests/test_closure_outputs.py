@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from allocopt import workflow
 from allocopt.cli import main
-from allocopt.report import CRITICAL_LINKS_TOP, GEOPACKAGE_FILE, REPORT_FILE, SCENARIOS_FILE
+from allocopt.report import CRITICAL_LINKS_TOP, GEOPACKAGE_FILE, REPORT_FILE, SCENARIOS_FILE, write_report
 from allocopt.services import service_label
 from allocopt.vulnerability import vulnerability
 from test_report import _parse, _rows
@@ -77,6 +77,8 @@ def test_report_shows_the_critical_links_and_every_scenario(robust_dir: tuple[Pa
             [r.unserved_before, r.unserved_after, r.unserved_after_plain])
     assert ("section", {"id": "closures"}) in page.tags
     assert (out / "map_critical_links.png").is_file()
+    files = write_report(out, out_dir=out.parent / "report")
+    assert files.maps[-1] == out.parent / "report" / "map_critical_links.png" and files.maps[-1].is_file()
     images = [attributes.get("src") or "" for tag, attributes in page.tags if tag == "img"]
     assert images and all(src.startswith("data:image/png;base64,") for src in images)
 

@@ -253,7 +253,9 @@ def draw_report(result_dir: Path, out_dir: Path, *, directory: Path, dpi: int = 
                                 scenario=scenario, dpi=dpi)
     page = write_text(render_html(result, figures=figures, frontier_chart=chart, closures=closures),
                       out_dir / REPORT_FILE)
-    return ReportFiles(report=page, workbook=workbook, maps=tuple(p for _, p in figures), frontier_chart=chart)
+    closures_map = (out_dir / CRITICAL_LINKS_MAP_FILE,) if closures else ()
+    return ReportFiles(report=page, workbook=workbook, maps=(*(p for _, p in figures), *closures_map),
+                       frontier_chart=chart)
 
 
 def _moved(files: ReportFiles, staging: Path, target: Path) -> ReportFiles:

@@ -433,13 +433,16 @@ def add_gp_staffing(m: AllocationModel, p: Problem) -> None:
 
 
 def add_travel(m: AllocationModel, p: Problem) -> None:
-    """Assignment (p-median form) for the `travel` objective, over pairs within the cutoff C.
+    """Assignment (p-median form) for the `travel` objective, over the pairs that can improve on today.
 
-    For each demand point i with people: sum_j x[i,j] + z_i = 1, x[i,j] <= has[j] for sites not providing
-    primary care today, travel = sum w_i t_ij x[i,j] + sum w_i C z_i. Pairs farther than i's nearest provider
-    of today can never be the nearest and get no variable; z_i ("unassigned", charged C) exists only when no
-    provider of today is within C. Points with no possible primary-care site within C are charged C as a
-    constant and listed in `travel_unreachable`, so they never make the model infeasible.
+    Each demand point i with people has a time it keeps whatever the plan: b_i = min(t_i today, C), t_i today
+    the time to its nearest provider of primary care today (providers stay open), C the cutoff. Only sites
+    strictly closer than b_i, none of them a provider today, get a pair: sum_j x[i,j] + z_i = 1,
+    x[i,j] <= has[j], travel = sum w_i t_ij x[i,j] + sum w_i b_i z_i ("unassigned": i keeps b_i). This gives
+    each i min(b_i, min over open closer sites t_ij), the value of the full assignment over every pair within
+    C. A point with no closer site is the constant w_i b_i, no variable; a point that reaches no site with
+    primary care, today or possibly, within C is charged C as a constant and listed in `travel_unreachable`,
+    so it never makes the model infeasible.
     """
     if m.objective != "travel":
         return
@@ -449,32 +452,24 @@ def add_travel(m: AllocationModel, p: Problem) -> None:
     cutoff = m.travel_cutoff_minutes if m.travel_cutoff_minutes is not None else p.default_travel_cutoff()
     m.travel_cutoff_minutes = cutoff
     nearest_today = times[:, today].min(axis=1) if today.any() else np.full(len(times), np.inf)
-    reach = np.minimum(nearest_today, cutoff)
-    pairs = (times <= reach[:, None]) & (p.demand_population > 0)[:, None]
-    has_by_column = [m.has.get((p.site_ids[j], PRIMARY_CARE)) for j in possible]
+    kept_minutes = np.minimum(nearest_today, cutoff)
+    people = p.demand_population
+    closer = (times < kept_minutes[:, None]) & (people > 0)[:, None]
+    column_has = {c: m.has[p.site_ids[possible[c]], PRIMARY_CARE] for c in np.flatnonzero(~today).tolist()}
+    unreachable = (people > 0) & (nearest_today > cutoff) & ~(times <= cutoff).any(axis=1)
     objective: list[tuple[pulp.LpVariable, float]] = []
-    unreachable_people = 0.0
-    unreachable: list[str] = []
-    for i in np.flatnonzero(p.demand_population > 0):
-        demand, people = p.demand_ids[i], float(p.demand_population[i])
-        columns = np.flatnonzero(pairs[i])
-        if columns.size == 0:
-            unreachable.append(demand)
-            unreachable_people += people
-            continue
-        row: list[tuple[pulp.LpVariable, float]] = []
-        for c in columns:
+    for i in np.flatnonzero(closer.any(axis=1)):
+        demand = p.demand_ids[i]
+        z = m.unassigned[demand] = m.var("unassigned", (demand,), upper=1)
+        row = [(z, 1.0)]
+        objective.append((z, float(people[i] * kept_minutes[i])))
+        for c in np.flatnonzero(closer[i]).tolist():
             site = p.site_ids[possible[c]]
             x = m.assign[demand, site] = m.var("assign", (demand, site), upper=1)
             row.append((x, 1.0))
-            objective.append((x, people * float(times[i, c])))
-            if has_by_column[c] is not None:
-                m.constrain("assign_open", (demand, site), [(x, 1.0), (has_by_column[c], -1.0)],
-                            pulp.LpConstraintLE, 0.0)
-        if nearest_today[i] > cutoff:
-            z = m.unassigned[demand] = m.var("unassigned", (demand,), upper=1)
-            row.append((z, 1.0))
-            objective.append((z, people * cutoff))
+            objective.append((x, float(people[i] * times[i, c])))
+            m.constrain("assign_open", (demand, site), [(x, 1.0), (column_has[c], -1.0)], pulp.LpConstraintLE, 0.0)
         m.constrain("assign", (demand,), row, pulp.LpConstraintEQ, 1.0)
-    m.travel_unreachable = tuple(unreachable)
-    m.travel_minutes = pulp.LpAffineExpression(objective, constant=unreachable_people * cutoff)
+    kept = (people > 0) & ~closer.any(axis=1)
+    m.travel_unreachable = tuple(p.demand_ids[i] for i in np.flatnonzero(unreachable))
+    m.travel_minutes = pulp.LpAffineExpression(objective, constant=float((people * kept_minutes)[kept].sum()))

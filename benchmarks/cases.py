@@ -142,7 +142,7 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
     """The optimize pipeline on a region, step by step through the library API (what workflow.prepare and
     optimize do): load_region, build_network, travel_times (no cache), build_problem + check_attainable,
     build_model, solve_model, build_result. Each step's seconds and the memory high-water mark after it.
-    `budget_yuan`, when given, replaces the scenario's total budget."""
+    `budget_yuan`, when given, replaces the scenario's total budget; `objective` is build_model's (default gap)."""
     from allocopt.model import build_model, build_problem, check_attainable, solve_model
     from allocopt.network import build_network
     from allocopt.regions import load_region
@@ -164,7 +164,7 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
                 scenario = replace(scenario, budget=replace(scenario.budget, total_yuan=params["budget_yuan"]))
             problem = step("problem", build_problem, region, matrix, scenario)
             step("attainable", check_attainable, problem)
-            model = step("model", build_model, problem)
+            model = step("model", build_model, problem, objective=params.get("objective", "gap"))
             outcomes = step("solve", solve_model, model, solver=params["solver"],
                             time_limit_s=params["time_limit_s"], mip_gap=params["mip_gap"])
             if outcomes[-1].has_plan:
@@ -248,7 +248,7 @@ def _region_path(params: dict[str, Any], tmp: Path) -> tuple[str, float]:
 
     start = time.perf_counter()
     if params["region"] in USER_REGION_SIZES:
-        generated = generate_region(name=params["region"], seed=REGION_SEED, **USER_REGION_SIZES[params["region"]])
+        generated = generate_region(name=params["region"], **USER_REGION_SIZES[params["region"]])
     elif params["region"] in REGION_SIZES:
         generated = generate_region(name=params["region"], seed=REGION_SEED, clinic_share=REGION_CLINIC_SHARE,
                                     **REGION_SIZES[params["region"]])  # type: ignore[arg-type]

@@ -39,10 +39,14 @@ REGION_SIZES: dict[str, dict[str, float | int]] = {
 the valley-county's scale). With clinics in 18% of villages the prefecture has about 1,070 sites."""
 REGION_SEED = 7
 REGION_CLINIC_SHARE = 0.18
-USER_REGION_SIZES: dict[str, dict[str, int]] = {"towns60": {"townships": 60, "villages": 3_000}}
-"""Regions as users make them: `allocopt generate-region --townships 60 --villages 3000 --seed 7`, every other
-argument at its default (203,977 residents on 3,100 km², clinics in half of the villages): ten times denser in
-villages and sites than the prefecture above."""
+USER_REGION_SIZES: dict[str, dict[str, int]] = {
+    "towns60": {"townships": 60, "villages": 3_000, "seed": REGION_SEED},
+    "towns100": {"townships": 100, "villages": 5_000, "candidates": 200, "seed": 1},
+}
+"""Regions as users make them: `allocopt generate-region --townships 60 --villages 3000 --seed 7` and
+`allocopt generate-region --townships 100 --villages 5000 --candidates 200 --seed 1`, every other argument at
+its default (population and area scaled with the townships, clinics in half of the villages): ten times denser
+in villages and sites than the prefecture above."""
 
 
 def grid_roads(side: int, *, seed: int) -> gpd.GeoDataFrame:

@@ -28,6 +28,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_INTERNAL_ERROR = 70
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what the shell reports for a program a closed pipe ended (`allocopt regions | head -1`)."""
 DEBUG_VARIABLE = "ALLOCOPT_DEBUG"
 """Set to 1 to see the traceback of an internal error instead of the one-line message."""
 
@@ -55,15 +57,22 @@ def _escape(character: str) -> str:
 def handle_errors(command: F) -> F:
     """Turn library errors into one clear message on stderr and the error's exit code, with no traceback.
 
-    Any other exception is a bug: a one-line message asking for a report and exit code 70, or the traceback
-    when ALLOCOPT_DEBUG is set. Click's own usage errors pass through (exit code 2).
+    A reader that stops early (`| head -1`) ends the command quietly with exit code 141. Any other exception is
+    a bug: a one-line message asking for a report and exit code 70, or the traceback when ALLOCOPT_DEBUG is set.
+    Click's own usage errors pass through (exit code 2).
     """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            with _warnings_as_lines():
-                return command(*args, **kwargs)
+            try:
+                with _warnings_as_lines():
+                    return command(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at interpreter exit
+        except BrokenPipeError:
+            _discard_stdout()
+            sys.exit(EXIT_BROKEN_PIPE)
         except AllocoptError as exc:
             click.echo(f"Error: {terminal_text(exc)}", err=True)
             sys.exit(exc.exit_code)
@@ -86,6 +95,14 @@ def handle_errors(command: F) -> F:
             sys.exit(EXIT_INTERNAL_ERROR)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so that the flush at interpreter exit does not fail on the closed pipe
+    again (Python's documentation, "Note on SIGPIPE")."""
+    with contextlib.suppress(OSError, ValueError):  # a stdout with no file descriptor (click's test runner)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
 
 
 class Money(click.ParamType):

@@ -3,8 +3,8 @@
 Exit codes: 0 success; 1 bad input (file, layer, scenario); 2 usage error; 3 infeasible scenario; 4 solver failure;
 5 results could not be written, or memory ran out; 6 a limit stopped the solver before optimality was proven (the
 plan found is written, marked with its gap); 70 internal error (a bug: the message asks for a report; the
-traceback is shown with ALLOCOPT_DEBUG=1); 130 interrupted (Ctrl-C). Earlier results are never overwritten by
-partial ones.
+traceback is shown with ALLOCOPT_DEBUG=1); 130 interrupted (Ctrl-C); 141 the reader of the output closed the
+pipe early (`| head -1`), a quiet exit. Earlier results are never overwritten by partial ones.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 The p-median and the coverage models are built from sparse arrays: the p-median in the radius formulation (cost
 levels per demand unit, see `pmedian`) after a greedy + interchange plan and the exact reductions it allows, or
-in the assignment formulation when sites have capacities; the coverage models with demand units of identical
-coverage merged and dominated sites removed; the p-center as a binary search over radii, each decided as a set
-cover. Results are keyed by demand and site IDs.
+in the assignment formulation when sites have capacities (solved in `pmedian_solve`); the coverage models with
+demand units of identical coverage merged and dominated sites removed; the p-center as a binary search over
+radii, each decided as a set cover. Results are keyed by demand and site IDs.
 Objective of each model, as reported: pmedian = sum of weight x cost, mclp = covered weight, lscp = number of
 open sites, pcenter = largest cost from a demand unit to its assigned site.
 """
@@ -24,31 +24,20 @@ import scipy
 import scipy.sparse as sp
 
 from allocopt.costs import CostMatrix, capacities_array, weights_array
-from allocopt.errors import InfeasibleError, ScenarioError, SolverError
+from allocopt.errors import InfeasibleError, ScenarioError
 from allocopt.model import max_cover, set_cover
 from allocopt.model._sparse import add_rows
-from allocopt.model.capacitated import capacitated_relaxation, check_capacity, guesses, search_radius
+from allocopt.model.capacitated import check_capacity, search_radius
 from allocopt.model.heuristics import (
     center_greedy,
     coverage_greedy,
     coverage_interchange,
     covered_weight,
     greedy,
-    interchange,
-    plan_cost,
 )
-from allocopt.model.pmedian import (
-    FORMULATIONS,
-    Formulation,
-    SiteFixing,
-    assignment_formulation,
-    cost_caps,
-    lagrangian_bound,
-    lagrangian_fixing,
-    no_fixing,
-    radius_formulation,
-)
-from allocopt.solve import DEFAULT_SOLVER, SolveOutcome, check_options, relative_gap, solve
+from allocopt.model.pmedian import FORMULATIONS
+from allocopt.model.pmedian_solve import run_model, solve_pmedian
+from allocopt.solve import DEFAULT_SOLVER, SolveOutcome, check_options, relative_gap
 
 MODELS = ("pmedian", "mclp", "lscp", "pcenter")
 
@@ -156,127 +145,22 @@ def p_median(
                 "use formulation 'assignment' or 'auto'"
             )
         check_capacity(capacity, load, p=p)
-    started = time.perf_counter()
-    deadline = None if time_limit_s is None else started + time_limit_s
-    c = costs.costs
-    plan: np.ndarray | None = None
-    assignment: np.ndarray | None = None
-    relaxation = None
-    if capacity is None:
-        plan, fixing, caps = _plan_and_reductions(c, w, p=p, reduce=reduce)
-    else:
-        fixing, caps = no_fixing(c.shape[1]), np.full(c.shape[0], np.inf)
-        if reduce:
-            weighted = _weighted(c, w)
-            start = interchange(weighted, greedy(weighted, p=p))
-            relaxation = capacitated_relaxation(weighted, load, capacity, p=p, start=start)
-    build = radius_formulation if capacity is None and formulation != "assignment" else assignment_formulation
-    options: dict[str, Any] = {"capacity": capacity, "loads": load} if build is assignment_formulation else {}
-    limit = "" if capacity is None else " within the site capacities"
-    run: dict[str, Any] = {
-        "solver": solver,
-        "mip_gap": mip_gap,
-        "infeasible": f"no {p} open sites can serve every demand unit at finite cost{limit}; raise p"
-        + ("" if capacity is None else " or the capacities"),
-    }
-    uppers = [math.inf] if relaxation is None else guesses(relaxation.bound)
-    solver_seconds = 0.0
-    while True:
-        upper = uppers.pop(0)
-        if relaxation is not None and math.isfinite(upper):
-            fixing, options["pair_mask"] = relaxation.reductions(upper)
-        model = build(c, w, p=p, fixing=fixing, caps=caps, **options)
-        solving = time.perf_counter()
-        guessed = math.isfinite(upper) and plan is None
-        try:
-            outcome, relaxed = _solve_pmedian(model, plan, assignment, deadline=deadline, lp_relaxation=lp_relaxation,
-                                              **run)
-        except InfeasibleError:
-            if not guessed:
-                raise
-            solver_seconds += time.perf_counter() - solving
-            continue  # no plan within the guess: the optimum lies above it
-        solver_seconds += time.perf_counter() - solving
-        if not (outcome.status == "optimal" and math.isfinite(upper) and outcome.objective is not None
-                and outcome.objective > upper + 1e-9 * max(1.0, abs(upper))):
-            break
-        # a plan above the guess: reduce against its value and solve again from it, which proves it or beats it
-        plan, assignment = model.opened(), model.assigned()
-        uppers = [outcome.objective]
-    if relaxation is not None and math.isfinite(upper) and outcome.best_bound is not None:
-        # every plan of value <= upper is in the reduced model, so min(its bound, upper) bounds them all
-        outcome = replace(outcome, best_bound=min(outcome.best_bound, upper))
-    served = None if plan is None else (
-        c[:, plan].min(axis=1) if assignment is None else c[np.arange(len(assignment)), assignment])
+    solved = solve_pmedian(costs.costs, w, p=p, capacity=capacity, load=load, formulation=formulation,
+                           reduce=reduce, lp_relaxation=lp_relaxation, solver=solver, time_limit_s=time_limit_s,
+                           mip_gap=mip_gap)
     extra: dict[str, Any] = {
-        "formulation": model.name,
-        "heuristic_objective": None if served is None else float(np.sum(w * served)),
-        "lp_bound": None if relaxed is None or relaxed.status != "optimal" else relaxed.objective,
-        "build_seconds": time.perf_counter() - started - solver_seconds,
-        "seconds": solver_seconds,
+        "formulation": solved.model.name,
+        "heuristic_objective": solved.heuristic_objective,
+        "lp_bound": solved.lp_bound,
+        "build_seconds": solved.build_seconds,
+        "seconds": solved.solver_seconds,
     }
-    if not outcome.has_plan:
-        return replace(_no_plan("pmedian", outcome), **extra)
-    choice = model.assigned()
-    objective = float(np.sum(w * c[np.arange(len(choice)), choice]))
-    return replace(_result("pmedian", outcome, costs, model.opened(), objective, assignment=choice), **extra)
-
-
-def _solve_pmedian(
-    model: Formulation,
-    plan: np.ndarray | None,
-    assignment: np.ndarray | None,
-    *,
-    deadline: float | None,
-    lp_relaxation: bool,
-    **run: Any,
-) -> tuple[SolveOutcome, SolveOutcome | None]:
-    """The LP relaxation (with `lp_relaxation`) and the MIP from the start plan, within the time left before
-    `deadline`; the MIP keeps at least a second to hand back the start plan."""
-    left = None if deadline is None else max(deadline - time.perf_counter(), 1.0)
-    relaxed = _relaxation(model, time_limit_s=left, **run) if lp_relaxation else None
-    if plan is not None:
-        model.start(plan, assignment) if assignment is not None else model.start(plan)
-    left = None if deadline is None else max(deadline - time.perf_counter(), 1.0)
-    return _run(model.model, warm_start=plan is not None, time_limit_s=left, **run), relaxed
-
-
-def _weighted(c: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """weight x cost, `inf` where the cost is."""
-    return np.where(np.isfinite(c), w[:, None] * np.where(np.isfinite(c), c, 0.0), np.inf)
-
-
-def _plan_and_reductions(
-    c: np.ndarray, w: np.ndarray, *, p: int, reduce: bool
-) -> tuple[np.ndarray | None, SiteFixing, np.ndarray]:
-    """The greedy + interchange plan (None when it leaves a unit unserved) and, with `reduce`, the sites it
-    proves closed or open and each unit's cost cap (see `pmedian`); without, no fixing and no caps.
-
-    With `reduce` the sites that the Lagrangian relaxation opens start a second interchange, and the better
-    of the two plans is the bound the fixing tests use.
-    """
-    weighted = _weighted(c, w)
-    plan = interchange(weighted, greedy(weighted, p=p))
-    if not math.isfinite(plan_cost(weighted, plan)):
-        return None, no_fixing(c.shape[1]), np.full(c.shape[0], np.inf)
-    if not reduce:
-        return plan, no_fixing(c.shape[1]), np.full(c.shape[0], np.inf)
-    relaxation = lagrangian_bound(weighted, p=p, upper_bound=plan_cost(weighted, plan))
-    plan = min(plan, interchange(weighted, relaxation.sites), key=lambda sites: plan_cost(weighted, sites))
-    fixing = lagrangian_fixing(weighted, relaxation, p=p, upper_bound=plan_cost(weighted, plan))
-    return plan, fixing, cost_caps(c, p=p, fixing=fixing)
-
-
-def _relaxation(model: Formulation, **run: Any) -> SolveOutcome:
-    """Solve the LP relaxation of the model (integer variables made continuous, then restored)."""
-    categories = [var.cat for var in model.integer_vars]
-    for var in model.integer_vars:
-        var.cat = pulp.LpContinuous
-    try:
-        return _run(model.model, **run)
-    finally:
-        for var, category in zip(model.integer_vars, categories, strict=True):
-            var.cat = category
+    if not solved.outcome.has_plan:
+        return replace(_no_plan("pmedian", solved.outcome), **extra)
+    choice = solved.model.assigned()
+    objective = float(np.sum(w * costs.costs[np.arange(len(choice)), choice]))
+    return replace(_result("pmedian", solved.outcome, costs, solved.model.opened(), objective, assignment=choice),
+                   **extra)
 
 
 def mclp(
@@ -351,7 +235,7 @@ def mclp(
         built = time.perf_counter()
         model, y = _mclp_model(reach, weight, p=count, start=plan)
         extra["build_seconds"] += time.perf_counter() - built
-        outcome = _run(model, warm_start=True, **run)
+        outcome = run_model(model, warm_start=True, **run)
         outcome = replace(outcome, seconds=outcome.seconds + solver_seconds)
         if not outcome.has_plan:
             return replace(_no_plan("mclp", outcome), **extra)
@@ -422,7 +306,7 @@ def lscp(
     groups, _ = _coverage_groups(within)
     kept = _undominated(groups)
     model, y = set_cover.cover_model(sp.csr_matrix(groups[:, kept]), name="lscp")
-    outcome = _run(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    outcome = run_model(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap)
     if not outcome.has_plan:
         return _no_plan("lscp", outcome)
     open_sites = kept[_opened(y)]
@@ -607,26 +491,6 @@ def _undominated(cover: sp.csr_matrix) -> np.ndarray:
     empty = size == 0
     dominated |= empty if not empty.all() else np.arange(len(size)) > 0
     return np.flatnonzero(~dominated)
-
-
-def _run(
-    model: pulp.LpProblem,
-    *,
-    solver: str,
-    time_limit_s: float | None,
-    mip_gap: float | None,
-    infeasible: str | None = None,
-    warm_start: bool = False,
-) -> SolveOutcome:
-    """Solve (from the variables' current values with `warm_start`); an infeasible model raises
-    InfeasibleError with the given message, or SolverError when the model cannot be infeasible (nor ever
-    unbounded) and the solver says so all the same."""
-    outcome = solve(model, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=warm_start)
-    if outcome.status == "infeasible" and infeasible is not None:
-        raise InfeasibleError(infeasible)
-    if outcome.status in ("infeasible", "unbounded"):
-        raise SolverError(f"solver {solver!r} reported the {model.name} model {outcome.status}, which it cannot be")
-    return outcome
 
 
 def _opened(y: list[pulp.LpVariable]) -> np.ndarray:

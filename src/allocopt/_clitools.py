@@ -294,6 +294,13 @@ def progress_reporter(status: StatusLine) -> Callable[[int, int, str], None]:
     return report
 
 
+def exit_unless_optimal(status: str, detail: str, *, what: str = "plan") -> None:
+    """Warn on stderr and exit 6 when `status` is not proven optimal; `detail` says the status and gap as known."""
+    if status != "optimal":
+        click.echo(f"Warning: the {what} is not proven optimal ({detail}).", err=True)
+        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+
+
 def exit_for_statuses(table: pd.DataFrame) -> None:
     statuses = set(table["status"])
     if "error" in statuses:

@@ -10,7 +10,6 @@ pipe early (`| head -1`), a quiet exit. Earlier results are never overwritten by
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ with libraries_loaded():
 
     from allocopt import workflow
     from allocopt._clitools import (
-        EXIT_NOT_PROVEN_OPTIMAL,
         MIP_GAP,
         MONEY,
         TIME_LIMIT,
@@ -32,6 +30,7 @@ with libraries_loaded():
         echo_json,
         echo_table,
         exit_for_statuses,
+        exit_unless_optimal,
         handle_errors,
         overwrite_option,
         progress_reporter,
@@ -217,10 +216,8 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
                        f"cost of robustness {summary['robust']['cost_of_robustness']:,.0f} people in normal "
                        "conditions:")
             echo_table(robust_plan.gaps.round({"today": 1, "robust": 1, "plain": 1}))
-    if result.status != "optimal":
-        click.echo(f"Warning: the plan is not proven optimal at the requested MIP gap (status {result.status}, "
-                   f"gap {_gap_text(summary['gap'])}); the plan written is the best found.", err=True)
-        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+    exit_unless_optimal(result.status, f"status {result.status}, gap {_gap_text(summary['gap'])}; the plan written "
+                        "is the best found at the requested MIP gap")
 
 
 def _gap_text(gap: float | None) -> str:
@@ -312,9 +309,7 @@ def cover_command(costs_path: Path, costs_format: str, threshold: float, budget:
                  for site_id, by_kind in plan.additions.items() for kind, units in by_kind.items()]
         if added:
             echo_table(pd.DataFrame(added, columns=["site", "kind", "units_added"]))
-    if plan.status != "optimal":
-        click.echo(f"Warning: not proven optimal (status {plan.status}, gap {plan.gap}).", err=True)
-        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+    exit_unless_optimal(plan.status, f"status {plan.status}, gap {plan.gap}")
 
 
 @main.command("consortium")
@@ -344,9 +339,7 @@ def consortium_command(region: str, scenario_path: Path | None, max_referral_min
         echo_table(design.links)
         click.echo("")
         echo_table(design.hospitals)
-    if design.status != "optimal":
-        click.echo(f"Warning: the design is not proven optimal (status {design.status}).", err=True)
-        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+    exit_unless_optimal(design.status, f"status {design.status}", what="design")
 
 
 @main.command("vulnerability")

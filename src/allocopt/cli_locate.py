@@ -3,7 +3,6 @@ its own options and help, thin over `workflow.locate`."""
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -14,10 +13,10 @@ import pandas as pd
 
 from allocopt import workflow
 from allocopt._clitools import (
-    EXIT_NOT_PROVEN_OPTIMAL,
     column_names,
     echo_json,
     echo_table,
+    exit_unless_optimal,
     handle_errors,
     solver_options,
     terminal_text,
@@ -167,9 +166,7 @@ def _run(model: str, options: dict[str, Any], **settings: Any) -> None:
         if data["assignment"]:
             assigned = pd.DataFrame(sorted(data["assignment"].items()), columns=["demand", "site"])
             echo_table(assigned.groupby("site", sort=True).size().rename("demand_points").reset_index())
-    if result.status != "optimal":
-        click.echo(f"Warning: not proven optimal (status {result.status}, gap {result.gap}).", err=True)
-        sys.exit(EXIT_NOT_PROVEN_OPTIMAL)
+    exit_unless_optimal(result.status, f"status {result.status}, gap {result.gap}")
 
 
 @locate_group.command("pmedian", epilog=_layouts_help(CAPACITATED_FORMATS))

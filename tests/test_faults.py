@@ -31,7 +31,7 @@ import pulp
 import pytest
 from click.testing import CliRunner, Result
 
-from allocopt import engine, export, solve
+from allocopt import engine, export, solve, watchdog
 from allocopt._clitools import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED
 from allocopt.cli import main
 from allocopt.model import objectives
@@ -206,8 +206,8 @@ def _stalling(*, with_plan: bool = False, lp_too: bool = False,
 
 @pytest.fixture
 def quick_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(solve, "WATCHDOG_GRACE_S", 0.2)
-    monkeypatch.setattr(solve, "INTERRUPT_GRACE_S", 0.2)
+    monkeypatch.setattr(watchdog, "WATCHDOG_GRACE_S", 0.2)
+    monkeypatch.setattr(watchdog, "INTERRUPT_GRACE_S", 0.2)
 
 
 @pytest.mark.usefixtures("quick_watchdog")

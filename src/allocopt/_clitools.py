@@ -21,8 +21,8 @@ from allocopt import workflow
 from allocopt._startup import EXIT_OUT_OF_MEMORY
 from allocopt.errors import AllocoptError, AllocoptWarning, ScenarioError
 from allocopt.money import parse_money
-from allocopt.solve import solvers_left_running
 from allocopt.travel import TravelMatrix
+from allocopt.watchdog import solvers_left_running
 
 F = TypeVar("F", bound=Callable[..., Any])
 

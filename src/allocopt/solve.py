@@ -22,12 +22,13 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pulp
 
 from allocopt.errors import SolverError
+from allocopt.watchdog import watch
 
 SOLVERS = ("highs", "cbc")
 DEFAULT_SOLVER = "highs"
@@ -36,11 +37,6 @@ DEFAULT_MIP_GAP = 1e-4
 ABSOLUTE_GAP = 1e-6
 """An absolute gap this small proves a plan optimal whatever its relative gap (HiGHS's mip_abs_gap default), so
 that an objective of zero with a bound a rounding error below it still counts as proven."""
-WATCHDOG_GRACE_S = 2.0
-"""Seconds past the time limit a solver may take to stop by itself before the watchdog abandons it."""
-INTERRUPT_GRACE_S = 1.0
-"""Seconds a solver may take to stop after Ctrl-C before the watchdog abandons it."""
-PROGRESS_EVERY_S = 1.0
 
 Progress = Callable[[float, "float | None", bool], None]
 """Told, about once a second during a solve, the seconds elapsed, the gap of the best plan so far (None while
@@ -90,14 +86,14 @@ def solve(
 ) -> SolveOutcome:
     """Solve a PuLP model with HiGHS or CBC and report status, objective, proven bound and relative gap.
 
-    `time_limit_s` is wall-clock time for this call, held by a watchdog whatever the solver does: the solver is
-    told the limit, and one that has not stopped WATCHDOG_GRACE_S later is abandoned with the best plan it had
-    reported (HiGHS reports each better plan as it finds it). `mip_gap` is the relative gap at which the search
-    stops and the plan counts as optimal (None: DEFAULT_MIP_GAP). With `warm_start` the current variable values
-    are handed to the solver as a starting plan; a start that sets only the integer decisions is first completed
-    (`complete_start`), so that the watchdog holds a plan from the outset. Raises SolverError when the solver is
-    unknown, missing or fails. Ctrl-C (KeyboardInterrupt) stops the solver, or abandons it after
-    INTERRUPT_GRACE_S, and propagates.
+    `time_limit_s` is wall-clock time for this call, held by the watchdog whatever the solver does: the solver is
+    told the limit, and one that has not stopped `watchdog.WATCHDOG_GRACE_S` later is abandoned with the best plan
+    it had reported (HiGHS reports each better plan as it finds it). `mip_gap` is the relative gap at which the
+    search stops and the plan counts as optimal (None: DEFAULT_MIP_GAP). With `warm_start` the current variable
+    values are handed to the solver as a starting plan; a start that sets only the integer decisions is first
+    completed (`complete_start`), so that the watchdog holds a plan from the outset. Raises SolverError when the
+    solver is unknown, missing or fails. Ctrl-C (KeyboardInterrupt) stops the solver, or abandons it after
+    `watchdog.INTERRUPT_GRACE_S`, and propagates.
     """
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
@@ -111,10 +107,11 @@ def solve(
             best.offer(np.array([var.varValue for var in model.variables()], dtype=float), completed, None)
     left_s = None if time_limit_s is None else max(time_limit_s - (time.perf_counter() - start), 0.01)
     try:
-        ran = _watched(
+        ran = watch(
             lambda: runner(model, time_limit_s=left_s, mip_gap=mip_gap, threads=threads,
                            warm_start=warm_start, best=best),
-            cancel=best.cancel, best=best, time_limit_s=left_s, progress=progress,
+            cancel=best.cancel, time_limit_s=left_s,
+            on_tick=None if progress is None else lambda seconds: progress(seconds, best.gap(), best.has_plan),
         )
     except _SOLVER_FAILURES as exc:
         raise SolverError(f"solver {solver!r} failed ({type(exc).__name__}: {exc}); {_CRASH_FIX[solver]}") from exc
@@ -242,80 +239,6 @@ class Incumbent:
         if bound is not None:
             bound = _anchored_bound(_objective_value(model), objective, bound)
         return "feasible", bound, version
-
-
-T = TypeVar("T")
-
-
-def watched(work: Callable[[], T], *, time_limit_s: float | None) -> T | None:
-    """`work()` (a solver call that cannot be cancelled, e.g. scipy's linprog) under the watchdog: None when it
-    is still running WATCHDOG_GRACE_S + INTERRUPT_GRACE_S past `time_limit_s`; Ctrl-C holds within
-    INTERRUPT_GRACE_S."""
-    return _watched(work, cancel=lambda: None, best=Incumbent(), time_limit_s=time_limit_s, progress=None)
-
-
-def _watched(
-    work: Callable[[], T],
-    *,
-    cancel: Callable[[], None],
-    best: Incumbent,
-    time_limit_s: float | None,
-    progress: Progress | None,
-) -> T | None:
-    """Run `work` on a thread of its own and wait for it, holding the time limit and Ctrl-C whatever it does.
-
-    Returns its result, or None when it was abandoned: still running INTERRUPT_GRACE_S after `cancel`, which
-    comes WATCHDOG_GRACE_S past the time limit. On Ctrl-C, `cancel`, wait up to INTERRUPT_GRACE_S, and re-raise.
-    An exception of `work` is re-raised here. An abandoned thread is a daemon, listed in `_ABANDONED`.
-    The wait is on an Event, not `Thread.join`: a join that Ctrl-C interrupts can leave the thread looking
-    finished while it runs (CPython before 3.13).
-    """
-    outcome: dict[str, Any] = {}
-    finished = threading.Event()
-
-    def target() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as exc:  # handed to the waiting thread
-            outcome["error"] = exc
-        finally:
-            finished.set()
-
-    thread = threading.Thread(target=target, name="allocopt-solver", daemon=True)
-    started = time.monotonic()
-    hard_stop = None if time_limit_s is None else started + time_limit_s + WATCHDOG_GRACE_S
-    next_report = started + PROGRESS_EVERY_S
-    thread.start()
-    try:
-        while not finished.wait(0.1):
-            now = time.monotonic()
-            if progress is not None and now >= next_report:
-                progress(now - started, best.gap(), best.has_plan)
-                next_report = now + PROGRESS_EVERY_S
-            if hard_stop is not None and now >= hard_stop:
-                cancel()
-                if not finished.wait(INTERRUPT_GRACE_S):
-                    _ABANDONED.append(thread)
-                    return None
-    except KeyboardInterrupt:
-        cancel()
-        if not finished.wait(INTERRUPT_GRACE_S):
-            _ABANDONED.append(thread)
-        raise
-    if "error" in outcome:
-        raise outcome["error"]
-    result: T = outcome["value"]
-    return result
-
-
-_ABANDONED: list[threading.Thread] = []
-"""Solver threads the watchdog left running (they end with the process; see `solvers_left_running`)."""
-
-
-def solvers_left_running() -> bool:
-    """Whether a solver the watchdog abandoned is still running: the process should then end with os._exit, as
-    a native solver thread still running at interpreter exit can abort the process."""
-    return any(thread.is_alive() for thread in _ABANDONED)
 
 
 def check_options(

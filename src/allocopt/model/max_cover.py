@@ -24,7 +24,8 @@ import scipy
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from allocopt.solve import SolveOutcome, watched
+from allocopt.solve import SolveOutcome
+from allocopt.watchdog import watched
 
 SEARCH_CELLS = 4_000_000
 """Default work limit of `search`: partial plans times max(groups, candidate sites) held at one level. About

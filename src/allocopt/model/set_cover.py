@@ -17,7 +17,8 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from allocopt.model._sparse import add_rows
-from allocopt.solve import DEFAULT_SOLVER, solve, watched
+from allocopt.solve import DEFAULT_SOLVER, solve
+from allocopt.watchdog import watched
 
 _LP_TOLERANCE = 1e-6
 """Allowance for the LP solver's tolerance before its bound is rounded up."""

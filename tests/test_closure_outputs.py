@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from allocopt import workflow
 from allocopt.cli import main
+from allocopt.i18n import translator
 from allocopt.report import CRITICAL_LINKS_TOP, GEOPACKAGE_FILE, REPORT_FILE, SCENARIOS_FILE, write_report
-from allocopt.services import service_label
 from allocopt.vulnerability import vulnerability
 from test_report import _parse, _rows
 
@@ -65,14 +65,14 @@ def test_report_shows_the_critical_links_and_every_scenario(robust_dir: tuple[Pa
     residents = [c for c in layer.columns if c.startswith("residents_") and c != "residents_most"]
     for _, link in layer.head(CRITICAL_LINKS_TOP).iterrows():
         cells = links[link["id"]]
-        assert cells[2][0] == link["road_class"]
+        assert cells[2][0] == translator("en").term("report.road_class", link["road_class"])
         assert [float(str(v)) for _, v in cells[4:]] == pytest.approx(link[residents].to_numpy(dtype=float).tolist())
     scenarios = pd.read_csv(out / SCENARIOS_FILE, encoding="utf-8-sig")
     rows = _rows(page, "scenarios-table")
     assert list(rows) == [f"{r.scenario}/{r.service}" for r in scenarios.itertuples(index=False)]
     for r in scenarios.itertuples(index=False):
         cells = rows[f"{r.scenario}/{r.service}"]
-        assert cells[2][0] == service_label(r.service)
+        assert cells[2][0] == translator("en").term("common.service", r.service)
         assert [float(str(v)) for _, v in cells[4:7]] == pytest.approx(
             [r.unserved_before, r.unserved_after, r.unserved_after_plain])
     assert ("section", {"id": "closures"}) in page.tags

@@ -222,7 +222,7 @@ def _quick_report(directory: Path) -> None:
     write_workbook({"Townships": result.townships}, directory / "plan.xlsx")
     figure = maps.facilities_map(result.facilities, townships=result.township_layer, region="r", scenario="s")
     png = maps.save_png(figure, directory / "map_facilities.png", dpi=20)
-    (directory / "report.html").write_text(render_html(result, figures=[("map", png)]), encoding="utf-8")
+    (directory / "report.html").write_text(render_html(result, facilities_map=png), encoding="utf-8")
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -33,6 +33,7 @@ from pyproj import CRS, Transformer
 from allocopt.errors import DataError
 from allocopt.export import atomic_file
 from allocopt.fonts import font_families
+from allocopt.i18n import Translator
 from allocopt.services import (
     CENTERS,
     EQUIPMENT,
@@ -83,6 +84,7 @@ def before_after_map(
     region: str,
     scenario: str,
     threshold_minutes: float | None = None,
+    tr: Translator | None = None,
 ) -> Figure:
     """Township choropleth of `service` travel time before and after the plan, side by side on one colour scale.
 
@@ -162,6 +164,7 @@ def facilities_map(
     scenario: str,
     referrals: gpd.GeoDataFrame | None = None,
     ax: Axes | None = None,
+    tr: Translator | None = None,
 ) -> Figure:
     """The plan on a map: sites by level, opened sites, added GPs, equipment and center designations.
 
@@ -195,6 +198,7 @@ def budget_gap_chart(
     scenario: str,
     budget_yuan: float | None = None,
     ax: Axes | None = None,
+    tr: Translator | None = None,
 ) -> Figure:
     """Unserved people of each service against the budget, from a sweep's frontier table.
 
@@ -238,6 +242,7 @@ def critical_links_map(
     region: str,
     scenario: str,
     top: int = 20,
+    tr: Translator | None = None,
 ) -> Figure:
     """The `top` first rows of `links` (ranked road lines or hazard zones with `rank`, `id` and `residents_most`,
     from `allocopt vulnerability`) over the grey road network, coloured by the residents they push beyond a

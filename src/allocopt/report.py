@@ -9,27 +9,26 @@ forbids every network request.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import html
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
+from markupsafe import Markup
 
-from allocopt import maps
+from allocopt import maps, report_outcomes, report_page, report_sections
 from allocopt.errors import DataError
 from allocopt.export import CSV_ENCODING, atomic_output_dir, from_spreadsheet_cell, read_manifest, write_text
+from allocopt.i18n import FALLBACK_LANGUAGE, LANGUAGES, Translator, translator
+from allocopt.report_blocks import Block, Paragraph, Section, png_figure
 from allocopt.services import service_label
 from allocopt.workbook import write_workbook
 
@@ -57,8 +56,6 @@ ALLOCATION_COLUMNS = (
 _TEXT_COLUMNS = frozenset({"code", "name", "site_id", "site_name", "township_code", "id", "level", "resource", "kind",
                            "status", "error", "primary_site_id", "lead_hospital_id", "scenario", "service"})
 """Columns of the result CSVs read as text, exactly: a name "0042", "1e3", "NA" or "null" stays that text."""
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 @dataclass(frozen=True)
@@ -73,6 +70,7 @@ class ResultData:
     facilities: gpd.GeoDataFrame
     referrals: gpd.GeoDataFrame | None
     frontier: pd.DataFrame | None
+    demand: gpd.GeoDataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +103,7 @@ def read_result_dir(result_dir: str | Path) -> ResultData:
         facilities=layers["facilities"],
         referrals=layers.get("referrals"),
         frontier=frontier,
+        demand=layers.get("demand"),
     )
 
 
@@ -193,25 +192,42 @@ def indicators_table(summary: Mapping[str, Any]) -> pd.DataFrame:
                                        "source"])
 
 
+def report_language(summary: Mapping[str, Any], language: str | None = None) -> str:
+    """The language of the report: `language` when given, else the region's (summary.json `region.language`, or
+    `region_language`), else `allocopt.i18n.FALLBACK_LANGUAGE`."""
+    if language is not None:
+        return language
+    region = summary.get("region")
+    found = region.get("language") if isinstance(region, Mapping) else summary.get("region_language")
+    return found if found in LANGUAGES else FALLBACK_LANGUAGE
+
+
+def region_name(summary: Mapping[str, Any]) -> str:
+    """The region's name in summary.json (`region`, or `region.name` when the region is an object)."""
+    region = summary["region"]
+    return str(region.get("name", "")) if isinstance(region, Mapping) else str(region)
+
+
 def write_report(result_dir: str | Path, *, out_dir: str | Path | None = None, dpi: int = maps.DPI,
-                 overwrite: bool = False) -> ReportFiles:
+                 overwrite: bool = False, language: str | None = None) -> ReportFiles:
     """Write the maps, plan.xlsx and report.html of a result directory into `out_dir` (default: that directory).
 
-    The folder is replaced whole, atomically (`allocopt.export.atomic_output_dir`): into the result directory
-    itself, an earlier report's files are replaced and every other file is kept; another `out_dir` must be new,
-    empty or hold an earlier report (or `overwrite`), and may not hold the result directory.
+    `language` (`zh` or `en`) defaults to the region's (`report_language`). The folder is replaced whole,
+    atomically (`allocopt.export.atomic_output_dir`): into the result directory itself, an earlier report's files
+    are replaced and every other file is kept; another `out_dir` must be new, empty or hold an earlier report (or
+    `overwrite`), and may not hold the result directory.
     """
     source = Path(result_dir)
     if out_dir is not None and not (Path(out_dir).exists() and Path(out_dir).resolve() == source.resolve()):
         target = Path(out_dir)
         with atomic_output_dir(target, kind=REPORT_KIND, overwrite=overwrite, inputs=[source]) as staging:
-            files = draw_report(source, staging, directory=source, dpi=dpi)
+            files = draw_report(source, staging, directory=source, dpi=dpi, language=language)
         return _moved(files, staging, target)
     earlier = read_manifest(source)
     carry = [name for name in earlier.files if not is_report_file(name)] if earlier is not None else []
     kind = earlier.kind if earlier is not None else REPORT_KIND
     with atomic_output_dir(source, kind=kind, overwrite=True, carry=carry) as staging:
-        files = draw_report(source, staging, directory=source, dpi=dpi)
+        files = draw_report(source, staging, directory=source, dpi=dpi, language=language)
     return _moved(files, staging, source)
 
 
@@ -221,41 +237,38 @@ def is_report_file(name: str) -> bool:
         re.fullmatch(r"map_\w+\.png", name))
 
 
-def draw_report(result_dir: Path, out_dir: Path, *, directory: Path, dpi: int = maps.DPI) -> ReportFiles:
+def draw_report(result_dir: Path, out_dir: Path, *, directory: Path, dpi: int = maps.DPI,
+                language: str | None = None) -> ReportFiles:
     """Read the result in `result_dir` and write its maps, plan.xlsx and report.html into `out_dir`, a staging
     folder of `allocopt.export.atomic_output_dir` (`write_report` is the safe entry point). `directory` is the
-    result directory the report names (the staging folder's final place)."""
+    result directory's final place."""
     result = dataclasses.replace(read_result_dir(result_dir), directory=directory)
     summary = result.summary
-    region, scenario = str(summary["region"]), str(summary["scenario"]["name"])
-    figures: list[tuple[str, Path]] = []
+    tr = translator(report_language(summary, language))
+    region, scenario = region_name(summary), str(summary["scenario"]["name"])
+    service_maps: list[tuple[str, Path]] = []
     for service, values in summary["services"].items():
-        figure = maps.before_after_map(
-            result.township_layer, service, region=region, scenario=scenario,
-            threshold_minutes=values.get("threshold_minutes"),
-        )
-        path = maps.save_png(figure, out_dir / f"map_{service}.png", dpi=dpi)
-        figures.append((f"{service_label(service)}: travel time before and after the plan", path))
-    facilities = maps.facilities_map(
-        result.facilities, townships=result.township_layer, referrals=result.referrals, region=region,
-        scenario=scenario,
-    )
-    figures.append(("Facilities and the plan's additions", maps.save_png(facilities, out_dir / FACILITIES_MAP_FILE,
-                                                                          dpi=dpi)))
+        figure = maps.before_after_map(result.township_layer, service, region=region, scenario=scenario,
+                                       threshold_minutes=values.get("threshold_minutes"), tr=tr)
+        caption = tr("report.figure.service_map", service=tr.term("common.service", service))
+        service_maps.append((caption, maps.save_png(figure, out_dir / f"map_{service}.png", dpi=dpi)))
+    facilities = maps.facilities_map(result.facilities, townships=result.township_layer, referrals=result.referrals,
+                                     region=region, scenario=scenario, tr=tr)
+    facilities_path = maps.save_png(facilities, out_dir / FACILITIES_MAP_FILE, dpi=dpi)
     chart = None
     if result.frontier is not None:
-        chart_figure = maps.budget_gap_chart(
-            result.frontier, region=region, scenario=scenario, budget_yuan=summary.get("budget_yuan")
-        )
+        chart_figure = maps.budget_gap_chart(result.frontier, region=region, scenario=scenario,
+                                             budget_yuan=summary.get("budget_yuan"), tr=tr)
         chart = maps.save_png(chart_figure, out_dir / FRONTIER_CHART_FILE, dpi=dpi)
-    workbook = write_workbook(_sheets(result), out_dir / WORKBOOK_FILE)
+    workbook = write_workbook(_sheets(result), out_dir / WORKBOOK_FILE, tr=tr)
     closures = closures_section(result_dir, out_dir, township_layer=result.township_layer, region=region,
-                                scenario=scenario, dpi=dpi)
-    page = write_text(render_html(result, figures=figures, frontier_chart=chart, closures=closures),
-                      out_dir / REPORT_FILE)
+                                scenario=scenario, dpi=dpi, tr=tr)
+    html = render_html(result, service_maps=service_maps, facilities_map=facilities_path, frontier_chart=chart,
+                       closures=closures, language=tr.language)
+    page = write_text(html, out_dir / REPORT_FILE)
     closures_map = (out_dir / CRITICAL_LINKS_MAP_FILE,) if closures else ()
-    return ReportFiles(report=page, workbook=workbook, maps=(*(p for _, p in figures), *closures_map),
-                       frontier_chart=chart)
+    return ReportFiles(report=page, workbook=workbook,
+                       maps=(*(p for _, p in service_maps), facilities_path, *closures_map), frontier_chart=chart)
 
 
 def _moved(files: ReportFiles, staging: Path, target: Path) -> ReportFiles:
@@ -268,51 +281,45 @@ def _moved(files: ReportFiles, staging: Path, target: Path) -> ReportFiles:
                        frontier_chart=None if files.frontier_chart is None else moved(files.frontier_chart))
 
 
-def render_html(
-    result: ResultData, *, figures: Sequence[tuple[str, Path]], frontier_chart: Path | None = None,
-    closures: str = "",
-) -> str:
-    """The self-contained report page: every text escaped, every image (a PNG file) embedded as a data URI;
-    `closures` is the section `closures_section` drew, if any."""
+def render_html(result: ResultData, *, service_maps: Sequence[tuple[str, Path]] = (),
+                facilities_map: Path | None = None, frontier_chart: Path | None = None,
+                closures: Section | None = None, language: str | None = None,
+                interactive_map: str = "") -> str:
+    """The self-contained plan document: every text escaped, every image (a PNG file) embedded as a data URI,
+    the CJK glyphs it uses embedded as a font. `closures` is the section `closures_section` drew, if any;
+    `interactive_map` an HTML fragment (trusted, from `allocopt.interactive_map`) shown in the plan section."""
     summary = result.summary
-    region, scenario = str(summary["region"]), str(summary["scenario"]["name"])
+    tr = translator(report_language(summary, language))
+    region = region_name(summary)
+    plan: list[Block] = list(report_sections.plan(result, tr))
+    if facilities_map is not None:
+        plan.append(png_figure(tr("report.figure.facilities"), facilities_map))
+    outcomes: list[Block] = [*report_outcomes.indicators(summary, tr), *report_outcomes.services(summary, tr),
+                *(png_figure(caption, path) for caption, path in service_maps)]
+    costs: list[Block] = list(report_sections.costs(summary, result.allocations, tr))
+    if result.frontier is not None:
+        costs.append(Paragraph(tr("report.costs.frontier")))
+        if frontier_chart is not None:
+            costs.append(png_figure(tr("report.figure.frontier"), frontier_chart))
+        costs.append(report_outcomes.frontier(result.frontier, tr))
+    tiers = report_outcomes.tiers(summary, tr)
     sections = [
-        f"<header><h1>{_e(region)} — {_e(scenario)}</h1>{_notes(summary)}</header>",
-        _section("overview", "Overview", _summary_html(summary_table(summary))),
-        _section("services", "Unserved people before and after the plan", _services_html(services_table(summary))),
-        *([_section("indicators", "Indicators beside their national targets",
-                    _indicators_html(indicators_table(summary)))] if summary.get("indicators") else []),
-        _section("maps", "Maps", "".join(_figure_html(caption, path) for caption, path in figures)),
-        _section("allocations", "What the plan places", _allocations_html(result.allocations, result.townships)),
+        report_sections.overview(result, tr, region=region),
+        report_sections.gaps(result, tr),
+        Section("plan", tr("report.section.plan"), tuple(plan)),
+        Section("costs", tr("report.section.costs"), tuple(costs)),
+        Section("outcomes", tr("report.section.outcomes"), tuple(outcomes)),
+        *([Section("tiers", tr("report.section.tiers"), tiers)] if tiers else []),
+        *([closures] if closures is not None else []),
+        Section("appendix", tr("report.section.appendix"), report_outcomes.appendix(summary, tr), appendix=True),
     ]
-    if result.frontier is not None and frontier_chart is not None:
-        body = _figure_html("Unserved people by budget (budget sweep)", frontier_chart)
-        body += _frontier_html(result.frontier)
-        sections.append(_section("frontier", "Budget and gap", body))
-    if closures:
-        sections.append(closures)
-    title = f"allocopt plan: {region} — {scenario}"
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_e(_CSP)}\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        + "\n".join(sections)
-        + f"\n<footer>allocopt {_e(summary.get('allocopt_version', ''))} · {_e(result.directory.name)}</footer>"
-        + "\n</body>\n</html>\n"
-    )
-
-
-class _Cell(NamedTuple):
-    """A table cell: the text shown and, for numbers, the exact value (kept in a data-value attribute)."""
-
-    text: str
-    value: float | None = None
-
-
-def _e(text: object) -> str:
-    """`text` escaped for HTML; control characters (other than tab and newline) become U+FFFD."""
-    return _CONTROL_CHARACTERS.sub("\ufffd", html.escape(str(text), quote=True))
+    page = report_page.Page(
+        language=tr.language, title=tr("report.title", region=region),
+        subtitle=tr("report.subtitle", scenario=str(summary["scenario"]["name"])),
+        lead=report_sections.lead(result, tr), notes=report_sections.notes(summary, tr), sections=tuple(sections),
+        footer=tr("report.footer", version=str(summary.get("allocopt_version", ""))),
+        interactive_map=Markup(interactive_map), interactive_map_heading=tr("report.figure.interactive_map"))
+    return report_page.render(page)
 
 
 def _read_summary(path: Path) -> dict[str, Any]:
@@ -369,7 +376,7 @@ def _read_layers(path: Path) -> dict[str, gpd.GeoDataFrame]:
     for required in ("townships", "facilities"):
         if required not in names:
             raise DataError(f"{path}: layer {required!r} is missing; see docs/results.md")
-    wanted = ("townships", "facilities", "referrals")
+    wanted = ("townships", "facilities", "referrals", "demand")
     return {name: gpd.read_file(path, layer=name, engine="pyogrio") for name in wanted if name in names}
 
 
@@ -390,190 +397,24 @@ def _sheets(result: ResultData) -> dict[str, pd.DataFrame]:
     return sheets
 
 
-def _number(value: Any, unit: str) -> _Cell:
-    """A number formatted by its unit: people and yuan as whole numbers with separators, shares as percent."""
-    if isinstance(value, bool | np.bool_):
-        return _Cell("yes" if value else "no")
-    if not isinstance(value, Real):
-        return _Cell("—" if value is None else str(value))
-    number = float(value)
-    if not math.isfinite(number):
-        return _Cell("—")
-    if unit in ("people", "yuan", "GPs"):
-        text = f"{number:,.0f}"
-    elif unit == "share":
-        text = f"{number:.1%}"
-    elif unit == "minutes":
-        text = f"{number:g}"
-    else:
-        text = f"{number:,.2f}".rstrip("0").rstrip(".")
-    return _Cell(text, number)
-
-
-def _table(table_id: str, headers: Sequence[str], rows: Sequence[Sequence[_Cell]], *,
-           row_keys: Sequence[str] | None = None, footer: Sequence[_Cell] | None = None) -> str:
-    def cells(row: Sequence[_Cell], tag: str) -> str:
-        parts = []
-        for cell in row:
-            if cell.value is None:
-                parts.append(f"<{tag}>{_e(cell.text)}</{tag}>")
-            else:
-                parts.append(f"<{tag} class=\"num\" data-value=\"{cell.value!r}\">{_e(cell.text)}</{tag}>")
-        return "".join(parts)
-
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = []
-    for index, row in enumerate(rows):
-        key = f" data-key=\"{_e(row_keys[index])}\"" if row_keys is not None else ""
-        body.append(f"<tr{key}>{cells(row, 'td')}</tr>")
-    foot = f"<tfoot><tr>{cells(footer, 'th')}</tr></tfoot>" if footer is not None else ""
-    return (f"<table id=\"{_e(table_id)}\"><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody>{foot}</table>")
-
-
-def _section(section_id: str, heading: str, body: str) -> str:
-    return f"<section id=\"{_e(section_id)}\"><h2>{_e(heading)}</h2>{body}</section>"
-
-
-def _notes(summary: Mapping[str, Any]) -> str:
-    """Warnings a reader must see first: a plan not proven optimal, a synthetic region."""
-    notes = []
-    if summary.get("status") != "optimal":
-        gap = summary.get("gap")
-        within = f" it is within {gap:.2%} of the best possible plan" if isinstance(gap, int | float) else ""
-        notes.append(f"Solver status {summary.get('status')!s}: this plan is not proven optimal at the requested "
-                     f"MIP gap;{within or ' its distance from the best plan is unknown'}.")
-    if summary.get("region_synthetic"):
-        notes.append("This region is synthetic: its figures illustrate the method and describe no real place.")
-    return "".join(f"<p class=\"note\">{_e(note)}</p>" for note in notes)
-
-
-def _summary_html(table: pd.DataFrame) -> str:
-    rows = [[_Cell(str(r.figure)), _number(r.value, str(r.unit)), _Cell(str(r.unit))]
-            for r in table.itertuples(index=False)]
-    return _table("summary-table", ("figure", "value", "unit"), rows)
-
-
-def _services_html(table: pd.DataFrame) -> str:
-    headers = ("service", "threshold (min)", "unserved before", "unserved after", "change", "covered before",
-               "covered after")
-    rows = []
-    for r in table.itertuples(index=False):
-        rows.append([
-            _Cell(str(r.label)),
-            _number(r.threshold_minutes, "minutes"),
-            _number(r.unserved_before, "people"),
-            _number(r.unserved_after, "people"),
-            _number(r.unserved_after - r.unserved_before, "people"),
-            _number(r.covered_share_before, "share"),
-            _number(r.covered_share_after, "share"),
-        ])
-    return _table("services-table", headers, rows, row_keys=list(table["service"]))
-
-
-def _indicators_html(table: pd.DataFrame) -> str:
-    headers = ("indicator", "before", "after", "national", "", "source")
-    rows = [[_Cell(str(r.label)), _number(r.before, str(r.unit)), _number(r.after, str(r.unit)),
-             _number(r.national, str(r.unit)), _Cell(str(r.national_kind or "")), _Cell(str(r.source or ""))]
-            for r in table.itertuples(index=False)]
-    return _table("indicators-table", headers, rows, row_keys=list(table["indicator"]))
-
-
-def _allocations_html(allocations: pd.DataFrame, townships: pd.DataFrame) -> str:
-    if allocations.empty:
-        return "<p>The plan places nothing.</p>"
-    names = dict(zip(townships["code"], townships["name"], strict=True))
-    headers = ("site", "township", "level", "resource", "quantity", "capital (yuan)", "annual (yuan)",
-               "cost (yuan)")
-    rows = []
-    for r in allocations.itertuples(index=False):
-        rows.append([
-            _Cell(str(r.site_name)),
-            _Cell(str(names.get(r.township_code, r.township_code))),
-            _Cell(str(r.level).replace("_", " ")),
-            _Cell(str(r.resource).replace("_", " ")),
-            _number(r.quantity, ""),
-            _number(r.capital_yuan, "yuan"),
-            _number(r.annual_yuan, "yuan"),
-            _number(r.cost_yuan, "yuan"),
-        ])
-    total = [_Cell("total"), _Cell(""), _Cell(""), _Cell(""), _Cell("")]
-    total += [_number(float(allocations[c].sum()), "yuan") for c in ("capital_yuan", "annual_yuan", "cost_yuan")]
-    return _table("allocations-table", headers, rows, row_keys=list(allocations["site_id"]), footer=total)
-
-
-def _frontier_html(frontier: pd.DataFrame) -> str:
-    services = [c for c in frontier.columns if c.endswith("_unserved")]
-    headers = ("budget (yuan)", "status", "gap", *(service_label(c.removesuffix("_unserved")) for c in services))
-    rows = []
-    for _, r in frontier.sort_values("budget_yuan").iterrows():
-        rows.append([
-            _number(r["budget_yuan"], "yuan"),
-            _Cell(str(r["status"])),
-            _number(r.get("gap"), "share"),
-            *(_number(r[c], "people") for c in services),
-        ])
-    return _table("frontier-table", headers, rows)
-
-
-def _figure_html(caption: str, path: Path) -> str:
-    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f"<figure><img src=\"data:image/png;base64,{encoded}\" alt=\"{_e(caption)}\">"
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
-
-
 def closures_section(result_dir: Path, out_dir: Path, *, township_layer: gpd.GeoDataFrame, region: str,
-                     scenario: str, dpi: int) -> str:
+                     scenario: str, dpi: int, tr: Translator) -> Section | None:
     """The road closures section of a robust plan's result directory: the map of the critical links
     (result.gpkg layer critical_links, drawn into `out_dir`), the first of them and scenarios.csv as tables.
-    Empty for a result without closures."""
+    None for a result without closures."""
     links_path, scenarios_path = result_dir / GEOPACKAGE_FILE, result_dir / SCENARIOS_FILE
     if not scenarios_path.is_file():
-        return ""
+        return None
     scenarios = _read_csv(scenarios_path, ("scenario", "weight", "service", "unserved_before", "unserved_after"))
     if CRITICAL_LINKS_LAYER not in {str(row[0]) for row in pyogrio.list_layers(links_path)}:
         raise DataError(f"{links_path}: layer {CRITICAL_LINKS_LAYER!r} is missing beside {SCENARIOS_FILE}; "
                         "see docs/results.md")
     links = gpd.read_file(links_path, layer=CRITICAL_LINKS_LAYER, engine="pyogrio")
     figure = maps.critical_links_map(links, roads=links, townships=township_layer, region=region, scenario=scenario,
-                                     top=CRITICAL_LINKS_TOP)
-    caption = f"The {CRITICAL_LINKS_TOP} road lines whose closure strands the most residents (today's sites)"
-    body = _figure_html(caption, maps.save_png(figure, out_dir / CRITICAL_LINKS_MAP_FILE, dpi=dpi))
-    body += _critical_links_html(links.head(CRITICAL_LINKS_TOP)) + _scenarios_html(scenarios)
-    return _section("closures", "Road closures", body)
-
-
-def _critical_links_html(links: pd.DataFrame) -> str:
-    services = [c for c in links.columns if c.startswith("residents_") and c != "residents_most"]
-    headers = ("rank", "road line", "class", "length (km)",
-               *(service_label(c.removeprefix("residents_")) for c in services))
-    rows = [[_number(r["rank"], ""), _Cell(str(r["id"])), _Cell(str(r["road_class"])), _number(r["length_km"], ""),
-             *(_number(r[c], "people") for c in services)] for _, r in links.iterrows()]
-    return _table("critical-links-table", headers, rows, row_keys=[str(i) for i in links["id"]])
-
-
-def _scenarios_html(scenarios: pd.DataFrame) -> str:
-    plain = "unserved_after_plain" in scenarios.columns
-    headers = ("scenario", "weight", "service", "threshold (min)", "unserved today", "unserved with the plan",
-               *(("unserved with the plain plan",) if plain else ()))
-    figures = ["unserved_before", "unserved_after", *(["unserved_after_plain"] if plain else [])]
-    rows = [[_Cell(str(r["scenario"])), _number(r["weight"], "share"), _Cell(service_label(str(r["service"]))),
-             _number(r.get("threshold_minutes"), "minutes"), *(_number(r[c], "people") for c in figures)]
-            for _, r in scenarios.iterrows()]
-    return _table("scenarios-table", headers, rows, row_keys=[f"{r.scenario}/{r.service}" for r in
-                                                               scenarios.itertuples(index=False)])
-
-
-_STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;
-margin:0 auto;max-width:1100px;padding:1.5rem;color:#222;line-height:1.45}
-h1{font-size:1.6rem;margin-bottom:.3rem}h2{font-size:1.25rem;border-bottom:1px solid #ccc;padding-bottom:.2rem;
-margin-top:2rem}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
-th,td{border:1px solid #ddd;padding:.25rem .6rem;text-align:left}thead th{background:#f2f2f2}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}tfoot th{background:#fafafa}
-figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{font-size:.85rem;color:#555}
-.note{background:#fff4e0;border-left:4px solid #f0a030;padding:.4rem .8rem}
-footer{margin-top:2rem;font-size:.8rem;color:#777}
-"""
+                                     top=CRITICAL_LINKS_TOP, tr=tr)
+    path = maps.save_png(figure, out_dir / CRITICAL_LINKS_MAP_FILE, dpi=dpi)
+    blocks = (Paragraph(tr("report.closures.text", top=tr.number(CRITICAL_LINKS_TOP))),
+              png_figure(tr("report.figure.critical_links", top=tr.number(CRITICAL_LINKS_TOP)), path),
+              report_outcomes.critical_links(links.head(CRITICAL_LINKS_TOP), tr),
+              report_outcomes.closure_scenarios(scenarios, tr))
+    return Section("closures", tr("report.section.closures"), blocks)

@@ -154,10 +154,16 @@ class Result:
         """Capital plus annual cost of the plan."""
         return self.capital_yuan + self.annual_yuan
 
+    def uncoverable_population(self) -> dict[str, float]:
+        """Residents of the demand points no plan can cover, per service: what money cannot fix."""
+        population = self.demand.set_index("id")["population"]
+        return {v: float(population.loc[list(ids)].sum()) for v, ids in self.uncoverable.items()}
+
     def to_summary(self) -> dict[str, Any]:
         """JSON-safe summary in the layout of docs/results.md (without region, scenario and inputs)."""
         gps = self.townships
         before, after = float(gps["gp_before"].sum()), float(gps["gp_after"].sum())
+        uncoverable_population = self.uncoverable_population()
         services = {}
         for v, threshold in self.thresholds_minutes.items():
             covered_after = self.population - self.unserved_after[v]
@@ -171,6 +177,7 @@ class Result:
                 "unserved_before": self.unserved_before[v],
                 "unserved_after": self.unserved_after[v],
                 "uncoverable_demand_points": len(self.uncoverable[v]),
+                "uncoverable_population": uncoverable_population[v],
                 "weight": self.weights[v],
                 **({f"expected_cases_{key}": value for key, value in self.expected_cases[v].items()}
                    if v in self.expected_cases else {}),

@@ -21,6 +21,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from allocopt.export import atomic_file
+from allocopt.i18n import Translator
 
 MAX_COLUMN_WIDTH = 60
 """Widest a fitted column gets, in Excel character units."""
@@ -38,7 +39,7 @@ _FORMATS: tuple[tuple[str, str], ...] = (
 """(fragment of a column name, Excel number format), first match wins."""
 
 
-def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path, *, tr: Translator | None = None) -> Path:
     """Write each table as a sheet of one .xlsx file (sheet order as given), replacing `path` only when complete.
 
     Numbers are written as numeric cells (NaN and infinity as empty cells), text as text cells (never formulas,

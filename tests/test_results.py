@@ -116,6 +116,17 @@ def test_summary_is_json_safe_and_consistent(result_gap) -> None:
     assert summary["gp"]["added"] == int(result_gap.allocations.query("resource == 'gp'")["quantity"].sum())
 
 
+def test_uncoverable_population_counts_the_residents_no_site_can_reach(result_gap) -> None:
+    services = result_gap.to_summary()["services"]
+    # d (1,500 people) is 70 minutes from the hospital, the only site that may hold a stroke center or a cath lab.
+    for service in ("stroke", "chest_pain", "cath_lab"):
+        assert services[service]["uncoverable_demand_points"] == 1
+        assert services[service]["uncoverable_population"] == 1500
+        assert services[service]["unserved_after"] >= 1500
+    # Every point is within 15 minutes of the clinic (a village doctor) or the candidate (GPs).
+    assert services["primary_care"]["uncoverable_population"] == 0
+
+
 def test_split_budget_summary() -> None:
     result = optimize_problem(small_problem({"capital_yuan": 1_000_000.0, "annual_yuan": 400_000.0}), mip_gap=0.0)
     summary = result.to_summary()

@@ -3,8 +3,10 @@
 `write_report` reads only the files docs/results.md defines (summary.json, allocations.csv, townships.csv,
 result.gpkg and, after a sweep, frontier.csv; after a robust optimize, scenarios.csv) and writes its outputs as one
 atomic folder: an earlier report is replaced only by a complete new one, and files allocopt did not write are kept.
-The page works offline: its images are base64 data URIs, its style is inline, and a Content-Security-Policy
-forbids every network request.
+The page is a plan document in the region's language (docs/results.md): `report_sections` and `report_outcomes`
+build its sections, `report_page` renders them through a Jinja2 template with the CJK glyphs it uses embedded.
+It works offline: images and font are data URIs, the style is inline, and a Content-Security-Policy forbids every
+network request.
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fontTools.ttLib import TTFont
 
 import result_fixture as fx
-from allocopt import report
+from allocopt import report, report_sections
+from allocopt.export import write_csv
 from allocopt.i18n import FALLBACK_LANGUAGE, LANGUAGES, translator
 from test_report import _Page, _parse, _rows
 
@@ -34,6 +36,16 @@ INDICATORS = {
     "gp_per_10k": {"before": 0.92, "after": 1.31, "national": 3.93, "national_kind": "target", "source": "plan"},
 }
 
+PATHWAYS = {"conditions": {"stroke": {"expected_cases_after": 410.7, "timely_cases_before": 120.0,
+                                      "timely_cases_after": 250.5, "timely_share_before": 0.29,
+                                      "timely_share_after": 0.61, "mean_minutes_before": 95.3,
+                                      "mean_minutes_after": 70.25}},
+            "telemedicine_sites_after": 2}
+YEARS = pd.DataFrame({"year": [2026, 2027], "population": [130_000.0, 131_000.0],
+                      "capital_yuan": [7_000_000.0, 2_550_000.0], "annual_yuan": [1_500_000.0, 2_650_000.0],
+                      "gp_per_10k": [1.1, 1.31], "indicator_medical_point_15min_share": [0.93, 0.961]})
+NEWLY_COVERED = [0.0, 40_000.0, 1_200.0, 800.0, 300.0, 5_000.0, 0.0, 15_000.0]
+
 
 @pytest.fixture(scope="module")
 def result_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -45,8 +57,13 @@ def result_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for service, figures in summary["services"].items():
         figures["uncoverable_population"] = UNCOVERABLE_PEOPLE.get(service, 0.0)
         figures["uncoverable_demand_points"] = 1 if UNCOVERABLE_PEOPLE.get(service) else 0
-    summary |= {"tiers": TIERS, "indicators": INDICATORS}
+    summary |= {"tiers": TIERS, "indicators": INDICATORS, "pathways": PATHWAYS}
     path.write_text(json.dumps(summary), encoding="utf-8")
+    write_csv(fx.ALLOCATIONS.assign(newly_covered_people=NEWLY_COVERED,
+                                    newly_covered_cases_per_year=[0.25 * i for i in range(len(NEWLY_COVERED))]),
+              directory / "allocations.csv")
+    write_csv(YEARS, directory / "years.csv")
+    write_csv(fx.ALLOCATIONS.assign(year=[2026] * 4 + [2027] * 4), directory / "schedule.csv")
     return directory
 
 
@@ -71,7 +88,8 @@ def test_a_chinese_report_shows_no_english_word(pages: dict[str, Path], result_d
     hashes = {t for t in tokens if re.fullmatch(r"[0-9a-f]{64}", t)}
     assert tokens - PROPER_NAMES - hashes == set()
     for key in ("report.section.overview", "report.section.gaps", "report.section.plan", "report.section.costs",
-                "report.section.outcomes", "report.section.tiers", "report.section.appendix"):
+                "report.section.outcomes", "report.section.tiers", "report.section.pathways", "report.section.years",
+                "report.section.appendix"):
         assert translator("zh")(key) in text
 
 
@@ -105,6 +123,14 @@ def test_the_numbers_of_the_report_are_those_of_summary_json(pages: dict[str, Pa
     tiers = _rows(page, "tiers-table")
     assert float(tiers["grassroots_share"][1][1]) == TIERS["grassroots_share_before"]
     assert float(tiers["mean_referral_minutes"][2][1]) == TIERS["mean_referral_minutes_after"]
+    pathway = _rows(page, "pathways-table")["stroke"]
+    assert [float(cell[1]) for cell in pathway[2:6]] == [120.0, 250.5, 0.29, 0.61]
+    years = _rows(page, "years-table")
+    assert list(years) == ["2026", "2027"]
+    assert years["2027"][2][0] == report_sections.placed(fx.ALLOCATIONS.iloc[4:], tr)
+    assert [float(years["2026"][i][1]) for i in (3, 4, 5)] == [7_000_000.0, 1_500_000.0, 1.1]
+    bought = [float(cells[8][1]) for key, cells in page.tables["allocations-table"] if key is not None]
+    assert bought == NEWLY_COVERED
     text = _words(pages[language])
     assert tr.yuan(summary["cost_yuan"]) in text and tr.yuan(summary["capital_yuan"]) in text
     assert tr("report.gaps.unfixable_item", service=tr.term("common.service", "primary_care"), minutes="15",

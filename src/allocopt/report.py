@@ -1,7 +1,8 @@
 """The planner's report of one result directory: maps, an Excel workbook and a self-contained HTML page.
 
 `write_report` reads only the files docs/results.md defines (summary.json, allocations.csv, townships.csv,
-result.gpkg and, after a sweep, frontier.csv; after a robust optimize, scenarios.csv) and writes its outputs as one
+result.gpkg and, after a sweep, frontier.csv; after a robust optimize, scenarios.csv; after a multi-year plan,
+years.csv and schedule.csv) and writes its outputs as one
 atomic folder: an earlier report is replaced only by a complete new one, and files allocopt did not write are kept.
 The page is a plan document in the region's language (docs/results.md): `report_sections` and `report_outcomes`
 build its sections, `report_page` renders them through a Jinja2 template with the CJK glyphs it uses embedded.
@@ -40,6 +41,8 @@ TOWNSHIPS_FILE = "townships.csv"
 GEOPACKAGE_FILE = "result.gpkg"
 FRONTIER_FILE = "frontier.csv"
 SCENARIOS_FILE = "scenarios.csv"
+YEARS_FILE = "years.csv"
+SCHEDULE_FILE = "schedule.csv"
 CRITICAL_LINKS_LAYER = "critical_links"
 CRITICAL_LINKS_MAP_FILE = "map_critical_links.png"
 CRITICAL_LINKS_TOP = 10
@@ -73,6 +76,8 @@ class ResultData:
     referrals: gpd.GeoDataFrame | None
     frontier: pd.DataFrame | None
     demand: gpd.GeoDataFrame | None = None
+    years: pd.DataFrame | None = None
+    schedule: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,10 @@ def read_result_dir(result_dir: str | Path) -> ResultData:
     layers = _read_layers(directory / GEOPACKAGE_FILE)
     frontier_path = directory / FRONTIER_FILE
     frontier = _read_csv(frontier_path, ("budget_yuan", "status")) if frontier_path.is_file() else None
+    years_path, schedule_path = directory / YEARS_FILE, directory / SCHEDULE_FILE
+    years = _read_csv(years_path, ("year",)) if years_path.is_file() else None
+    schedule = (_read_csv(schedule_path, ("year", "resource", "quantity")) if years is not None
+                and schedule_path.is_file() else None)
     return ResultData(
         directory=directory,
         summary=summary,
@@ -106,6 +115,8 @@ def read_result_dir(result_dir: str | Path) -> ResultData:
         referrals=layers.get("referrals"),
         frontier=frontier,
         demand=layers.get("demand"),
+        years=years,
+        schedule=schedule,
     )
 
 
@@ -305,6 +316,8 @@ def render_html(result: ResultData, *, service_maps: Sequence[tuple[str, Path]] 
             costs.append(png_figure(tr("report.figure.frontier"), frontier_chart))
         costs.append(report_outcomes.frontier(result.frontier, tr))
     tiers = report_outcomes.tiers(summary, tr)
+    pathways = report_outcomes.pathways(summary, tr)
+    years = report_outcomes.years(result.years, result.schedule, tr) if result.years is not None else ()
     sections = [
         report_sections.overview(result, tr, region=region),
         report_sections.gaps(result, tr),
@@ -312,6 +325,8 @@ def render_html(result: ResultData, *, service_maps: Sequence[tuple[str, Path]] 
         Section("costs", tr("report.section.costs"), tuple(costs)),
         Section("outcomes", tr("report.section.outcomes"), tuple(outcomes)),
         *([Section("tiers", tr("report.section.tiers"), tiers)] if tiers else []),
+        *([Section("pathways", tr("report.section.pathways"), pathways)] if pathways else []),
+        *([Section("years", tr("report.section.years"), years)] if years else []),
         *([closures] if closures is not None else []),
         Section("appendix", tr("report.section.appendix"), report_outcomes.appendix(summary, tr), appendix=True),
     ]

@@ -102,6 +102,10 @@ class Numbers:
     def count(self, value: object) -> Cell:
         return self._cell(value, lambda v: self.tr.number(v))
 
+    def cases(self, value: object) -> Cell:
+        """Expected yearly cases, to one decimal (a site may reach fewer than one case a year)."""
+        return self._cell(value, lambda v: self.tr.number(v, decimals=1))
+
     def money(self, value: object) -> Cell:
         if self.tr.language == "zh":
             return self._cell(value, lambda v: self.tr.number(v / 1e4, decimals=2))

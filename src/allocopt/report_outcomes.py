@@ -15,6 +15,7 @@ import pandas as pd
 
 from allocopt.i18n import Translator
 from allocopt.report_blocks import Cell, Numbers, Paragraph, Row, Table, number_or_none
+from allocopt.report_sections import money_header, placed
 
 SHARE_INDICATORS = frozenset({"medical_point_15min_share"})
 """Indicators that are shares of residents (shown as percentages); the others are ratios."""
@@ -101,7 +102,7 @@ def frontier(table: pd.DataFrame, tr: Translator) -> Table:
     rows = tuple(Row((n.money(r["budget_yuan"]), Cell(tr.term("report.status", str(r["status"]))),
                       *(n.people(r[c]) for c in columns)))
                  for _, r in table.sort_values("budget_yuan").iterrows())
-    headers = (tr("report.column.with_unit", name=tr("report.column.budget"), unit=tr("report.unit.money")),
+    headers = (money_header(tr, "report.column.budget"),
                tr("report.column.status"),
                *(tr("report.column.unserved_service", service=tr.term("common.service", c.removesuffix("_unserved")))
                  for c in columns))
@@ -175,3 +176,50 @@ def _source(name: str, figures: Mapping[str, Any], tr: Translator) -> str:
     """The source of an indicator's national value, from the catalogue (the summary's English text otherwise)."""
     key = f"report.indicator_source.{name}"
     return tr(key) if tr.has(key) else str(figures.get("source") or "")
+
+
+def pathways(summary: Mapping[str, Any], tr: Translator) -> tuple[Table, ...]:
+    """Care pathways (summary.json `pathways`): per condition the yearly cases treated within their time window
+    and the mean minutes to definitive treatment, before and after the plan."""
+    conditions = (summary.get("pathways") or {}).get("conditions") or {}
+    if not conditions:
+        return ()
+    n = Numbers(tr)
+    rows = tuple(Row((Cell(tr.term("common.service", str(name))), n.count(f.get("expected_cases_after")),
+                      n.count(f.get("timely_cases_before")), n.count(f.get("timely_cases_after")),
+                      n.share(f.get("timely_share_before")), n.share(f.get("timely_share_after")),
+                      n.minutes(_rounded(f.get("mean_minutes_before"))),
+                      n.minutes(_rounded(f.get("mean_minutes_after")))), key=str(name))
+                 for name, f in conditions.items())
+    headers = (tr("report.column.condition"), tr("report.column.cases_per_year"),
+               tr("report.column.timely_cases_before"), tr("report.column.timely_cases_after"),
+               tr("report.column.timely_share_before"), tr("report.column.timely_share_after"),
+               tr("report.column.treatment_minutes_before"), tr("report.column.treatment_minutes_after"))
+    return (Table("pathways-table", headers, rows),)
+
+
+def years(table: pd.DataFrame, schedule: pd.DataFrame | None, tr: Translator) -> tuple[Paragraph | Table, ...]:
+    """The multi-year plan (years.csv, schedule.csv): what comes in which year, its spending, and the GP density
+    and 15-minute circle reached by the end of each year."""
+    n = Numbers(tr)
+    by_year = ({int(year): group for year, group in schedule.groupby("year")} if schedule is not None else {})
+    share = next((c for c in ("indicator_medical_point_15min_share", "covered_share_primary_care")
+                  if c in table.columns), None)
+    rows = []
+    for _, r in table.sort_values("year").iterrows():
+        year = int(r["year"])
+        items = by_year.get(year)
+        what = "" if items is None or items.empty else placed(items, tr)
+        rows.append(Row((Cell(tr("report.years.year", year=str(year))), n.people(r.get("population")), Cell(what),
+                         n.money(r.get("capital_yuan")), n.money(r.get("annual_yuan")), n.ratio(r.get("gp_per_10k")),
+                         n.share(r.get(share) if share else None)), key=str(year)))
+    headers = (tr("report.column.year"), tr("report.column.population"), tr("report.column.placed"),
+               money_header(tr, "report.column.capital"), money_header(tr, "report.column.annual"),
+               tr("common.indicator.gp_per_10k"), tr("common.indicator.medical_point_15min_share"))
+    return Paragraph(tr("report.years.text", count=tr.number(len(rows)))), Table("years-table", headers, tuple(rows))
+
+
+def _rounded(value: object) -> float | None:
+    """Minutes to one decimal (means of many cases: more digits only suggest precision)."""
+    number = number_or_none(value)
+    return None if number is None else round(number, 1)

@@ -27,6 +27,11 @@ QUANTITY_KEYS: Mapping[str, str] = {
     "vehicle": "report.quantity.vehicle", "equipment": "report.quantity.equipment",
 }
 """The phrase for a count of one resource ("全科医生38名"), by the measure word the resource takes."""
+MARGINAL_COLUMNS: Mapping[str, str] = {
+    "newly_covered_people": "report.column.newly_covered_people",
+    "newly_covered_cases_per_year": "report.column.newly_covered_cases",
+}
+"""What an allocation row buys (allocations.csv, when the result holds it), with its column heading."""
 
 
 def lead(result: ResultData, tr: Translator) -> tuple[str, ...]:
@@ -130,7 +135,7 @@ def plan(result: ResultData, tr: Translator) -> tuple[Paragraph | Table, ...]:
                       tuple(by_resource), caption=tr("report.plan.by_resource"))
     population = dict(zip(result.townships["code"], result.townships["population"], strict=True))
     by_township = [Row((Cell(names.get(code, code)), n.people(population.get(code)),
-                        Cell(quantities(tr, _resource_counts(group))), n.money(float(group["cost_yuan"].sum()))),
+                        Cell(placed(group, tr)), n.money(float(group["cost_yuan"].sum()))),
                        key=str(code)) for code, group in allocations.groupby("township_code", sort=False)]
     townships = Table("township-plan-table", (tr("report.column.township"), tr("report.column.population"),
                                               tr("report.column.placed"), money_header(tr, "report.column.cost")),
@@ -165,6 +170,11 @@ def quantities(tr: Translator, counts: Mapping[str, float]) -> str:
     phrases = [tr(QUANTITY_KEYS[_measure(resource)], resource=tr.term("common.resource", resource),
                   count=tr.number(count)) for resource, count in counts.items()]
     return tr("report.list_separator").join(phrases)
+
+
+def placed(allocations: pd.DataFrame, tr: Translator) -> str:
+    """What the rows of an allocation table place, as a phrase ("全科医生6名、彩超1台")."""
+    return quantities(tr, _resource_counts(allocations))
 
 
 def money_header(tr: Translator, key: str) -> str:
@@ -277,17 +287,25 @@ def _unfixable(summary: Mapping[str, Any], tr: Translator) -> str:
 
 
 def _allocations_table(allocations: pd.DataFrame, names: Mapping[str, str], tr: Translator) -> Table:
+    """Every row of allocations.csv with its costs and, when the result holds them, what the row buys (the people
+    and yearly cases it alone brings within the threshold, given the rest of the plan)."""
     n = Numbers(tr)
-    rows = tuple(Row((Cell(str(r.site_name)), Cell(names.get(str(r.township_code), str(r.township_code))),
-                      Cell(tr.term("common.level", str(r.level))), Cell(tr.term("common.resource", str(r.resource))),
-                      n.count(r.quantity), n.money(r.capital_yuan), n.money(r.annual_yuan), n.money(r.cost_yuan)),
-                     key=str(r.site_id)) for r in allocations.itertuples(index=False))
+    bought = [c for c in MARGINAL_COLUMNS if c in allocations.columns]
+    rows = tuple(Row((Cell(str(r["site_name"])), Cell(names.get(str(r["township_code"]), str(r["township_code"]))),
+                      Cell(tr.term("common.level", str(r["level"]))),
+                      Cell(tr.term("common.resource", str(r["resource"]))), n.count(r["quantity"]),
+                      n.money(r["capital_yuan"]), n.money(r["annual_yuan"]), n.money(r["cost_yuan"]),
+                      *(n.people(r[c]) if c == "newly_covered_people" else n.cases(r[c]) for c in bought)),
+                     key=str(r["site_id"])) for _, r in allocations.iterrows())
     footer = (Cell(tr("report.column.total")), Cell(""), Cell(""), Cell(""), Cell(""),
-              *(n.money(float(allocations[c].sum())) for c in ("capital_yuan", "annual_yuan", "cost_yuan")))
+              *(n.money(float(allocations[c].sum())) for c in ("capital_yuan", "annual_yuan", "cost_yuan")),
+              *(Cell("") for _ in bought))
     headers = (tr("report.column.site"), tr("report.column.township"), tr("report.column.level"),
                tr("report.column.resource"), tr("report.column.quantity"), money_header(tr, "report.column.capital"),
-               money_header(tr, "report.column.annual"), money_header(tr, "report.column.cost"))
-    return Table("allocations-table", headers, rows, footer=footer, caption=tr("report.plan.by_site"))
+               money_header(tr, "report.column.annual"), money_header(tr, "report.column.cost"),
+               *(tr(MARGINAL_COLUMNS[c]) for c in bought))
+    caption = tr("report.plan.by_site") + (tr("report.plan.marginal_note") if bought else "")
+    return Table("allocations-table", headers, rows, footer=footer, caption=caption)
 
 
 def _budget_table(summary: Mapping[str, Any], tr: Translator) -> Sequence[Table]:

@@ -4,6 +4,7 @@ summary.json, no local path, an embedded font holding every glyph, and headless 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import re
@@ -243,3 +244,21 @@ def test_chromium_draws_the_page_offline_with_its_own_chinese_glyphs(pages: dict
     assert check["distinct"], "the embedded font draws two Chinese characters alike: not its glyphs"
     if not _system_has_cjk_font():  # without a system font Chinese falls back to boxes, all alike
         assert not check["tofuDistinct"] and check["differsFromSystem"]
+
+
+def test_the_worst_townships_are_those_with_the_largest_gap_share() -> None:
+    townships = pd.DataFrame({"code": ["a", "b", "c"], "gap_share_before": [0.1, 0.5, 0.3],
+                              "primary_care_covered_share_before": [0.2, 0.9, 0.5]})
+    assert report_sections.worst_townships(townships, top=2)["code"].tolist() == ["b", "c"]
+    older = townships.drop(columns=["gap_share_before"])  # results written before gap shares: lowest coverage
+    assert report_sections.worst_townships(older, top=2)["code"].tolist() == ["a", "c"]
+
+
+def test_a_plan_that_places_nothing_says_so_first(result_dir: Path) -> None:
+    result = report.read_result_dir(result_dir)
+    nothing = dataclasses.replace(result, allocations=result.allocations.iloc[0:0])
+    zh = translator("zh")
+    assert report_sections.lead(nothing, zh)[0] == zh("report.lead.nothing")
+    assert report_sections.lead(result, zh)[0] == (
+        "本方案共需投入1,220万元（其中一次性投入955万元，年运行费用265万元），新增配置导管室（DSA）1台、胸痛中心1个、"
+        "全科医生5名、DR（数字X线摄影）1台、彩超1台、新建乡镇卫生院1所。")

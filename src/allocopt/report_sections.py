@@ -127,9 +127,9 @@ def plan(result: ResultData, tr: Translator) -> tuple[Paragraph | Table, ...]:
     names = township_names(result.townships)
     text = tr("report.plan.text", townships=tr.number(allocations["township_code"].nunique()),
               sites=tr.number(allocations["site_id"].nunique()), cost=tr.yuan(float(allocations["cost_yuan"].sum())))
-    by_resource = [Row((Cell(tr.term("common.resource", str(resource))), n.count(float(group["quantity"].sum())),
+    by_resource = [Row((Cell(resource_name(tr, str(line))), n.count(float(group["quantity"].sum())),
                         n.count(group["site_id"].nunique()), n.money(float(group["cost_yuan"].sum()))),
-                       key=str(resource)) for resource, group in allocations.groupby("resource", sort=False)]
+                       key=str(line)) for line, group in allocations.groupby(line_keys(allocations), sort=False)]
     resources = Table("resources-table", (tr("report.column.resource"), tr("report.column.quantity"),
                                           tr("report.column.sites"), money_header(tr, "report.column.cost")),
                       tuple(by_resource), caption=tr("report.plan.by_resource"))
@@ -152,10 +152,10 @@ def costs(summary: Mapping[str, Any], allocations: pd.DataFrame, tr: Translator)
     budget = number_or_none(summary.get("budget_yuan"))
     if budget is not None and budget > 0:
         text += tr("report.costs.budget", budget=tr.yuan(budget), used=tr.share(total / budget))
-    rows = [Row((Cell(tr.term("common.resource", str(resource))), n.money(float(group["capital_yuan"].sum())),
+    rows = [Row((Cell(resource_name(tr, str(resource))), n.money(float(group["capital_yuan"].sum())),
                  n.money(float(group["annual_yuan"].sum())), n.money(float(group["cost_yuan"].sum())),
                  n.share(float(group["cost_yuan"].sum()) / total if total > 0 else None)), key=str(resource))
-            for resource, group in allocations.groupby("resource", sort=False)]
+            for resource, group in allocations.groupby(line_keys(allocations), sort=False)]
     footer = (Cell(tr("report.column.total")), n.money(float(allocations["capital_yuan"].sum())),
               n.money(float(allocations["annual_yuan"].sum())), n.money(float(allocations["cost_yuan"].sum())),
               n.share(1.0 if total > 0 else None))
@@ -167,7 +167,7 @@ def costs(summary: Mapping[str, Any], allocations: pd.DataFrame, tr: Translator)
 
 def quantities(tr: Translator, counts: Mapping[str, float]) -> str:
     """Resource counts as a phrase ("全科医生38名、乡村医生4名"), in the order given."""
-    phrases = [tr(QUANTITY_KEYS[_measure(resource)], resource=tr.term("common.resource", resource),
+    phrases = [tr(QUANTITY_KEYS[_measure(resource)], resource=resource_name(tr, resource),
                   count=tr.number(count)) for resource, count in counts.items()]
     return tr("report.list_separator").join(phrases)
 
@@ -187,14 +187,31 @@ def township_names(townships: pd.DataFrame) -> dict[str, str]:
     return dict(zip(townships["code"].astype(str), townships["name"].astype(str), strict=True))
 
 
+def line_keys(allocations: pd.DataFrame) -> pd.Series:
+    """Each row's line in the plan's summaries: its resource, and for opened sites also their level
+    (`open_site:village_clinic`), since a new village clinic and a new township health center are different
+    things to build."""
+    resource = allocations["resource"].astype(str)
+    return resource.where(resource != "open_site", resource + ":" + allocations["level"].astype(str))
+
+
+def resource_name(tr: Translator, line: str) -> str:
+    """The words for a line of `line_keys` ("新建乡镇卫生院" for `open_site:township_hc`)."""
+    resource, _, level = line.partition(":")
+    if resource == "open_site" and level:
+        return tr("report.resource.open_site", level=tr.term("common.level", level))
+    return tr.term("common.resource", resource)
+
+
 def _resource_counts(allocations: pd.DataFrame) -> dict[str, float]:
-    return {str(r): float(q) for r, q in allocations.groupby("resource", sort=False)["quantity"].sum().items()}
+    counts = allocations["quantity"].groupby(line_keys(allocations), sort=False).sum()
+    return {str(line): float(quantity) for line, quantity in counts.items()}
 
 
 def _measure(resource: str) -> str:
     if resource in PEOPLE_RESOURCES:
         return "people"
-    if resource == "open_site":
+    if resource.startswith("open_site"):
         return "site"
     if resource.endswith("_center"):
         return "center"
@@ -258,10 +275,13 @@ def _worst_table(worst: pd.DataFrame, tr: Translator) -> Table:
     n = Numbers(tr)
     share = ("medical_point_15min_share_before" if "medical_point_15min_share_before" in worst.columns
              else "primary_care_covered_share_before")
-    rows = tuple(Row((Cell(str(r["name"])), n.people(r["population"]), n.share(r.get(share)),
-                      n.ratio(r.get("gp_per_10k_before")), n.people(r.get("gp_shortage_people_before"))),
-                     key=str(r["code"])) for _, r in worst.iterrows())
+    gap = "gap_share_before" in worst.columns
+    rows = tuple(Row((Cell(str(r["name"])), n.people(r["population"]),
+                      *((n.share(r["gap_share_before"]),) if gap else ()),
+                      n.share(r.get(share)), n.ratio(r.get("gp_per_10k_before")),
+                      n.people(r.get("gp_shortage_people_before"))), key=str(r["code"])) for _, r in worst.iterrows())
     return Table("worst-townships-table", (tr("report.column.township"), tr("report.column.population"),
+                                           *((tr("report.column.gap_share"),) if gap else ()),
                                            tr("common.indicator.medical_point_15min_share"),
                                            tr("common.indicator.gp_per_10k"), tr("report.column.gp_shortage")), rows)
 
@@ -293,10 +313,11 @@ def _allocations_table(allocations: pd.DataFrame, names: Mapping[str, str], tr: 
     bought = [c for c in MARGINAL_COLUMNS if c in allocations.columns]
     rows = tuple(Row((Cell(str(r["site_name"])), Cell(names.get(str(r["township_code"]), str(r["township_code"]))),
                       Cell(tr.term("common.level", str(r["level"]))),
-                      Cell(tr.term("common.resource", str(r["resource"]))), n.count(r["quantity"]),
+                      Cell(resource_name(tr, line)), n.count(r["quantity"]),
                       n.money(r["capital_yuan"]), n.money(r["annual_yuan"]), n.money(r["cost_yuan"]),
                       *(n.people(r[c]) if c == "newly_covered_people" else n.cases(r[c]) for c in bought)),
-                     key=str(r["site_id"])) for _, r in allocations.iterrows())
+                     key=str(r["site_id"])) for (_, r), line in zip(allocations.iterrows(), line_keys(allocations),
+                                                                    strict=True))
     footer = (Cell(tr("report.column.total")), Cell(""), Cell(""), Cell(""), Cell(""),
               *(n.money(float(allocations[c].sum())) for c in ("capital_yuan", "annual_yuan", "cost_yuan")),
               *(Cell("") for _ in bought))

@@ -83,11 +83,12 @@ class GeneratedRegion:
     facilities: gpd.GeoDataFrame
     candidates: gpd.GeoDataFrame
     roads: gpd.GeoDataFrame
+    ems_stations: gpd.GeoDataFrame
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """The layers by name, in bundle order; `candidates` only when there are any."""
         layers = {"townships": self.townships, "demand": self.demand, "facilities": self.facilities,
-                  "candidates": self.candidates, "roads": self.roads}
+                  "candidates": self.candidates, "roads": self.roads, "ems_stations": self.ems_stations}
         return {k: v for k, v in layers.items() if k != "candidates" or len(v) > 0}
 
 
@@ -114,7 +115,8 @@ def generate_region(
     township times `townships`; `candidates` new village-clinic sites (default: 0.8 per township, as far as
     villages without a clinic allow) in large villages far from staffed sites; `gp_per_10k` GPs per 10,000
     residents in all (exact after rounding); village clinics in `clinic_share` of the non-seat villages; the
-    scenario budget `budget_yuan` defaults to 3 million yuan per township.
+    scenario budget `budget_yuan` defaults to 3 million yuan per township. 120 stations (`ems_stations`) are
+    placed without random draws, so every other layer is the same as without them (`_ems_stations`).
     """
     scale = townships / LUSHUI_TOWNSHIPS
     population = round(LUSHUI_POPULATION * scale) if population is None else population
@@ -167,6 +169,7 @@ def generate_region(
         candidates=_candidates(rng, vill, shapely.get_coordinates(facilities.geometry.values[staffed]),
                                vill["id"].isin(clinic_villages).to_numpy(), int(args["candidates"])),
         roads=_layer("roads", *layout.roads(frame)),
+        ems_stations=_ems_stations(facilities, towns, seat_township, county_names),
     )
 
 
@@ -412,6 +415,31 @@ def _candidates(rng: np.random.Generator, vill: pd.DataFrame, staffed_xy: NDArra
     }, shapely.points(xy[chosen]))
 
 
+def _ems_stations(facilities: gpd.GeoDataFrame, towns: pd.DataFrame, seats: NDArray[np.int64],
+                  county_names: NDArray[np.str_]) -> gpd.GeoDataFrame:
+    """120 stations, at facilities: each county's emergency center (120急救中心) at its people's hospital with one
+    ambulance per 60,000 residents of the county (at least two, about half the norm of one per 30,000); a station
+    with one ambulance at each central township health center; a candidate station at every other township
+    health center outside the seats. No random draws, so the other layers do not change."""
+    general = facilities.loc[facilities["hospital_kind"] == "general"].reset_index(drop=True)
+    valley = towns["valley"].to_numpy()
+    county_population = np.array([towns["population"].to_numpy()[valley == valley[t]].sum() for t in seats])
+    center_ambulances = np.maximum(2, np.round(county_population / 60_000)).astype(np.int64)
+    health_centers = facilities.loc[facilities["level"] == "township_hc"].reset_index(drop=True)
+    outside_seats = ~health_centers["id"].isin("HC-" + towns["code"].to_numpy()[seats]).to_numpy()
+    stations = health_centers.loc[outside_seats].reset_index(drop=True)
+    central = stations["central"].to_numpy(dtype=bool)
+    township_names = stations["name"].str.replace("中心卫生院", "").str.replace("卫生院", "")
+    return _layer("ems_stations", {
+        "id": np.r_["EMS-" + general["id"], "EMS-" + stations["id"]],
+        "name": np.r_[np.char.add(county_names[:len(seats)], "120急救中心"),
+                      township_names + np.where(central, "急救站", "急救站（候选）")],
+        "township_code": np.r_[towns["code"].to_numpy()[seats], stations["id"].str.removeprefix("HC-")],
+        "ambulances": np.r_[center_ambulances, central.astype(np.int64)],
+        "candidate": np.r_[np.zeros(len(general), dtype=bool), ~central],
+    }, np.r_[general.geometry.to_numpy(), stations.geometry.to_numpy()])
+
+
 _DTYPES = {"str": "str", "int": "int64", "float": "float64", "bool": "bool"}
 
 
@@ -434,6 +462,8 @@ _LAYER_SOURCES = {
     "facilities": "SYNTHETIC facilities: invented hospitals, health centers, clinics, staff and equipment",
     "candidates": "SYNTHETIC candidate village-clinic sites in large villages without a clinic, far from staffed sites",
     "roads": "SYNTHETIC road network: trunk along each valley, branch roads up side valleys, village roads",
+    "ems_stations": "SYNTHETIC 120 stations: an emergency center at each people's hospital, stations at central "
+                    "township health centers, candidates at the other health centers",
 }
 
 _SCENARIO_COMMENTS = {
@@ -457,7 +487,7 @@ def _region_meta(name: str, county: str, valleys: int, arguments: Mapping[str, A
         f"GP density is set to {arguments['gp_per_10k']:g} per 10,000 residents (the national target for 2020 was "
         "2-3, 国办发〔2018〕3号)."
     )
-    layers = [layer for layer in ("townships", "demand", "facilities", "candidates", "roads")
+    layers = [layer for layer in ("townships", "demand", "facilities", "candidates", "roads", "ems_stations")
               if layer != "candidates" or arguments["candidates"] > 0]
     source_note = f" (allocopt.generate, seed {arguments['seed']})"
     return {
@@ -510,6 +540,11 @@ def _readme(generated: GeneratedRegion) -> str:
         f"hold {int(facilities['village_doctors'].sum())} village doctors, "
         f"{vacant} clinics none (vacant). No site is a designated chest pain, stroke or trauma center or has a cath "
         "lab yet.",
+        "",
+        f"120 stations (`ems_stations`): {int((~generated.ems_stations['candidate']).sum())} with "
+        f"{int(generated.ems_stations['ambulances'].sum())} ambulances today (an emergency center at each people's "
+        "hospital, a station at each central township health center) and "
+        f"{int(generated.ems_stations['candidate'].sum())} candidate stations at the other township health centers.",
         "",
         "## Regenerate", "",
         "The data equal a fresh generation with the arguments in `region.toml` (a test checks this):", "",

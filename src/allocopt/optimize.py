@@ -39,6 +39,8 @@ class StartPlan:
     added_equipment: Mapping[tuple[str, str], int] | None = None
     new_centers: frozenset[tuple[str, str]] = frozenset()
     added_village_doctors: Mapping[str, int] | None = None
+    added_ambulances: Mapping[str, int] | None = None
+    opened_stations: frozenset[str] = frozenset()
 
     @classmethod
     def from_result(cls, result: Result) -> StartPlan:
@@ -65,6 +67,8 @@ class StartPlan:
             added_equipment=equipment,
             new_centers=centers,
             added_village_doctors=_counts(ids, sites.get("added_village_doctors")),
+            added_ambulances=_ambulances(result),
+            opened_stations=_opened_stations(result),
         )
 
     def apply(self, model: AllocationModel) -> None:
@@ -80,6 +84,12 @@ class StartPlan:
             var.setInitialValue(1 if key in self.new_centers else 0)
         for site, var in model.vd.items():
             var.setInitialValue(doctors.get(site, 0))
+        if model.ems is not None:
+            ambulances = self.added_ambulances or {}
+            for station, var in model.ems.amb.items():
+                var.setInitialValue(ambulances.get(station, 0))
+            for station, var in model.ems.amb_open.items():
+                var.setInitialValue(1 if station in self.opened_stations else 0)
 
 
 TODAY = StartPlan()
@@ -95,6 +105,22 @@ def _counts(ids: pd.Series, counts: pd.Series | None) -> dict[str, int]:
     if counts is None:
         return {}
     return {site: int(n) for site, n in zip(ids, counts, strict=True) if n > 0}
+
+
+def _ambulances(result: Result) -> dict[str, int]:
+    """The ambulances `result` adds per station (none without `[ems]`)."""
+    if result.ems is None:
+        return {}
+    stations = result.ems.stations
+    return _counts(stations["id"].astype(str), stations["added"])
+
+
+def _opened_stations(result: Result) -> frozenset[str]:
+    """The candidate 120 stations `result` opens (none without `[ems]`)."""
+    if result.ems is None:
+        return frozenset()
+    stations = result.ems.stations
+    return frozenset(stations["id"].astype(str)[stations["candidate"] & stations["opened"]])
 
 
 def _centers(sites: pd.DataFrame) -> list[str]:

@@ -93,6 +93,9 @@ class Region:
     sites: gpd.GeoDataFrame
     hazards: gpd.GeoDataFrame | None = None
     """Hazard zones (points or polygons: landslides, floods) that closure scenarios close roads near, if any."""
+    ems_stations: gpd.GeoDataFrame | None = None
+    """120 ambulance stations, existing and candidate (`schema.LAYERS["ems_stations"]`, township codes filled),
+    or None when the bundle has none."""
 
 
 def path_safe_name(name: str, *, max_length: int = 80) -> str:
@@ -179,6 +182,7 @@ def load_region(name_or_path: str | Path) -> Region:
         demand=frames.get("demand"),
         candidates=frames.get("candidates"),
         hazards=frames.get("hazards"),
+        ems_stations=frames.get("ems_stations"),
         path=path,
         meta={**meta, "reprojected": reprojected},
         synthetic=bool(region_table.get("synthetic", False)),
@@ -198,6 +202,7 @@ def build_region(
     demand: gpd.GeoDataFrame | None = None,
     candidates: gpd.GeoDataFrame | None = None,
     hazards: gpd.GeoDataFrame | None = None,
+    ems_stations: gpd.GeoDataFrame | None = None,
     path: Path | None = None,
     meta: Mapping[str, Any] | None = None,
     synthetic: bool = False,
@@ -216,6 +221,8 @@ def build_region(
     - The townships must hold some residents, and no township or demand point more residents aged 65+ than in
       all. Demand points, like sites, must lie within `SNAP_TO_TOWNSHIP_M` of a township, and the roads' extent
       must meet the townships' (a layer in the wrong CRS fails these); so must a `hazards` layer's.
+    - 120 stations (`ems_stations`) lie within `SNAP_TO_TOWNSHIP_M` of a township; a blank `township_code` takes
+      the township holding the station, a given one must be a township code; a candidate has no ambulances yet.
     - Facility and candidate ids must be unique across both layers; `consortium_lead` must be empty or the id of
       a county or tertiary hospital.
     - Empty road `speed_kmh` values take the class speed: `network.DEFAULT_SPEEDS_KMH` overridden by `speeds_kmh`.
@@ -225,7 +232,7 @@ def build_region(
         return f"{(sources or {}).get(layer, layer)}, layer '{layer}'"
 
     layers = {"townships": townships, "facilities": facilities, "roads": roads, "demand": demand,
-              "candidates": candidates, "hazards": hazards}
+              "candidates": candidates, "hazards": hazards, "ems_stations": ems_stations}
     for layer, frame in layers.items():
         if frame is not None and (frame.crs is None or not frame.crs.equals(crs)):
             raise DataError(f"{where(layer)}: the layer is in {frame.crs}, not {crs}; project it to the region CRS.")
@@ -268,6 +275,8 @@ def build_region(
         roads=_with_class_speeds(roads, overrides),
         sites=combine_sites(facilities, candidates),
         hazards=hazards,
+        ems_stations=None if ems_stations is None else _checked_stations(ems_stations, townships,
+                                                                          where=where("ems_stations")),
     )
 
 
@@ -522,6 +531,23 @@ def _check_consortium_leads(facilities: gpd.GeoDataFrame, *, where: str) -> None
             f"the id of a county or tertiary hospital; leave it empty or use one of: "
             f"{', '.join(hospitals) or '(no hospitals in the layer)'}."
         )
+
+
+def _checked_stations(stations: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, where: str) -> gpd.GeoDataFrame:
+    """120 stations with blank township codes filled from the township holding them; DataError for a station far
+    outside every township, an unknown township code, or a candidate station that has ambulances already."""
+    labels = row_labels(stations, "id")
+    held = townships["code"].to_numpy()[_township_positions(stations, townships, where=where)]
+    given = stations["township_code"]
+    unknown = ((given != "") & ~given.isin(townships["code"])).to_numpy()
+    if unknown.any():
+        raise DataError(f"{where}, {describe_rows(labels, unknown)}, field 'township_code': '{given[unknown].iloc[0]}' "
+                        "is not a code of the townships layer; use a township code or leave it blank.")
+    staffed = (stations["candidate"] & (stations["ambulances"] > 0)).to_numpy()
+    if staffed.any():
+        raise DataError(f"{where}, {describe_rows(labels, staffed)}, field 'ambulances': a candidate station has no "
+                        "ambulances today; set ambulances to 0 or candidate to false.")
+    return stations.assign(township_code=given.where(given != "", pd.Series(held, index=given.index)).astype(str))
 
 
 def _check_elderly(frame: gpd.GeoDataFrame, *, id_column: str, where: str) -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 import pulp
 
 from allocopt.access import ratio_array
+from allocopt.ems_results import EmsResult, ems_result_from_model
 from allocopt.errors import SolverError
 from allocopt.indicators import INDICATORS, NATIONAL_TARGETS, region_indicators, township_indicators
 from allocopt.model.allocation import AllocationModel
@@ -110,7 +111,9 @@ class Result:
     first contact and referral before and after (TierResult) when the scenario has `[tiers]`; the `gap`
     objective then includes its terms. `weights` are the services' objective weights (0: reported, not planned
     for); `expected_cases[condition]` the yearly cases in all and covered before and after; `indicators` the
-    bureau's indicators (`allocopt.indicators`) for the region, "before" and "after".
+    bureau's indicators (`allocopt.indicators`) for the region, "before" and "after". `ems` holds the ambulances
+    before and after (EmsResult) when the scenario has `[ems]`; `allocations` then lists new stations and
+    ambulances too, and the `gap` objective includes the ambulance term.
     """
 
     objective_name: str
@@ -148,6 +151,7 @@ class Result:
     indicators: Mapping[str, Mapping[str, float | None]]
     tiers: TierResult | None = None
     stage_gaps: tuple[float | None, ...] = ()
+    ems: EmsResult | None = None
 
     @property
     def cost_yuan(self) -> float:
@@ -222,6 +226,8 @@ class Result:
         }
         if self.tiers is not None:
             summary["tiers"] = self.tiers.summary()
+        if self.ems is not None:
+            summary["ems"] = self.ems.summary()
         return _json_safe(summary)
 
 
@@ -240,13 +246,18 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
     cutoff = m.travel_cutoff_minutes if m.travel_cutoff_minutes is not None else p.default_travel_cutoff()
     before = recompute_access(p, Plan.empty(p), travel_cutoff_minutes=cutoff)
     after = recompute_access(p, plan, travel_cutoff_minutes=cutoff)
+    ems = ems_result_from_model(m, relative_tolerance=_RELATIVE_TOLERANCE) if m.ems is not None else None
     allocations = allocation_table(p, plan)
+    if ems is not None:
+        placed = [table for table in (allocations, ems.allocations(ALLOCATION_COLUMNS)) if len(table)]
+        allocations = pd.concat(placed, ignore_index=True) if placed else allocations
     capital, annual = float(allocations["capital_yuan"].sum()), float(allocations["annual_yuan"].sum())
     _check_against_model(m, plan, after, capital=capital, annual=annual)
     tiers = (tier_result(m, added_gps=plan.added_gps, opened=plan.opened, solver=outcomes[0].solver,
                          relative_tolerance=_RELATIVE_TOLERANCE) if p.tiers is not None else None)
     tier_objective = tiers.after.objective if tiers is not None else 0.0
-    primary = {"gap": weighted_gap(p, after) + tier_objective,
+    ems_objective = ems.objective(ems.after) if ems is not None else 0.0
+    primary = {"gap": weighted_gap(p, after) + tier_objective + ems_objective,
                "equity": float(np.max(after.township_gap_share, initial=0.0)),
                "travel": after.travel_minutes, "cost": _cost_line(m.cost_line, capital, annual)}
     first = outcomes[0]
@@ -295,6 +306,7 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
         indicators={label: region_indicators(values, p.total_population)
                     for label, values in state_indicators.items()},
         tiers=tiers,
+        ems=ems,
     )
 
 

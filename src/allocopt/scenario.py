@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from allocopt.closures import Closure, closures_to_dict, parse_closures
+from allocopt.ems import EmsSettings, ems_to_dict, parse_ems
 from allocopt.errors import DataError, ScenarioError
 from allocopt.inputs import read_bytes
 from allocopt.money import parse_money
@@ -207,6 +208,8 @@ class Scenario:
     tiers: TiersSettings | None = None
     closures: tuple[Closure, ...] = ()
     """Road closure scenarios (`[[closures]]`, allocopt.closures); none by default."""
+    ems: EmsSettings | None = None
+    """120 ambulances (`[ems]`, allocopt.ems); absent, the model has none."""
 
     def with_budget(self, total_yuan: float) -> Scenario:
         """The same scenario with one total budget of `total_yuan` (replacing split budgets)."""
@@ -249,10 +252,13 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "defaults") -> 
     try:
         # [tiers] switches tiered care on; absent, the scenario has no tiers (allocopt.tiers).
         # [[closures]] lists road closure scenarios (allocopt.closures); absent, there are none.
-        own = {k: v for k, v in data.items() if k not in ("tiers", "closures")}
+        # [ems] adds 120 ambulances (allocopt.ems); absent, there are none.
+        own = {k: v for k, v in data.items() if k not in ("tiers", "closures", "ems")}
         scenario = _build(_merge(DEFAULTS, own, prefix=""), source)
         if "closures" in data:
             scenario = replace(scenario, closures=parse_closures(data["closures"], source=source))
+        if "ems" in data:
+            scenario = replace(scenario, ems=parse_ems(data["ems"]))
         return replace(scenario, tiers=parse_tiers(data["tiers"])) if "tiers" in data else scenario
     except ScenarioError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
@@ -295,6 +301,8 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         result["tiers"] = tiers_to_dict(scenario.tiers)
     if scenario.closures:
         result["closures"] = closures_to_dict(scenario.closures)
+    if scenario.ems is not None:
+        result["ems"] = ems_to_dict(scenario.ems)
     return result
 
 

@@ -190,6 +190,28 @@ LAYERS: dict[str, LayerSpec] = {
         ),
         generated_id_prefix="r",
     ),
+    "ems_stations": LayerSpec(
+        "ems_stations",
+        "point",
+        "id",
+        (
+            ColumnSpec("id", "str", "", "120 ambulance station id, unique"),
+            ColumnSpec("name", "str", "", "station name"),
+            ColumnSpec(
+                "township_code", "str", "", "code of the station's township (blank: the township holding the point)",
+                default="",
+            ),
+            ColumnSpec(
+                "ambulances", "int", "ambulances", "ambulances on duty at the station today", default=0, minimum=0,
+                maximum=MAX_COUNT,
+            ),
+            ColumnSpec(
+                "candidate", "bool", "", "a possible new station (no ambulances today; opened by the plan)",
+                default=False,
+            ),
+        ),
+        required=False,
+    ),
     "hazards": LayerSpec(
         "hazards",
         "zone",

@@ -70,6 +70,8 @@ class Prepared:
     scenario: Scenario
     site_matrix: TravelMatrix | None = None
     """Grassroots site x hospital minutes, computed when the scenario has a [tiers] section."""
+    ems_matrix: TravelMatrix | None = None
+    """120 station x demand drive minutes, computed when the region has an ems_stations layer."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,17 @@ def prepare(
     if scenario.tiers is not None:
         on_step("Travel times from grassroots sites to hospitals")
         site_matrix = consortium.site_hospital_matrix(loaded, network, cache_dir=cache_dir)
-    return Prepared(loaded, network, matrix, scenario, site_matrix)
+    return Prepared(loaded, network, matrix, scenario, site_matrix, ems_matrix(loaded, network, cache_dir=cache_dir))
+
+
+def ems_matrix(region: Region, network: RoadNetwork, *, cache_dir: Path | None = None) -> TravelMatrix | None:
+    """Drive minutes from each 120 station to each demand point (None when the region has no stations)."""
+    stations = region.ems_stations
+    if stations is None:
+        return None
+    return travel_times(network, stations.geometry, region.demand.geometry, origin_ids=tuple(stations["id"]),
+                        destination_ids=tuple(region.demand["id"]), access_speed_kmh=region.access_speed_kmh,
+                        cache_dir=cache_dir)
 
 
 def access(prepared: Prepared) -> AccessReport:
@@ -243,7 +255,8 @@ def optimize(
 def prepared_problem(prepared: Prepared) -> Problem:
     """The allocation problem of a prepared region under its scenario, with the site-to-hospital minutes a
     `[tiers]` scenario needs: the one path from a prepared region to a problem (optimize, sweep, batch)."""
-    return build_problem(prepared.region, prepared.matrix, prepared.scenario, site_matrix=prepared.site_matrix)
+    return build_problem(prepared.region, prepared.matrix, prepared.scenario, site_matrix=prepared.site_matrix,
+                         ems_matrix=prepared.ems_matrix)
 
 
 def optimize_robust(prepared: Prepared, *, mode: str, objective: str = "gap", solver: str | None = None,

@@ -19,6 +19,7 @@ import pulp
 from scipy import sparse
 
 from allocopt.errors import ScenarioError
+from allocopt.model.ems import EmsModel, add_ambulances
 from allocopt.model.objectives import add_objective
 from allocopt.model.problem import PER_10K, Problem
 from allocopt.model.referral import TierModel, add_tiers
@@ -44,7 +45,8 @@ class AllocationModel:
     all units of identical coverage sets), `short[township]`,
     `assign[demand, site]`, `unassigned[demand]`. Expressions: `capital_yuan`, `annual_yuan`,
     `unserved[service]` (people, over the whole region), `shortage[township]` (people), `travel_minutes`
-    (population-weighted). `tiers` holds the tier families (`model.referral`) when the scenario has `[tiers]`.
+    (population-weighted). `tiers` holds the tier families (`model.referral`) when the scenario has `[tiers]`,
+    `ems` the ambulance family (`model.ems`) when it has `[ems]`.
     `stages` are the objectives solved in turn (`solve_model`). The model is mutable
     while it is built and solved (PuLP stores solution values on its variables).
     """
@@ -74,6 +76,7 @@ class AllocationModel:
     stages: list[pulp.LpAffineExpression] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
     tiers: TierModel | None = None
+    ems: EmsModel | None = None
 
     def name(self, family: str, *keys: str) -> str:
         """`family[key,...]` as PuLP will write it, made unique within the model."""
@@ -130,6 +133,7 @@ def build_model(problem: Problem, *, objective: str = "gap", travel_cutoff_minut
     add_centers(m, problem)
     add_prerequisites(m, problem)
     add_costs(m, problem)
+    add_ambulances(m, problem)
     add_budget(m, problem)
     add_provision(m, problem)
     add_coverage(m, problem)

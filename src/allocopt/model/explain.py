@@ -14,6 +14,7 @@ import numpy as np
 
 from allocopt.errors import InfeasibleError
 from allocopt.model.allocation import build_model
+from allocopt.model.ems import ems_limits, ems_targets
 from allocopt.model.objectives import solve_model
 from allocopt.model.problem import PER_10K, Problem
 from allocopt.model.referral import tier_limits, tier_targets
@@ -29,12 +30,12 @@ def hard_targets(problem: Problem) -> list[str]:
                for v, share in scenario.min_covered_share.items() if share > 0]
     if scenario.gp_target_hard and scenario.gp_target_per_10k > 0:
         targets.append(f"GP density >= {scenario.gp_target_per_10k:g} per 10,000 residents in every township")
-    return [*targets, *tier_targets(problem)]
+    return [*targets, *tier_targets(problem), *ems_targets(problem)]
 
 
 def check_attainable(problem: Problem) -> None:
     """Raise InfeasibleError naming every hard target that no plan can meet at any cost, with the numbers."""
-    reasons = [*_coverage_limits(problem), *_gp_limits(problem), *tier_limits(problem)]
+    reasons = [*_coverage_limits(problem), *_gp_limits(problem), *tier_limits(problem), *ems_limits(problem)]
     if reasons:
         raise InfeasibleError("no plan can meet the hard targets at any cost:\n- " + "\n- ".join(reasons))
 

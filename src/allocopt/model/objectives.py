@@ -51,7 +51,7 @@ def gap_weights(p: Problem) -> tuple[dict[str, float], float]:
 
 def gap_expression(m: AllocationModel, p: Problem) -> pulp.LpAffineExpression:
     """Weighted gap in people: sum_v a_v unserved_v + a_gp sum_t short[t], plus the tier terms (people-equivalents,
-    `model.referral`) when the scenario has `[tiers]`."""
+    `model.referral`) when the scenario has `[tiers]` and the ambulance term (`model.ems`) when it has `[ems]`."""
     weights, gp_weight = gap_weights(p)
     total = pulp.LpAffineExpression()
     for v in m.services:
@@ -60,6 +60,8 @@ def gap_expression(m: AllocationModel, p: Problem) -> pulp.LpAffineExpression:
         total.addInPlace(shortage * gp_weight)
     if m.tiers is not None:
         total.addInPlace(m.tiers.objective)
+    if m.ems is not None:
+        total.addInPlace(m.ems.objective)
     return total
 
 

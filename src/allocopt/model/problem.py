@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from allocopt.ems import LAYER as EMS_LAYER
+from allocopt.ems import EmsData, EmsInputs, EmsSettings, ems_inputs, prepare_ems
 from allocopt.errors import DataError, ScenarioError
 from allocopt.scenario import Eligibility, Scenario
 from allocopt.services import (
@@ -77,7 +79,9 @@ class Problem:
     per site (0 where none may be). `demand_cases[s]` are the expected yearly cases of condition s per demand point and
     `demand_weight[v]` and `unit_weight[v]` the people-equivalents of each point and unit for service v (its
     population, or with case weighting its expected cases over the region's cases per resident), which the
-    coverage terms count.
+    coverage terms count. `ems` holds the ambulance sets (`allocopt.ems.EmsData`) when the scenario has `[ems]`;
+    `ems_response_minutes` is, per demand point, the response time (dispatch plus drive, `allocopt.ems`) from the
+    nearest station with ambulances today (inf where none reaches), None when the region has no 120 stations.
     """
 
     scenario: Scenario
@@ -118,6 +122,8 @@ class Problem:
     demand_weight: Mapping[str, np.ndarray]
     unit_weight: Mapping[str, np.ndarray]
     tiers: TierData | None = None
+    ems: EmsData | None = None
+    ems_response_minutes: np.ndarray | None = None
 
     @property
     def is_candidate(self) -> np.ndarray:
@@ -175,6 +181,7 @@ class Problem:
         site_hospital_kind: Sequence[str] | None = None,
         demand_population_65plus: Sequence[float] | np.ndarray | None = None,
         site_beds: Sequence[int] | np.ndarray | None = None,
+        ems_inputs: EmsInputs | None = None,
     ) -> Problem:
         """Build a problem from plain sequences (tests and non-geographic callers).
 
@@ -185,7 +192,8 @@ class Problem:
         `tier_inputs` gives beds, consortium leads, 65+ counts and site-to-hospital minutes (`tiers.TierInputs`).
         `site_hospital_kind` entries are hospital kinds ("" or omitted: general at hospital levels);
         `demand_population_65plus` entries may be NaN (unknown: the scenario's `share_65plus_when_unknown`).
-        Raises DataError naming the offending array and entry.
+        `ems_inputs` are the region's 120 stations and their drive minutes to the demand points (needed by a
+        scenario with `[ems]`). Raises DataError naming the offending array and entry.
         """
         n_sites = len(site_ids)
         demand_ids_t = _id_tuple(demand_ids, "demand_ids")
@@ -299,18 +307,30 @@ class Problem:
             demand_weight=weight,
             unit_weight={v: np.bincount(unit_of_demand, weights=weight[v], minlength=n_units) for v in services},
         )
+        if ems_inputs is not None:
+            if ems_inputs.drive_minutes.shape[0] != len(demand_ids_t):
+                raise DataError(f"{ems_inputs.source}: drive minutes for {ems_inputs.drive_minutes.shape[0]} demand "
+                                f"points, expected {len(demand_ids_t)}")
+            settings = scenario.ems or EmsSettings()
+            problem = replace(problem, ems_response_minutes=ems_inputs.nearest_staffed_minutes(
+                settings, ems_inputs.ambulances))
+        if scenario.ems is not None:
+            problem = replace(problem, ems=prepare_ems(scenario.ems, ems_inputs, population))
         if scenario.tiers is None:
             return problem
         return replace(problem, tiers=prepare_tiers(problem, tier_inputs))
 
 
 def build_problem(region: RegionLike, matrix: MatrixLike, scenario: Scenario, *,
-                  merge_demand: bool = True, site_matrix: MatrixLike | None = None) -> Problem:
+                  merge_demand: bool = True, site_matrix: MatrixLike | None = None,
+                  ems_matrix: MatrixLike | None = None) -> Problem:
     """The allocation problem of a region: its demand, townships and sites, aligned to the travel matrix by ID.
 
     A scenario with `[tiers]` also needs `site_matrix`, the site x hospital minutes (rows: every site; columns:
-    the existing county and tertiary hospitals; see `consortium.site_hospital_matrix`). Raises DataError when a
-    table lacks a column, an ID is missing from a matrix, or a township code is unknown.
+    the existing county and tertiary hospitals; see `consortium.site_hospital_matrix`). A region with 120
+    stations (`ems_stations`) gives `ems_matrix`, the station x demand drive minutes (a scenario with `[ems]`
+    needs them). Raises DataError when a table lacks a column, an ID is missing from a matrix, or a township code
+    is unknown.
     """
     demand, townships, sites = region.demand, region.townships, region.sites
     _require(demand, ("id", "township_code", "population"), "demand")
@@ -347,7 +367,24 @@ def build_problem(region: RegionLike, matrix: MatrixLike, scenario: Scenario, *,
         site_beds=sites["beds"].to_numpy(dtype=np.int64) if "beds" in sites.columns else None,
         merge_demand=merge_demand,
         tier_inputs=_tier_inputs(region, site_matrix) if scenario.tiers is not None else None,
+        ems_inputs=_ems_inputs(region, ems_matrix, demand_ids, needed=scenario.ems is not None),
     )
+
+
+def _ems_inputs(region: RegionLike, ems_matrix: MatrixLike | None, demand_ids: list[str], *,
+                needed: bool) -> EmsInputs | None:
+    """The region's 120 stations with their drive minutes to the demand points (None without stations, or
+    without minutes when no `[ems]` needs them)."""
+    stations = getattr(region, "ems_stations", None)
+    if stations is None or (ems_matrix is None and not needed):
+        return None
+    if ems_matrix is None:
+        raise DataError(f"the scenario's [ems] table needs travel minutes from the {EMS_LAYER} stations to the "
+                        "demand points, which this run does not compute (optimize --robust plans no ambulances "
+                        "yet); drop [ems], or pass ems_matrix")
+    station_ids = [str(i) for i in stations["id"]]
+    minutes = aligned_minutes(ems_matrix, station_ids, demand_ids, layers=(EMS_LAYER, "demand")).T
+    return ems_inputs(stations, minutes)
 
 
 def _tier_inputs(region: RegionLike, site_matrix: MatrixLike | None) -> TierInputs:

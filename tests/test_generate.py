@@ -236,7 +236,7 @@ def test_write_region_writes_a_bundle_and_refuses_to_overwrite(county: Generated
     meta = tomllib.loads((out / "region.toml").read_text(encoding="utf-8"))
     assert meta == county.meta
     assert meta["region"]["crs"] == "EPSG:32647"
-    assert set(meta["layers"]) == {"townships", "demand", "facilities", "candidates", "roads"}
+    assert set(meta["layers"]) == {"townships", "demand", "facilities", "candidates", "roads", "ems_stations"}
     assert all(meta["layers"][k]["source"] and meta["layers"][k]["license"] for k in meta["layers"])
     assert [row[0] for row in pyogrio.list_layers(out / "region.gpkg")] == list(meta["layers"])
     for name, layer in county.layers().items():

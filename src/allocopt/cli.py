@@ -44,6 +44,7 @@ with libraries_loaded():
         workers_options,
     )
     from allocopt.cli_bundle import build_region_command, generate_region_command
+    from allocopt.cli_ems import ems_command
     from allocopt.cli_locate import locate_group
     from allocopt.export import check_output_dir
     from allocopt.model.capacity_coverage import ResourceKind
@@ -250,6 +251,7 @@ def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path)
 main.add_command(locate_group)
 main.add_command(generate_region_command)
 main.add_command(build_region_command)
+main.add_command(ems_command)
 
 
 @main.command("cover")

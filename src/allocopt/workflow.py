@@ -292,7 +292,8 @@ def plan_summary(prepared: Prepared, result: Result, *, robust: RobustPlan | Non
 def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overwrite: bool = False,
                report: bool = False, robust: RobustPlan | None = None) -> Path:
     """Write summary.json, allocations.csv, townships.csv and result.gpkg (docs/results.md), for a robust plan
-    scenarios.csv and the result.gpkg layer critical_links (docs/closures.md), and with `report` the maps,
+    scenarios.csv and the result.gpkg layer critical_links (docs/closures.md), with `[ems]` ems_stations.csv,
+    ems_demand.csv and the layer ems_stations (docs/ems.md), and with `report` the maps (ems_map.png too),
     plan.xlsx and report.html, as one atomic result folder (`allocopt.export.atomic_output_dir`)."""
     region = prepared.region
     townships = region.townships[["code", "geometry"]].merge(result.townships, on="code", how="left")
@@ -315,11 +316,21 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
             )
         if robust is not None:
             layers["critical_links"] = critical_links_layer(region, robust.critical_links)
+        if result.ems is not None and region.ems_stations is not None:
+            write_csv(result.ems.stations, staging / "ems_stations.csv")
+            write_csv(result.ems.demand, staging / "ems_demand.csv")
+            layers["ems_stations"] = region.ems_stations[["id", "geometry"]].merge(result.ems.stations, on="id")
         write_geopackage(layers, staging / "result.gpkg")
         if report:
             from allocopt.report import draw_report
 
             draw_report(staging, staging, directory=Path(out_dir))
+            if result.ems is not None and region.ems_stations is not None:
+                from allocopt.ems_map import ems_station_map, save_ems_map
+
+                save_ems_map(ems_station_map(region.townships, region.demand, region.ems_stations, result.ems,
+                                             title=f"{region.name} · {prepared.scenario.name}: 120 ambulances"),
+                             staging / "ems_map.png")
     return Path(out_dir)
 
 

@@ -455,3 +455,19 @@ def test_hospital_kinds_central_centers_and_village_doctors_from_chinese_files(t
     with pytest.raises(DataError, match=r"'综合' name no hospital kind; use one of general, tcm, mch, specialty.*"
                                         r"--map hospital_kind=COLUMN"):
         build_region(tmp_path / "typed", **inputs, column_map={**CHINESE_MAP, "hospital_kind": "类别"})
+
+
+def test_build_reads_ems_stations_and_fills_township_codes(tmp_path, inputs):
+    stations = pd.DataFrame({"编号": ["S1", "S2"], "站名": ["东镇急救站", "西镇急救站（候选）"], "救护车": [2, 0],
+                             "候选": ["否", "是"], "经度": [117.027, 117.093], "纬度": [31.03, 31.03]})
+    stations["候选"] = stations["候选"].map({"否": "false", "是": "true"})
+    path = tmp_path / "stations.csv"
+    stations.to_csv(path, index=False, encoding="utf-8-sig")
+    mapping = {**CHINESE_MAP, "ems_stations.name": "站名", "ambulances": "救护车", "candidate": "候选"}
+    report = build_region(tmp_path / "county", **inputs, ems=path, column_map=mapping)
+    assert report.counts["ems_stations"] == 2
+    region = load_region(tmp_path / "county")
+    assert region.ems_stations is not None
+    table = region.ems_stations.set_index("id")
+    assert table["township_code"].to_dict() == {"S1": "340101", "S2": "340102"}
+    assert table["ambulances"].tolist() == [2, 0] and table["candidate"].tolist() == [False, True]

@@ -98,6 +98,7 @@ def build_region(
     population: Path | None = None,
     candidates: Path | None = None,
     hazards: Path | None = None,
+    ems: Path | None = None,
     source_crs: str | None = None,
     column_map: Mapping[str, str] | None = None,
     name: str | None = None,
@@ -108,19 +109,21 @@ def build_region(
     `column_map` maps bundle fields to the files' column names (e.g. {"level": "医院等级", "lon": "经度"}),
     for every input holding that column; a key "INPUT.FIELD" (e.g. "townships.name") maps for that input
     only. `source_crs` is "wgs84", "cgcs2000", "gcj02" or a pyproj CRS string (see the module docstring).
+    `ems` holds 120 stations (points or a table: id, name, ambulances, candidate; the `ems_stations` layer).
 
     Nothing is written unless the whole build succeeds; an existing non-empty `out_dir` is replaced only with
     `overwrite=True`. Raises DataError for inputs nothing sensible can be made of; questionable but usable
     inputs become warnings in the report, each with its evidence.
     """
     out_dir = Path(out_dir)
-    given = [path for path in (roads, townships, facilities, population, candidates, hazards) if path is not None]
+    given = [path for path in (roads, townships, facilities, population, candidates, hazards, ems)
+             if path is not None]
     check_output_dir(out_dir, kind=REGION_KIND, overwrite=overwrite, inputs=given, replace_earlier=False)
     source = coords.parse_source_crs(source_crs) if source_crs is not None else None
     log = _Log()
     inputs = {"townships": townships, "roads": roads, "facilities": facilities}
-    inputs |= {k: v for k, v in (("population", population), ("candidates", candidates), ("hazards", hazards))
-               if v is not None}
+    inputs |= {k: v for k, v in (("population", population), ("candidates", candidates), ("hazards", hazards),
+                                 ("ems_stations", ems)) if v is not None}
     for role, path in inputs.items():  # a FIFO or /dev/zero would hang the readers below
         checked_file(path, kind="data", what=f"{role} file")
     mapping = _layer_mappings(column_map or {}, inputs)
@@ -130,7 +133,8 @@ def build_region(
     town = _validated(_renamed(town_wgs, mapping["townships"]).to_crs(crs), "townships", townships,
                       fill_population=population is not None)
     sites = {layer: _project_points(path, layer, town_wgs, source, mapping[layer], crs, log)
-             for layer, path in (("facilities", facilities), ("candidates", candidates)) if path is not None}
+             for layer, path in (("facilities", facilities), ("candidates", candidates), ("ems_stations", ems))
+             if path is not None}
     road_layer = _read_roads(roads, source, mapping["roads"], crs, log)
     for layer, points in sites.items():
         _check_gcj_evidence(points, road_layer, layer=layer, declared_gcj=bool(source and source.gcj02), log=log)
@@ -146,8 +150,8 @@ def build_region(
     ).to_crs(crs), "hazards", hazards)
     region = regions.build_region(
         name=name or out_dir.name, crs=crs, townships=town, facilities=sites["facilities"], roads=road_layer,
-        demand=demand, candidates=sites.get("candidates"), hazards=zones,
-        sources=None if hazards is None else {"hazards": str(hazards)},
+        demand=demand, candidates=sites.get("candidates"), hazards=zones, ems_stations=sites.get("ems_stations"),
+        sources={layer: str(inputs[layer]) for layer in ("hazards", "ems_stations") if layer in inputs},
     )
     sources = {layer: _describe_source(path, layer) for layer, path in inputs.items()}
     report = BuildReport(
@@ -156,7 +160,8 @@ def build_region(
         crs=crs.to_string(),
         source_crs=source.label if source else "as declared by each file (tables: EPSG:4326)",
         counts={"townships": len(town), "demand": 0 if demand is None else len(demand),
-                "facilities": len(region.facilities), "candidates": len(region.candidates), "roads": len(road_layer)},
+                "facilities": len(region.facilities), "candidates": len(region.candidates), "roads": len(road_layer),
+                **({"ems_stations": len(sites["ems_stations"])} if "ems_stations" in sites else {})},
         population_method=apportioned.method,
         population_read=apportioned.people_read,
         population_assigned=apportioned.people_assigned,
@@ -165,6 +170,8 @@ def build_region(
         notes=tuple(log.notes),
         warnings=tuple(log.warnings),
     )
+    if region.ems_stations is not None:
+        sites["ems_stations"] = region.ems_stations  # with the township codes filled in
     layers = {"townships": town, **({"demand": demand} if demand is not None else {}), **sites, "roads": road_layer,
               **({"hazards": zones} if zones is not None else {})}
     with atomic_output_dir(out_dir, kind=REGION_KIND, overwrite=overwrite, inputs=given,
@@ -270,8 +277,8 @@ def _to_wgs84(frame: gpd.GeoDataFrame, source: coords.SourceCrs | None, path: Pa
 
 def _project_points(path: Path, layer: str, town_wgs: gpd.GeoDataFrame, source: coords.SourceCrs | None,
                     mapping: Mapping[str, str], crs: pyproj.CRS, log: _Log) -> gpd.GeoDataFrame:
-    """Facilities or candidates: read (tables with the swap check), renamed, levels mapped, ids filled,
-    validated, in the region CRS."""
+    """Facilities, candidates or 120 stations: read (tables with the swap check), renamed, levels mapped, ids
+    filled, validated, in the region CRS."""
     if path.name.lower().endswith(TABLE_SUFFIXES):
         frame = _read_points_table(path, town_wgs, source, mapping, log)
     else:
@@ -282,7 +289,7 @@ def _project_points(path: Path, layer: str, town_wgs: gpd.GeoDataFrame, source: 
         if note:
             log.notes.append(note)
     if "id" not in frame:
-        prefix = "F" if layer == "facilities" else "C"
+        prefix = {"facilities": "F", "candidates": "C"}.get(layer, "S")
         frame = frame.assign(id=[f"{prefix}{i + 1}" for i in range(len(frame))])
         log.notes.append(f"{path.name}: no id column; ids {prefix}1..{prefix}{len(frame)} given in file order")
     return _validated(frame, layer, path)
@@ -521,7 +528,7 @@ def _describe_source(path: Path, layer: str) -> dict[str, str]:
 def _region_toml(report: BuildReport, layers: Mapping[str, gpd.GeoDataFrame]) -> str:
     """region.toml text of the built bundle."""
     from_input = {"demand": "population", "townships": "townships", "facilities": "facilities",
-                  "candidates": "candidates", "roads": "roads", "hazards": "hazards"}
+                  "candidates": "candidates", "roads": "roads", "hazards": "hazards", "ems_stations": "ems_stations"}
     description = f"{report.name}: built from planners' files (source CRS: {report.source_crs})"
     sources = {}
     for layer in layers:

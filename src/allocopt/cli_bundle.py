@@ -68,6 +68,9 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
               help="Candidate sites for new facilities (id, name, open_cost_yuan).")
 @click.option("--hazards", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Hazard zones (points or polygons: landslides, floods) that closure scenarios close roads near.")
+@click.option("--ems", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="120 ambulance stations (id, name, ambulances, candidate): a point layer or CSV/XLSX with "
+                   "coordinates.")
 @click.option("--source-crs", default=None,
               help="CRS of inputs that declare none: wgs84, cgcs2000, gcj02 (web-map offset) or EPSG:xxxx.")
 @click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN",
@@ -79,7 +82,7 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @handle_errors
 def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities: Path, population: Path | None,
-                         candidates: Path | None, hazards: Path | None, source_crs: str | None,
+                         candidates: Path | None, hazards: Path | None, ems: Path | None, source_crs: str | None,
                          mappings: tuple[str, ...],
                          name: str | None, overwrite: bool, output_format: str) -> None:
     """Build a region bundle from planners' files: OSM roads, township polygons, facility lists, population.
@@ -91,7 +94,7 @@ def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities
 
     report = build_region(
         out_dir, roads=roads, townships=townships, facilities=facilities, population=population,
-        candidates=candidates, hazards=hazards, source_crs=source_crs, column_map=column_map(mappings), name=name,
+        candidates=candidates, hazards=hazards, ems=ems, source_crs=source_crs, column_map=column_map(mappings), name=name,
         overwrite=overwrite,
     )
     if output_format == "json":

@@ -24,6 +24,7 @@ from allocopt.export import atomic_output_dir, write_csv, write_geopackage, writ
 from allocopt.model.allocation import AllocationModel, add_budget
 from allocopt.model.ems import add_ambulances, ems_limits
 from allocopt.model.objectives import solve_model
+from allocopt.model.problem import Problem
 from allocopt.results import ALLOCATION_COLUMNS
 from allocopt.scenario import scenario_to_dict
 from allocopt.solve import DEFAULT_SOLVER, plan_gap, plan_status
@@ -86,8 +87,13 @@ def plan_ambulances(prepared: Prepared, *, solver: str | None = None, time_limit
     Raises DataError when the region has no (reachable) stations, InfeasibleError when the hard fleet norm cannot
     be met within the budget, SolverError when the solver ends without a plan.
     """
-    prepared = with_ems(prepared)
-    problem = prepared_problem(prepared)
+    return solve_ambulances(prepared_problem(with_ems(prepared)), solver=solver, time_limit_s=time_limit_s,
+                            mip_gap=mip_gap)
+
+
+def solve_ambulances(problem: Problem, *, solver: str | None = None, time_limit_s: float | None = None,
+                     mip_gap: float | None = None) -> EmsPlan:
+    """`plan_ambulances` for a problem whose scenario has `[ems]`."""
     limits = ems_limits(problem)
     if limits:
         raise InfeasibleError("no plan can meet the hard targets at any cost:\n- " + "\n- ".join(limits))

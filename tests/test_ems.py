@@ -20,10 +20,10 @@ from allocopt.cli import main
 from allocopt.ems import EmsInputs, EmsSettings, parse_ems
 from allocopt.ems_plan import solve_ambulances
 from allocopt.ems_results import ems_result
-from allocopt.errors import DataError, ScenarioError
+from allocopt.errors import DataError, InfeasibleError, ScenarioError
 from allocopt.model.problem import Problem
 from allocopt.optimize import optimize_problem
-from allocopt.regions import embedded_regions_dir, load_region
+from allocopt.regions import embedded_regions_dir
 from allocopt.scenario import scenario_from_dict
 from allocopt.workflow import prepare, prepared_problem
 
@@ -132,7 +132,6 @@ def test_hard_fleet_norm_is_met_or_explained() -> None:
     norm = {**HAND, "residents_per_ambulance": 100.0, "fleet_norm_hard": True}
     plan = solve_ambulances(ems_problem(norm, budget=300.0))
     assert int(plan.ems.after.ambulances.sum()) == 4
-    from allocopt.errors import InfeasibleError
     with pytest.raises(InfeasibleError, match="fleet_norm_hard"):
         solve_ambulances(ems_problem(norm, budget=200.0))
     with pytest.raises(InfeasibleError, match="at most"):
@@ -140,7 +139,7 @@ def test_hard_fleet_norm_is_met_or_explained() -> None:
 
 
 def test_no_station_reachable_is_one_data_error() -> None:
-    with pytest.raises(DataError, match="ems_stations.*no station is reachable"):
+    with pytest.raises(DataError, match=r"ems_stations.*no station is reachable"):
         ems_problem(HAND, budget=100.0, drive=np.full((3, 2), INF))
     with pytest.raises(DataError, match="field 'ambulances'"):
         ems_problem(HAND, budget=100.0, ambulances=(-1, 0))

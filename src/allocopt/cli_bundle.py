@@ -82,8 +82,8 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @handle_errors
 def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities: Path, population: Path | None,
-                         candidates: Path | None, hazards: Path | None, ems: Path | None, source_crs: str | None,
-                         mappings: tuple[str, ...],
+                         candidates: Path | None, hazards: Path | None, ems: Path | None,
+                         source_crs: str | None, mappings: tuple[str, ...],
                          name: str | None, overwrite: bool, output_format: str) -> None:
     """Build a region bundle from planners' files: OSM roads, township polygons, facility lists, population.
 
@@ -94,8 +94,8 @@ def build_region_command(out_dir: Path, roads: Path, townships: Path, facilities
 
     report = build_region(
         out_dir, roads=roads, townships=townships, facilities=facilities, population=population,
-        candidates=candidates, hazards=hazards, ems=ems, source_crs=source_crs, column_map=column_map(mappings), name=name,
-        overwrite=overwrite,
+        candidates=candidates, hazards=hazards, ems=ems, source_crs=source_crs, column_map=column_map(mappings),
+        name=name, overwrite=overwrite,
     )
     if output_format == "json":
         echo_json(report.to_dict())

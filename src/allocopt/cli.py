@@ -94,8 +94,8 @@ def validate_command(region: str, output_format: str) -> None:
         echo_json(facts)
         return
     click.echo(f"Region {terminal_text(facts['region'])} is valid{' (synthetic data)' if facts['synthetic'] else ''}.")
-    for key in ("crs", "townships", "demand_points", "facilities", "candidates", "roads", "road_nodes",
-                "road_components", "population"):
+    for key in ("crs", "townships", "demand_points", "facilities", "candidates", "ems_stations", "ambulances",
+                "roads", "road_nodes", "road_components", "population"):
         click.echo(f"  {key.replace('_', ' ')}: {facts[key]:,}" if key != "crs" else f"  crs: {facts[key]}")
     for key in ("demand_off_main_network", "sites_off_main_network"):
         if facts[key]:

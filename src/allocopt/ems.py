@@ -20,9 +20,12 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from allocopt.errors import DataError, ScenarioError
 from allocopt.money import parse_money
+from allocopt.schema import describe_rows, row_labels
+from allocopt.travel import MatrixLike, aligned_minutes
 
 LAYER = "ems_stations"
 """The region layer of 120 stations."""
@@ -257,6 +260,40 @@ def prepare_ems(settings: EmsSettings, inputs: EmsInputs | None, demand_populati
                                      minlength=count),
         group_today=np.array([int(today[s].sum()) for s in members], dtype=np.int64),
     )
+
+
+def checked_stations(stations: pd.DataFrame, township_codes: pd.Series, held: np.ndarray, *,
+                     where: str) -> pd.DataFrame:
+    """A validated `ems_stations` layer with blank township codes filled from `held` (the code of the township
+    holding each station); DataError for an unknown township code, or a candidate that has ambulances already."""
+    labels = row_labels(stations, "id")
+    given = stations["township_code"]
+    unknown = ((given != "") & ~given.isin(township_codes)).to_numpy()
+    if unknown.any():
+        raise DataError(f"{where}, {describe_rows(labels, unknown)}, field 'township_code': '{given[unknown].iloc[0]}' "
+                        "is not a code of the townships layer; use a township code or leave it blank.")
+    staffed = (stations["candidate"] & (stations["ambulances"] > 0)).to_numpy()
+    if staffed.any():
+        raise DataError(f"{where}, {describe_rows(labels, staffed)}, field 'ambulances': a candidate station has no "
+                        "ambulances today; set ambulances to 0 or candidate to false.")
+    return stations.assign(township_code=given.where(given != "", pd.Series(held, index=given.index)).astype(str))
+
+
+def region_ems_inputs(region: Any, ems_matrix: MatrixLike | None, demand_ids: Sequence[str], *,
+                      needed: bool) -> EmsInputs | None:
+    """The stations of `region` (its `ems_stations` layer, if any) with their drive minutes to the demand points
+    from `ems_matrix` (stations x demand). None without stations, or without minutes when no `[ems]` needs them
+    (`needed`); DataError when `[ems]` needs minutes that were not computed."""
+    stations = getattr(region, "ems_stations", None)
+    if stations is None or (ems_matrix is None and not needed):
+        return None
+    if ems_matrix is None:
+        raise DataError(f"the scenario's [ems] table needs travel minutes from the 120 stations (layer {LAYER}) "
+                        "to the demand points, which this run does not compute (optimize --robust plans no "
+                        "ambulances yet); drop [ems] for this run")
+    station_ids = [str(i) for i in stations["id"]]
+    minutes = aligned_minutes(ems_matrix, station_ids, demand_ids, layers=(LAYER, "demand")).T
+    return ems_inputs(stations, minutes)
 
 
 def ems_inputs(stations: Any, drive_minutes: np.ndarray, *, source: str = f"layer '{LAYER}'") -> EmsInputs:

@@ -18,6 +18,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from allocopt.ems import checked_stations
 from allocopt.errors import DataError
 from allocopt.inputs import checked_file, inside_bundle, parse_toml
 from allocopt.readers import read_layer
@@ -275,8 +276,10 @@ def build_region(
         roads=_with_class_speeds(roads, overrides),
         sites=combine_sites(facilities, candidates),
         hazards=hazards,
-        ems_stations=None if ems_stations is None else _checked_stations(ems_stations, townships,
-                                                                          where=where("ems_stations")),
+        ems_stations=None if ems_stations is None else checked_stations(
+            ems_stations, townships["code"], townships["code"].to_numpy()[
+                _township_positions(ems_stations, townships, where=where("ems_stations"))],
+            where=where("ems_stations")),
     )
 
 
@@ -531,23 +534,6 @@ def _check_consortium_leads(facilities: gpd.GeoDataFrame, *, where: str) -> None
             f"the id of a county or tertiary hospital; leave it empty or use one of: "
             f"{', '.join(hospitals) or '(no hospitals in the layer)'}."
         )
-
-
-def _checked_stations(stations: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, where: str) -> gpd.GeoDataFrame:
-    """120 stations with blank township codes filled from the township holding them; DataError for a station far
-    outside every township, an unknown township code, or a candidate station that has ambulances already."""
-    labels = row_labels(stations, "id")
-    held = townships["code"].to_numpy()[_township_positions(stations, townships, where=where)]
-    given = stations["township_code"]
-    unknown = ((given != "") & ~given.isin(townships["code"])).to_numpy()
-    if unknown.any():
-        raise DataError(f"{where}, {describe_rows(labels, unknown)}, field 'township_code': '{given[unknown].iloc[0]}' "
-                        "is not a code of the townships layer; use a township code or leave it blank.")
-    staffed = (stations["candidate"] & (stations["ambulances"] > 0)).to_numpy()
-    if staffed.any():
-        raise DataError(f"{where}, {describe_rows(labels, staffed)}, field 'ambulances': a candidate station has no "
-                        "ambulances today; set ambulances to 0 or candidate to false.")
-    return stations.assign(township_code=given.where(given != "", pd.Series(held, index=given.index)).astype(str))
 
 
 def _check_elderly(frame: gpd.GeoDataFrame, *, id_column: str, where: str) -> None:

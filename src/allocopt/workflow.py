@@ -95,6 +95,8 @@ class RegionCheck:
             "demand_derived_from_townships": region.demand_derived,
             "facilities": len(region.facilities),
             "candidates": len(region.candidates),
+            "ems_stations": 0 if region.ems_stations is None else len(region.ems_stations),
+            "ambulances": 0 if region.ems_stations is None else int(region.ems_stations["ambulances"].sum()),
             "roads": len(region.roads),
             "population": float(region.demand["population"].sum()),
             "road_nodes": self.network.n_nodes,

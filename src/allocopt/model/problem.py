@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from allocopt.ems import LAYER as EMS_LAYER
-from allocopt.ems import EmsData, EmsInputs, EmsSettings, ems_inputs, prepare_ems
+from allocopt.ems import EmsData, EmsInputs, EmsSettings, prepare_ems, region_ems_inputs
 from allocopt.errors import DataError, ScenarioError
 from allocopt.scenario import Eligibility, Scenario
 from allocopt.services import (
@@ -367,24 +366,8 @@ def build_problem(region: RegionLike, matrix: MatrixLike, scenario: Scenario, *,
         site_beds=sites["beds"].to_numpy(dtype=np.int64) if "beds" in sites.columns else None,
         merge_demand=merge_demand,
         tier_inputs=_tier_inputs(region, site_matrix) if scenario.tiers is not None else None,
-        ems_inputs=_ems_inputs(region, ems_matrix, demand_ids, needed=scenario.ems is not None),
+        ems_inputs=region_ems_inputs(region, ems_matrix, demand_ids, needed=scenario.ems is not None),
     )
-
-
-def _ems_inputs(region: RegionLike, ems_matrix: MatrixLike | None, demand_ids: list[str], *,
-                needed: bool) -> EmsInputs | None:
-    """The region's 120 stations with their drive minutes to the demand points (None without stations, or
-    without minutes when no `[ems]` needs them)."""
-    stations = getattr(region, "ems_stations", None)
-    if stations is None or (ems_matrix is None and not needed):
-        return None
-    if ems_matrix is None:
-        raise DataError(f"the scenario's [ems] table needs travel minutes from the {EMS_LAYER} stations to the "
-                        "demand points, which this run does not compute (optimize --robust plans no ambulances "
-                        "yet); drop [ems], or pass ems_matrix")
-    station_ids = [str(i) for i in stations["id"]]
-    minutes = aligned_minutes(ems_matrix, station_ids, demand_ids, layers=(EMS_LAYER, "demand")).T
-    return ems_inputs(stations, minutes)
 
 
 def _tier_inputs(region: RegionLike, site_matrix: MatrixLike | None) -> TierInputs:

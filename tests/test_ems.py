@@ -229,3 +229,34 @@ def test_ems_command_writes_its_folder(tmp_path: Path) -> None:
     stations = pd.read_csv(out / "ems_stations.csv")
     assert (stations["ambulances_after"] == stations["ambulances_before"] + stations["added"]).all()
 
+
+
+def test_a_region_without_stations_is_refused_by_name(tiny_region_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["ems", str(tiny_region_path), "--out", str(out)])
+    assert result.exit_code == 1 and "ems_stations" in result.output and "build-region --ems" in result.output
+    assert not out.exists()
+
+
+def test_optimize_with_ems_writes_the_station_tables(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("[budget]\ntotal_yuan = 30000000\n[ems]\n", encoding="utf-8")
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(main, ["optimize", "--scenario", str(scenario), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    allocations = pd.read_csv(out / "allocations.csv")
+    stations = pd.read_csv(out / "ems_stations.csv")
+    added = allocations.loc[allocations["resource"] == "ambulance"].set_index("site_id")["quantity"]
+    assert added.to_dict() == stations.loc[stations["added"] > 0].set_index("id")["added"].to_dict()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["ems"]["after"]["fleet"] == int(stations["ambulances_after"].sum())
+    assert "ems_stations" in gpd.list_layers(out / "result.gpkg")["name"].tolist()
+
+
+def test_a_plan_restarts_from_its_ambulances() -> None:
+    from allocopt.optimize import StartPlan
+
+    problem = ems_problem(HAND, budget=100.0)
+    result = optimize_problem(problem)
+    start = StartPlan.from_result(result)
+    assert start.added_ambulances == {"B": 1} and start.opened_stations == frozenset({"B"})

@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from click.testing import CliRunner
 
 from allocopt.cli import main
@@ -23,7 +24,7 @@ from allocopt.ems_results import ems_result
 from allocopt.errors import DataError, InfeasibleError, ScenarioError
 from allocopt.model.problem import Problem
 from allocopt.optimize import optimize_problem
-from allocopt.regions import embedded_regions_dir
+from allocopt.regions import embedded_regions_dir, load_region
 from allocopt.scenario import scenario_from_dict
 from allocopt.workflow import prepare, prepared_problem
 
@@ -260,3 +261,42 @@ def test_a_plan_restarts_from_its_ambulances() -> None:
     result = optimize_problem(problem)
     start = StartPlan.from_result(result)
     assert start.added_ambulances == {"B": 1} and start.opened_stations == frozenset({"B"})
+
+
+def test_stations_no_demand_point_reaches_are_refused_end_to_end(tmp_path: Path) -> None:
+    # Every station moves onto a short road of its own, 10 km from any other road or village: the stations
+    # snap to it, the villages do not, and no route joins them.
+    bundle = copy_bundle(tmp_path)
+    gpkg = bundle / "region.gpkg"
+    roads = gpd.read_file(gpkg, layer="roads")
+    island = shapely.LineString([(491_592.0, 2_840_363.0), (491_892.0, 2_840_363.0)])
+    extra = gpd.GeoDataFrame({"road_class": ["village"], "speed_kmh": [np.nan], "oneway": [False]},
+                             geometry=[island], crs=roads.crs)
+    pd.concat([roads, extra], ignore_index=True).to_file(gpkg, layer="roads", driver="GPKG")
+    stations = gpd.read_file(gpkg, layer="ems_stations")
+    stations = stations.set_geometry(gpd.GeoSeries([island.interpolate(0.1 * k, normalized=True)
+                                                    for k in range(len(stations))], crs=stations.crs))
+    stations.to_file(gpkg, layer="ems_stations", driver="GPKG")
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("[ems]\n", encoding="utf-8")
+    for command in (["ems", str(bundle)], ["optimize", str(bundle), "--scenario", str(scenario)]):
+        out = tmp_path / "out"
+        result = CliRunner().invoke(main, [*command, "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+        assert result.exit_code == 1, result.output
+        assert "layer 'ems_stations'" in result.output and "no station is reachable" in result.output
+        assert not out.exists()
+
+
+def test_station_township_codes_and_candidates_are_checked(tmp_path: Path) -> None:
+    bundle = copy_bundle(tmp_path)
+    gpkg = bundle / "region.gpkg"
+    original = gpd.read_file(gpkg, layer="ems_stations")
+    for column, value, field in (("township_code", "T99", "township_code"), ("ambulances", 2, "ambulances")):
+        stations = original.copy()
+        stations.loc[1, column] = value  # row 2 is a candidate
+        stations.to_file(gpkg, layer="ems_stations", driver="GPKG")
+        with pytest.raises(DataError, match=rf"layer 'ems_stations', row 2 \(id 'EMS-HC-T01'\), field '{field}'"):
+            load_region(bundle)
+    original.assign(township_code="").to_file(gpkg, layer="ems_stations", driver="GPKG")
+    filled = load_region(bundle).ems_stations
+    assert filled is not None and filled["township_code"].tolist() == original["township_code"].tolist()

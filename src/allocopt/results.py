@@ -24,6 +24,7 @@ from allocopt.errors import SolverError
 from allocopt.indicators import INDICATORS, NATIONAL_TARGETS, region_indicators, township_indicators
 from allocopt.model.allocation import AllocationModel
 from allocopt.model.problem import PER_10K, Problem
+from allocopt.n_minus_1 import NMinus1Result, n_minus_1_result
 from allocopt.scenario import Budget
 from allocopt.services import (
     CENTERS,
@@ -152,6 +153,8 @@ class Result:
     tiers: TierResult | None = None
     stage_gaps: tuple[float | None, ...] = ()
     ems: EmsResult | None = None
+    n_minus_1: NMinus1Result | None = None
+    """Who keeps each service under every single road failure, today and with the plan (`[n_minus_1]`)."""
 
     @property
     def cost_yuan(self) -> float:
@@ -228,6 +231,8 @@ class Result:
             summary["tiers"] = self.tiers.summary()
         if self.ems is not None:
             summary["ems"] = self.ems.summary()
+        if self.n_minus_1 is not None:
+            summary["n_minus_1"] = self.n_minus_1.to_summary()
         return _json_safe(summary)
 
 
@@ -256,8 +261,11 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
     tiers = (tier_result(m, added_gps=plan.added_gps, opened=plan.opened, solver=outcomes[0].solver,
                          relative_tolerance=_RELATIVE_TOLERANCE) if p.tiers is not None else None)
     tier_objective = tiers.after.objective if tiers is not None else 0.0
+    n_minus_1 = (n_minus_1_result(p.n_minus_1, p, before=provision(p, Plan.empty(p)), after=provision(p, plan))
+                 if p.n_minus_1 is not None else None)
+    n_minus_1_gap = n_minus_1.gap_term(p.scenario.weights) if n_minus_1 is not None else 0.0
     ems_objective = ems.objective(ems.after) if ems is not None else 0.0
-    primary = {"gap": weighted_gap(p, after) + tier_objective + ems_objective,
+    primary = {"gap": weighted_gap(p, after) + tier_objective + ems_objective + n_minus_1_gap,
                "equity": float(np.max(after.township_gap_share, initial=0.0)),
                "travel": after.travel_minutes, "cost": _cost_line(m.cost_line, capital, annual)}
     first = outcomes[0]
@@ -307,6 +315,7 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
                     for label, values in state_indicators.items()},
         tiers=tiers,
         ems=ems,
+        n_minus_1=n_minus_1,
     )
 
 

@@ -23,6 +23,7 @@ from allocopt.ems import EmsSettings, ems_to_dict, parse_ems
 from allocopt.errors import DataError, ScenarioError
 from allocopt.inputs import read_bytes
 from allocopt.money import parse_money
+from allocopt.n_minus_1 import NMinus1, n_minus_1_to_dict, parse_n_minus_1
 from allocopt.services import (
     CENTERS,
     EQUIPMENT,
@@ -210,6 +211,8 @@ class Scenario:
     """Road closure scenarios (`[[closures]]`, allocopt.closures); none by default."""
     ems: EmsSettings | None = None
     """120 ambulances (`[ems]`, allocopt.ems); absent, the model has none."""
+    n_minus_1: NMinus1 | None = None
+    """n-1 coverage under single road failures (`[n_minus_1]`, allocopt.n_minus_1); off by default."""
 
     def with_budget(self, total_yuan: float) -> Scenario:
         """The same scenario with one total budget of `total_yuan` (replacing split budgets)."""
@@ -252,13 +255,16 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "defaults") -> 
     try:
         # [tiers] switches tiered care on; absent, the scenario has no tiers (allocopt.tiers).
         # [[closures]] lists road closure scenarios (allocopt.closures); absent, there are none.
+        # [n_minus_1] asks for n-1 coverage under single road failures (allocopt.n_minus_1); absent, none.
         # [ems] adds 120 ambulances (allocopt.ems); absent, there are none.
-        own = {k: v for k, v in data.items() if k not in ("tiers", "closures", "ems")}
+        own = {k: v for k, v in data.items() if k not in ("tiers", "closures", "ems", "n_minus_1")}
         scenario = _build(_merge(DEFAULTS, own, prefix=""), source)
         if "closures" in data:
             scenario = replace(scenario, closures=parse_closures(data["closures"], source=source))
         if "ems" in data:
             scenario = replace(scenario, ems=parse_ems(data["ems"]))
+        if "n_minus_1" in data:
+            scenario = replace(scenario, n_minus_1=parse_n_minus_1(data["n_minus_1"]))
         return replace(scenario, tiers=parse_tiers(data["tiers"])) if "tiers" in data else scenario
     except ScenarioError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
@@ -303,6 +309,8 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         result["closures"] = closures_to_dict(scenario.closures)
     if scenario.ems is not None:
         result["ems"] = ems_to_dict(scenario.ems)
+    if scenario.n_minus_1 is not None:
+        result["n_minus_1"] = n_minus_1_to_dict(scenario.n_minus_1)
     return result
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from allocopt.costs import (
 )
 from allocopt.errors import AllocoptError, ScenarioError
 from allocopt.export import atomic_output_dir, write_csv, write_geopackage, write_json
+from allocopt.failure_coverage import region_failure_sets
 from allocopt.model import Problem, build_problem, classic
 from allocopt.model.capacity_coverage import CoveragePlan, ResourceKind, capacity_coverage
 from allocopt.model.classic import LocateResult
@@ -257,8 +258,12 @@ def optimize(
 def prepared_problem(prepared: Prepared) -> Problem:
     """The allocation problem of a prepared region under its scenario, with the site-to-hospital minutes a
     `[tiers]` scenario needs: the one path from a prepared region to a problem (optimize, sweep, batch)."""
-    return build_problem(prepared.region, prepared.matrix, prepared.scenario, site_matrix=prepared.site_matrix,
-                         ems_matrix=prepared.ems_matrix)
+    problem = build_problem(prepared.region, prepared.matrix, prepared.scenario, site_matrix=prepared.site_matrix,
+                            ems_matrix=prepared.ems_matrix)
+    if prepared.scenario.n_minus_1 is None:
+        return problem
+    sets = region_failure_sets(prepared.region, prepared.network, problem, prepared.scenario.n_minus_1)
+    return replace(problem, n_minus_1=sets)
 
 
 def optimize_robust(prepared: Prepared, *, mode: str, objective: str = "gap", solver: str | None = None,
@@ -309,6 +314,8 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
             write_csv(robust.scenarios, staging / "scenarios.csv")
         write_csv(result.allocations, staging / "allocations.csv")
         write_csv(result.townships, staging / "townships.csv")
+        if result.n_minus_1 is not None:
+            write_csv(result.n_minus_1.table, staging / "n_minus_1.csv")
         if result.tiers is not None:
             write_csv(result.tiers.referrals, staging / "referrals.csv")
             write_csv(result.tiers.hospitals, staging / "referral_hospitals.csv")

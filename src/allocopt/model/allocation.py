@@ -20,6 +20,7 @@ from scipy import sparse
 
 from allocopt.errors import ScenarioError
 from allocopt.model.ems import EmsModel, add_ambulances
+from allocopt.model.n_minus_1 import add_n_minus_1
 from allocopt.model.objectives import add_objective
 from allocopt.model.problem import PER_10K, Problem
 from allocopt.model.referral import TierModel, add_tiers
@@ -142,6 +143,7 @@ def build_model(problem: Problem, *, objective: str = "gap", travel_cutoff_minut
     add_travel(m, problem)
     add_tiers(m, problem)
     add_objective(m, problem)
+    add_n_minus_1(m, problem)
     return m
 
 
@@ -331,14 +333,14 @@ def add_coverage(m: AllocationModel, p: Problem) -> None:
     ever bounds from below what the objective, the equity rows and the hard targets reward, so at an optimum it
     equals min(1, sum has) for every unit of the set alike. In a region of many villages and few hospitals this
     turns thousands of rows per center service into a few dozen. Primary-care rows leave out the sites
-    `dominated_primary_sites` names (not under travel or tiers).
+    `dominated_primary_sites` names (not under travel, tiers or n-1 coverage of primary care).
     """
     for v in m.services:
         sets = p.cover_sets[v]
         weight = p.unit_weight[v]
         covered_now = p.covered_now(v)
         has_by_site = np.array([m.has.get((site, v)) for site in p.site_ids], dtype=object)
-        if v == PRIMARY_CARE and m.objective != "travel" and p.tiers is None:
+        if v == PRIMARY_CARE and m.objective != "travel" and p.tiers is None and not _n_minus_1_counts(p, v):
             counted = ~dominated_primary_sites(p)
             sets, has_by_site = sparse.csr_array(sets[:, counted]), has_by_site[counted]
         shared: dict[bytes, pulp.LpVariable] = {}
@@ -355,6 +357,11 @@ def add_coverage(m: AllocationModel, p: Problem) -> None:
             people[var] = people.get(var, 0.0) - float(weight[u])
         constant = float(weight[~covered_now].sum())
         m.unserved[v] = pulp.LpAffineExpression(people, constant=constant)
+
+
+def _n_minus_1_counts(p: Problem, v: str) -> bool:
+    """Whether n-1 coverage applies to v: then every site counts (a dominated site may hold up under a failure)."""
+    return p.n_minus_1 is not None and v in p.n_minus_1.services
 
 
 def dominated_primary_sites(p: Problem) -> np.ndarray:

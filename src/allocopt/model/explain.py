@@ -30,6 +30,10 @@ def hard_targets(problem: Problem) -> list[str]:
                for v, share in scenario.min_covered_share.items() if share > 0]
     if scenario.gp_target_hard and scenario.gp_target_per_10k > 0:
         targets.append(f"GP density >= {scenario.gp_target_per_10k:g} per 10,000 residents in every township")
+    n_minus_1 = scenario.n_minus_1
+    if n_minus_1 is not None and n_minus_1.mode == "hard":
+        targets.append(f"{', '.join(n_minus_1.services)} kept within threshold under any single failure of the "
+                       "chosen roads ([n_minus_1] mode = \"hard\")")
     return [*targets, *tier_targets(problem), *ems_targets(problem)]
 
 

@@ -27,6 +27,7 @@ from scipy import sparse
 
 from allocopt.ems import EmsData, EmsInputs, EmsSettings, prepare_ems, region_ems_inputs
 from allocopt.errors import DataError, ScenarioError
+from allocopt.n_minus_1 import FailureSets
 from allocopt.scenario import Eligibility, Scenario
 from allocopt.services import (
     CENTERS,
@@ -123,6 +124,9 @@ class Problem:
     tiers: TierData | None = None
     ems: EmsData | None = None
     ems_response_minutes: np.ndarray | None = None
+    n_minus_1: FailureSets | None = None
+    """The coverage sets under single road failures (`allocopt.failure_coverage`) when the scenario has
+    `[n_minus_1]`."""
 
     @property
     def is_candidate(self) -> np.ndarray:

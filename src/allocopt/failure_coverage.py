@@ -1,0 +1,118 @@
+"""The coverage sets of single road failures for n-1 coverage (`[n_minus_1]`, allocopt.n_minus_1), computed with
+the exact speed-up of `allocopt.vulnerability`.
+
+For each segment e of the chosen set, only the shortest-path trees (from the road nodes of the sites that may
+provide an n-1 service, within the largest threshold of those services) that use e are searched again with e
+closed; the sites of every other tree keep their minutes. A (point, service) pair is affected by e when some
+eligible site within T_v in normal conditions (`Problem.minutes`) is beyond T_v with e closed; its set under e
+is then its normal set less those sites.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import sparse
+
+from allocopt.errors import ScenarioError
+from allocopt.model.problem import Problem
+from allocopt.n_minus_1 import FailureSets, NMinus1
+from allocopt.network import RoadNetwork, snap
+from allocopt.regions import Region
+from allocopt.vulnerability import SiteTrees
+
+SAME_MINUTES = 1e-6
+"""Minutes by which a recomputed trip may exceed the threshold and still count as within it: the recomputed
+and the matrix's minutes add the same legs in another order."""
+
+
+def chosen_segments(settings: NMinus1, roads: pd.DataFrame, *, source: str) -> NDArray[np.int64]:
+    """Rows of the roads layer that may fail: those of the failing classes and those named in `roads`.
+
+    ScenarioError naming the key for road ids the layer lacks and for a road class, named in the file, that no
+    road has (of the default classes, those the region has fail)."""
+    ids = roads["id"].astype(str)
+    missing = [road for road in settings.roads if road not in set(ids)]
+    if missing:
+        raise ScenarioError(
+            f"{source}: [n_minus_1], key 'roads': road id(s) {', '.join(map(repr, missing[:5]))} are not in the "
+            f"roads layer (ids such as {', '.join(map(repr, ids.head(3)))}); use the roads layer's `id` column"
+        )
+    present = set(roads["road_class"].astype(str))
+    absent = [c for c in settings.road_classes or () if c not in present]
+    if absent:
+        raise ScenarioError(
+            f"{source}: [n_minus_1], key 'road_classes': no road of class {absent[0]!r} in the roads layer (it "
+            f"has {', '.join(sorted(present))}); drop the class or choose segments by roads = [ids]"
+        )
+    chosen = roads["road_class"].astype(str).isin(settings.failing_classes) | ids.isin(settings.roads)
+    return np.flatnonzero(chosen.to_numpy()).astype(np.int64)
+
+
+def region_failure_sets(region: Region, network: RoadNetwork, p: Problem, settings: NMinus1) -> FailureSets:
+    """The coverage sets of the demand points of `p`, built from `region`, under each single failure."""
+    return failure_sets(network, p, settings, roads=region.roads, demand=region.demand.geometry,
+                        sites=region.sites.geometry, access_speed_kmh=region.access_speed_kmh)
+
+
+def failure_sets(network: RoadNetwork, p: Problem, settings: NMinus1, *, roads: pd.DataFrame, demand: gpd.GeoSeries,
+                 sites: gpd.GeoSeries, access_speed_kmh: float) -> FailureSets:
+    """The coverage sets of `p`'s demand points (at `demand`, in `p.demand_ids` order; sites at `sites`) under
+    each single failure of the chosen segments of `roads`, the lines `network` was built from."""
+    if len(demand) != len(p.demand_ids) or len(sites) != len(p.site_ids):
+        raise ValueError("failure_sets needs the demand and site points of the problem, in its order")
+    rows = chosen_segments(settings, roads, source=p.scenario.source)
+    services = tuple(v for v in p.services if v in settings.services)
+    threshold = {v: float(p.scenario.thresholds_minutes[v]) for v in services}
+    limit = np.full(len(p.site_ids), -np.inf)
+    for v in services:
+        limit[p.can_provide[v]] = np.maximum(limit[p.can_provide[v]], threshold[v])
+    origin = snap(network, demand, access_speed_kmh=access_speed_kmh, layer="demand")
+    destination = snap(network, sites, access_speed_kmh=access_speed_kmh, layer="sites")
+    trees = SiteTrees(network, origin, destination, limit)
+    units = [np.array([row], dtype=np.int64) for row in rows]
+    found: dict[str, list[tuple[int, NDArray[np.int64], NDArray[np.bool_]]]] = {v: [] for v in services}
+    searches = 0
+    for e, hit in enumerate(trees.roots_hit(units)):
+        if hit.size == 0:
+            continue
+        searches += hit.size
+        hit_sites, after = trees.closed_minutes(units[e], hit)
+        columns = trees.sites[hit_sites]
+        for v in services:
+            points, sets = _lost_sets(p, v, columns, after, threshold[v])
+            if points.size:
+                found[v].append((e, points, sets))
+    classes = roads["road_class"].astype(str).to_numpy()
+    ids = roads["id"].astype(str).to_numpy()
+    return FailureSets(
+        settings=settings, segment_ids=tuple(ids[rows]), segment_classes=tuple(classes[rows]),
+        point={v: _concat([points for _, points, _ in found[v]]) for v in services},
+        segment={v: _concat([np.full(points.size, e) for e, points, _ in found[v]]) for v in services},
+        sites={v: _stack([sets for _, _, sets in found[v]], len(p.site_ids)) for v in services},
+        searches=searches, full_recompute_searches=len(rows) * len(trees.root),
+    )
+
+
+def _lost_sets(p: Problem, v: str, columns: NDArray[np.int64], after: NDArray[np.float64],
+               threshold: float) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """The demand points that lose an eligible site of v within T_v when the searched `columns` (sites) take the
+    `after` minutes, and each one's (points x sites) set of eligible sites still within T_v."""
+    eligible = p.can_provide[v][columns]
+    lost = (p.minutes[:, columns] <= threshold) & eligible[None, :] & (after > threshold + SAME_MINUTES)
+    points = np.flatnonzero(lost.any(axis=1))
+    sets = (p.minutes[points] <= threshold) & p.can_provide[v][None, :]
+    sets[:, columns] &= ~lost[points]
+    return points.astype(np.int64), sets
+
+
+def _concat(parts: list[NDArray[np.int64]]) -> NDArray[np.int64]:
+    return np.concatenate([*parts, np.empty(0, dtype=np.int64)]).astype(np.int64)
+
+
+def _stack(parts: list[NDArray[np.bool_]], n_sites: int) -> sparse.csr_array:
+    if not parts:
+        return sparse.csr_array((0, n_sites), dtype=bool)
+    return sparse.csr_array(sparse.vstack([sparse.csr_array(part) for part in parts], format="csr"), dtype=bool)

@@ -142,8 +142,11 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
     """The optimize pipeline on a region, step by step through the library API (what workflow.prepare and
     optimize do): load_region, build_network, travel_times (no cache), build_problem + check_attainable,
     build_model, solve_model, build_result. Each step's seconds and the memory high-water mark after it.
-    `budget_yuan`, when given, replaces the scenario's total budget; `objective` is build_model's (default gap)."""
+    `budget_yuan`, when given, replaces the scenario's total budget; `objective` is build_model's (default gap);
+    `n_minus_1`, when given, is an `[n_minus_1]` table added to the scenario (its failure sets a step of their own)."""
+    from allocopt.failure_coverage import region_failure_sets
     from allocopt.model import build_model, build_problem, check_attainable, solve_model
+    from allocopt.n_minus_1 import parse_n_minus_1
     from allocopt.network import build_network
     from allocopt.regions import load_region
     from allocopt.results import build_result
@@ -162,7 +165,12 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
             scenario = region_scenario(region, None)
             if params.get("budget_yuan") is not None:
                 scenario = replace(scenario, budget=replace(scenario.budget, total_yuan=params["budget_yuan"]))
+            if params.get("n_minus_1") is not None:
+                scenario = replace(scenario, n_minus_1=parse_n_minus_1(params["n_minus_1"]))
             problem = step("problem", build_problem, region, matrix, scenario)
+            if scenario.n_minus_1 is not None:
+                sets = step("n_minus_1", region_failure_sets, region, network, problem, scenario.n_minus_1)
+                problem = replace(problem, n_minus_1=sets)
             step("attainable", check_attainable, problem)
             model = step("model", build_model, problem, objective=params.get("objective", "gap"))
             outcomes = step("solve", solve_model, model, solver=params["solver"],

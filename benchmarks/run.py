@@ -189,12 +189,25 @@ def plan_optimize(args: argparse.Namespace) -> list[Job]:
                ("large", "large", ("highs",), 600.0)]
     if args.quick:
         regions = [("county", "valley-county", ("highs", "cbc"), 60.0), ("prefecture", "prefecture", ("highs",), 300.0)]
-    return [
+    jobs = [
         Job((label, solver), solver, "optimize_region",
             {"region": region, "solver": solver, "time_limit_s": limit, "mip_gap": 0.01}, 3 * limit + 300)
         for label, region, solvers, limit in regions if _wanted(label, args)
         for solver in solvers
     ]
+    return jobs + [
+        Job((label, "highs"), "highs", "optimize_region", {"region": region, "solver": "highs", "time_limit_s": 300.0,
+                                                           "mip_gap": 0.01, "n_minus_1": table}, 1200.0)
+        for label, (region, table) in N_MINUS_1.items() if _wanted(label, args) and not (args.quick and "pref" in label)
+    ]
+
+
+N_MINUS_1 = {"county-n-1-soft": ("valley-county", {"road_classes": ["national", "county"]}),
+             "county-n-1-hard": ("valley-county", {"road_classes": ["national", "county"], "mode": "hard",
+                                                   "services": ["primary_care"]}),
+             "prefecture-n-1-soft": ("prefecture", {"road_classes": ["national", "county"]})}
+"""`[n_minus_1]` on the trunk (national) and county roads: every service soft, and primary care hard (against the
+plain rows of the same region: the rows the family adds, and its solve time)."""
 
 
 def report_optimize(results: Results, args: argparse.Namespace) -> Report:
@@ -209,7 +222,8 @@ def report_optimize(results: Results, args: argparse.Namespace) -> Report:
         f = _figures(run)
         row: dict[str, Any] = {"region": key[0], "solver": key[1]}
         row.update({name: f.get(name) for name in ("demand", "sites", "road_nodes", "variables", "constraints",
-                                                    "load_s", "network_s", "travel_s", "problem_s", "model_s",
+                                                    "load_s", "network_s", "travel_s", "problem_s", "n_minus_1_s",
+                                                    "model_s",
                                                     "solve_s", "quality_stage_s", "later_stages_s",
                                                     "result_s")})
         row.update(total_s=_time(run), wall_s=round(run.wall_s, 2), status=f.get("status", _outcome(run)),

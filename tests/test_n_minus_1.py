@@ -211,7 +211,8 @@ def test_failure_sets_match_networkx_per_segment() -> None:
     sets = problem.n_minus_1
     assert sets.searches <= sets.full_recompute_searches
     normal = _nx_minutes(network, set(), demand, sites) <= 16.0
-    found = {(int(i), sets.segment_ids[e]): frozenset(sets.sites["ct"][[r]].indices)
+    kept = sets.kept(problem, "ct")
+    found = {(int(i), sets.segment_ids[e]): frozenset(kept[[r]].indices)
              for r, (i, e) in enumerate(zip(sets.point["ct"], sets.segment["ct"], strict=True))}
     expected = {}
     for row, road in enumerate(roads["id"]):

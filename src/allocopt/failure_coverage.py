@@ -4,8 +4,8 @@ the exact speed-up of `allocopt.vulnerability`.
 For each segment e of the chosen set, only the shortest-path trees (from the road nodes of the sites that may
 provide an n-1 service, within the largest threshold of those services) that use e are searched again with e
 closed; the sites of every other tree keep their minutes. A (point, service) pair is affected by e when some
-eligible site within T_v in normal conditions (`Problem.minutes`) is beyond T_v with e closed; its set under e
-is then its normal set less those sites.
+eligible site within T_v in normal conditions (`Problem.minutes`) is beyond T_v with e closed; those sites are
+kept (small), its set under e being its normal set less them (`FailureSets.kept`).
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def failure_sets(network: RoadNetwork, p: Problem, settings: NMinus1, *, roads: 
     destination = snap(network, sites, access_speed_kmh=access_speed_kmh, layer="sites")
     trees = SiteTrees(network, origin, destination, limit)
     units = [np.array([row], dtype=np.int64) for row in rows]
-    found: dict[str, list[tuple[int, NDArray[np.int64], NDArray[np.bool_]]]] = {v: [] for v in services}
+    found: dict[str, list[tuple[int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]]] = {
+        v: [] for v in services}
     searches = 0
     for e, hit in enumerate(trees.roots_hit(units)):
         if hit.size == 0:
@@ -82,37 +83,50 @@ def failure_sets(network: RoadNetwork, p: Problem, settings: NMinus1, *, roads: 
         hit_sites, after = trees.closed_minutes(units[e], hit)
         columns = trees.sites[hit_sites]
         for v in services:
-            points, sets = _lost_sets(p, v, columns, after, threshold[v])
-            if points.size:
-                found[v].append((e, points, sets))
+            point, site = _lost_pairs(p, v, columns, after, threshold[v])
+            if point.size:
+                found[v].append((e, *_rows(point, site)))
     classes = roads["road_class"].astype(str).to_numpy()
     ids = roads["id"].astype(str).to_numpy()
     return FailureSets(
         settings=settings, segment_ids=tuple(ids[rows]), segment_classes=tuple(classes[rows]),
-        point={v: _concat([points for _, points, _ in found[v]]) for v in services},
-        segment={v: _concat([np.full(points.size, e) for e, points, _ in found[v]]) for v in services},
-        sites={v: _stack([sets for _, _, sets in found[v]], len(p.site_ids)) for v in services},
+        point={v: _concat([points for _, points, _, _ in found[v]]) for v in services},
+        segment={v: _concat([np.full(points.size, e) for e, points, _, _ in found[v]]) for v in services},
+        lost={v: _csr(found[v], len(p.site_ids)) for v in services},
         searches=searches, full_recompute_searches=len(rows) * len(trees.root),
     )
 
 
-def _lost_sets(p: Problem, v: str, columns: NDArray[np.int64], after: NDArray[np.float64],
-               threshold: float) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """The demand points that lose an eligible site of v within T_v when the searched `columns` (sites) take the
-    `after` minutes, and each one's (points x sites) set of eligible sites still within T_v."""
+def _lost_pairs(p: Problem, v: str, columns: NDArray[np.int64], after: NDArray[np.float64],
+                threshold: float) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(demand point, site) pairs of eligible sites of v within T_v in normal conditions and beyond it when the
+    searched `columns` (sites) take the `after` minutes, sorted by point then site."""
     eligible = p.can_provide[v][columns]
     lost = (p.minutes[:, columns] <= threshold) & eligible[None, :] & (after > threshold + SAME_MINUTES)
-    points = np.flatnonzero(lost.any(axis=1))
-    sets = (p.minutes[points] <= threshold) & p.can_provide[v][None, :]
-    sets[:, columns] &= ~lost[points]
-    return points.astype(np.int64), sets
+    point, position = np.nonzero(lost)
+    site = columns[position]
+    order = np.lexsort((site, point))
+    return point[order].astype(np.int64), site[order].astype(np.int64)
+
+
+def _rows(point: NDArray[np.int64], site: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64],
+                                                                      NDArray[np.int64]]:
+    """The points losing a site, and per point (CSR row pointer) its lost sites."""
+    points, counts = np.unique(point, return_counts=True)
+    return points, np.r_[0, np.cumsum(counts)], site
 
 
 def _concat(parts: list[NDArray[np.int64]]) -> NDArray[np.int64]:
     return np.concatenate([*parts, np.empty(0, dtype=np.int64)]).astype(np.int64)
 
 
-def _stack(parts: list[NDArray[np.bool_]], n_sites: int) -> sparse.csr_array:
-    if not parts:
-        return sparse.csr_array((0, n_sites), dtype=bool)
-    return sparse.csr_array(sparse.vstack([sparse.csr_array(part) for part in parts], format="csr"), dtype=bool)
+def _csr(parts: list[tuple[int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]],
+         n_sites: int) -> sparse.csr_array:
+    """The lost sites of every row, stacked in the order of `parts`."""
+    pointers, offset = [np.zeros(1, dtype=np.int64)], 0
+    for _, _, pointer, _ in parts:
+        pointers.append(pointer[1:] + offset)
+        offset += int(pointer[-1])
+    sites = _concat([site for _, _, _, site in parts])
+    return sparse.csr_array((np.ones(sites.size, dtype=bool), sites, np.concatenate(pointers)),
+                            shape=(sum(len(points) for _, points, _, _ in parts), n_sites))

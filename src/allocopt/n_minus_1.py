@@ -119,10 +119,10 @@ class FailureSets:
 
     `segment_ids` and `segment_classes` describe the chosen segments (roads layer ids). Per service v, row r is
     an affected (demand point, segment) pair: `point[v][r]` (position in `Problem.demand_ids`), `segment[v][r]`
-    (position in `segment_ids`) and `sites[v]` row r, the sites that may provide v (`Problem.can_provide`) within
-    T_v with the segment closed, a strict subset of the point's set in normal conditions. Pairs whose set the
-    failure leaves unchanged have no row. `searches` and `full_recompute_searches` count the shortest-path
-    searches run against a full recompute per segment.
+    (position in `segment_ids`) and `lost[v]` row r, the sites that may provide v (`Problem.can_provide`) within
+    T_v in normal conditions and beyond it with the segment closed (never empty; `kept` gives the sites left).
+    Pairs whose set the failure leaves unchanged have no row. `searches` and `full_recompute_searches` count the
+    shortest-path searches run against a full recompute per segment.
     """
 
     settings: NMinus1
@@ -130,7 +130,7 @@ class FailureSets:
     segment_classes: tuple[str, ...]
     point: Mapping[str, NDArray[np.int64]]
     segment: Mapping[str, NDArray[np.int64]]
-    sites: Mapping[str, sparse.csr_array]
+    lost: Mapping[str, sparse.csr_array]
     searches: int
     full_recompute_searches: int
 
@@ -139,10 +139,20 @@ class FailureSets:
         """The services n-1 coverage applies to."""
         return tuple(self.point)
 
+    def kept(self, p: Problem, service: str) -> sparse.csr_array:
+        """Per row, the sites that may provide `service` still within T_v with the segment closed: the point's set
+        in normal conditions (`Problem.cover_sets`) less the lost sites; (rows x sites), sorted indices."""
+        normal = sparse.csr_array(p.cover_sets[service][p.unit_of_demand[self.point[service]]], dtype=np.int8)
+        kept = sparse.csr_array(normal - sparse.csr_array(self.lost[service], dtype=np.int8))
+        kept.eliminate_zeros()
+        kept.sort_indices()
+        return sparse.csr_array(kept, dtype=bool)
+
     def unservable(self, p: Problem, service: str) -> NDArray[np.bool_]:
         """Boolean per demand point: some eligible site is within T_v in normal conditions, but none under some
         single failure (what no plan can fix: reported, never required)."""
-        empty = np.diff(self.sites[service].indptr) == 0
+        normal = np.diff(p.cover_sets[service].indptr)[p.unit_of_demand[self.point[service]]]
+        empty = np.diff(self.lost[service].indptr) == normal
         out = np.zeros(len(p.demand_ids), dtype=bool)
         out[self.point[service][empty]] = True
         return out
@@ -179,11 +189,12 @@ def n_minus_1_result(sets: FailureSets, p: Problem, before: Mapping[str, NDArray
     summary, tables, worst = {}, [], {}
     for v in sets.services:
         normal = p.cover_sets[v][p.unit_of_demand]
+        kept = sets.kept(p, v)
         rows: dict[str, Any] = {}
         losing = {}
         for label, providing in (("before", before[v]), ("after", after[v])):
             covered = np.asarray(normal @ providing.astype(np.int64)) > 0
-            kept_row = np.asarray(sets.sites[v] @ providing.astype(np.int64)) > 0
+            kept_row = np.asarray(kept @ providing.astype(np.int64)) > 0
             lost = covered[sets.point[v]] & ~kept_row
             losing[label] = lost
             keeps = covered.copy()

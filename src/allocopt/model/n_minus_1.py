@@ -74,7 +74,7 @@ def _add_hard(m: AllocationModel, p: Problem, v: str) -> None:
     """n_minus_1[point, service, segment]: sum_{j in S^e_iv} has[j,v] >= 1 (see the module docstring)."""
     sets = p.n_minus_1
     assert sets is not None
-    rows, normal = sets.sites[v], p.cover_sets[v]
+    rows, normal = sets.kept(p, v), p.cover_sets[v]
     required = (p.demand_population > 0) & (np.diff(normal.indptr)[p.unit_of_demand] > 0) & ~sets.unservable(p, v)
     affected = np.zeros(len(p.demand_ids), dtype=bool)
     affected[sets.point[v]] = True
@@ -99,7 +99,7 @@ def _add_soft(m: AllocationModel, p: Problem, v: str) -> pulp.LpAffineExpression
     """z_v >= lost^e_v for every segment e that affects someone; returns z_v (see the module docstring)."""
     sets = p.n_minus_1
     assert sets is not None
-    rows, weight = sets.sites[v], p.demand_weight[v]
+    rows, weight = sets.kept(p, v), p.demand_weight[v]
     covered_now = p.covered_now(v)
     shared: dict[bytes, pulp.LpVariable | None] = {}
     lost: dict[int, pulp.LpAffineExpression] = {}

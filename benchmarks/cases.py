@@ -171,6 +171,9 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
             if scenario.n_minus_1 is not None:
                 sets = step("n_minus_1", region_failure_sets, region, network, problem, scenario.n_minus_1)
                 problem = replace(problem, n_minus_1=sets)
+                step.figures.update(n_minus_1_segments=len(sets.segment_ids), n_minus_1_searches=sets.searches,
+                                    n_minus_1_full_searches=sets.full_recompute_searches,
+                                    n_minus_1_pairs=sum(len(points) for points in sets.point.values()))
             step("attainable", check_attainable, problem)
             model = step("model", build_model, problem, objective=params.get("objective", "gap"))
             outcomes = step("solve", solve_model, model, solver=params["solver"],

@@ -249,9 +249,9 @@ def test_the_section_defaults() -> None:
 REGION_SCENARIO = Path(__file__).resolve().parents[1] / "data" / "regions" / "valley-county" / "scenario.toml"
 
 
-def _optimize(tmp_path: Path, extra: str | None) -> tuple[int, str, Path]:
+def _optimize(tmp_path: Path, extra: str | None, output_format: str = "json") -> tuple[int, str, Path]:
     out = tmp_path / f"plan{len(list(tmp_path.iterdir()))}"
-    command = ["optimize", "--out", str(out), "--format", "json", "--cache-dir", str(tmp_path / "cache")]
+    command = ["optimize", "--out", str(out), "--format", output_format, "--cache-dir", str(tmp_path / "cache")]
     if extra is not None:
         path = tmp_path / f"scenario{len(list(tmp_path.iterdir()))}.toml"
         path.write_text(REGION_SCENARIO.read_text(encoding="utf-8") + extra, encoding="utf-8")
@@ -287,8 +287,9 @@ def test_with_the_option_off_the_model_is_todays(tmp_path: Path) -> None:
 
 def test_valley_county_writes_the_n_minus_1_figures(tmp_path: Path) -> None:
     code, output, out = _optimize(tmp_path, '\n[n_minus_1]\nroad_classes = ["national", "county"]\n'
-                                            'services = ["primary_care", "stroke"]\n')
+                                            'services = ["primary_care", "stroke"]\n', output_format="table")
     assert code == 0, output
+    assert "Residents keeping each service under any single road failure" in output and "people_keeping_after" in output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))["n_minus_1"]
     assert summary["settings"]["mode"] == "soft"
     table = pd.read_csv(out / "n_minus_1.csv", encoding="utf-8-sig")

@@ -212,6 +212,9 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
         echo_json(summary)
     else:
         _echo_plan(summary, result.allocations, target)
+        if result.n_minus_1 is not None:
+            click.echo("Residents keeping each service under any single road failure ([n_minus_1]):")
+            echo_table(result.n_minus_1.overview())
         if robust_plan is not None:
             click.echo(f"Weighted gap per scenario: today, with this plan ({robust}) and with the plain plan; "
                        f"cost of robustness {summary['robust']['cost_of_robustness']:,.0f} people in normal "

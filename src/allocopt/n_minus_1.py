@@ -176,6 +176,17 @@ class NMinus1Result:
             return 0.0
         return self.settings.weight * sum(weights[v] * lost for v, lost in self.worst_lost_after.items())
 
+    def overview(self) -> pd.DataFrame:
+        """One row per service: residents covered and keeping it under every single failure, before and after,
+        the segments still breaking it and the residents no plan can keep (for the command's table)."""
+        return pd.DataFrame([
+            {"service": v, "people_covered_after": s["people_covered_after"],
+             "people_keeping_before": s["people_keeping_before"], "people_keeping_after": s["people_keeping_after"],
+             "segments_breaking_after": len(s["segments_breaking_after"]),
+             "people_no_plan_can_keep": s["people_no_plan_can_keep"]}
+            for v, s in self.summary.items()
+        ])
+
     def to_summary(self) -> dict[str, Any]:
         """The figures for summary.json's `n_minus_1`."""
         return {"settings": n_minus_1_to_dict(self.settings), "services": {v: dict(s) for v, s in self.summary.items()}}

@@ -299,3 +299,13 @@ def test_valley_county_writes_the_n_minus_1_figures(tmp_path: Path) -> None:
         assert figures["people_keeping_after"] <= figures["people_covered_after"]
         breaking = table[(table["service"] == service) & (table["points_losing_after"] > 0)]
         assert sorted(breaking["road_id"]) == sorted(figures["segments_breaking_after"])
+
+
+def test_hard_rows_are_one_per_distinct_set(tmp_path: Path) -> None:
+    path = tmp_path / "hard.toml"
+    path.write_text(REGION_SCENARIO.read_text(encoding="utf-8") + '\n[n_minus_1]\nmode = "hard"\n'
+                    'road_classes = ["national", "county"]\nservices = ["primary_care"]\n', encoding="utf-8")
+    prepared = workflow.prepare("valley-county", scenario_path=path, cache_dir=tmp_path / "cache")
+    model = build_model(workflow.prepared_problem(prepared))
+    rows = [frozenset(var.name for var in c) for c in model.lp.constraints() if c.name.startswith("n_minus_1")]
+    assert rows and len(rows) == len(set(rows))

@@ -89,9 +89,10 @@ def _add_hard(m: AllocationModel, p: Problem, v: str) -> None:
     seen: set[bytes] = set()
     for keys, columns in wanted:
         terms = _has_terms(m, p, v, columns)
-        if terms is None or columns.tobytes() in seen:
+        key = columns.astype(np.int64).tobytes()  # one dtype: the normal and the failure sets' indices may differ
+        if terms is None or key in seen:
             continue
-        seen.add(columns.tobytes())
+        seen.add(key)
         m.constrain("n_minus_1", keys, [(h, 1.0) for h in terms], pulp.LpConstraintGE, 1.0)
 
 
@@ -108,9 +109,10 @@ def _add_soft(m: AllocationModel, p: Problem, v: str) -> pulp.LpAffineExpression
         u = p.unit_of_demand[i]
         cover: pulp.LpVariable | float = 1.0 if covered_now[u] else m.cover.get((p.unit_ids[u], v), 0.0)
         columns = rows.indices[rows.indptr[r]:rows.indptr[r + 1]]
-        if columns.tobytes() not in shared:
-            shared[columns.tobytes()] = _kept(m, p, v, columns, (p.demand_ids[i], v, sets.segment_ids[e]))
-        kept = shared[columns.tobytes()]
+        key = columns.tobytes()
+        if key not in shared:
+            shared[key] = _kept(m, p, v, columns, (p.demand_ids[i], v, sets.segment_ids[e]))
+        kept = shared[key]
         expression = lost.setdefault(e, pulp.LpAffineExpression())
         expression.addInPlace(cover * float(weight[i]))
         if kept is None:

@@ -114,6 +114,13 @@ def test_soft_n_minus_1_with_one_ct_keeps_the_larger_bank() -> None:
     assert _ct_sites(_bridge(2, {"services": ["ct"]})) == {"s0", "s1"}
 
 
+def test_an_unaffordable_hard_target_is_explained_with_soft_n_minus_1_on() -> None:
+    scenario = {**_scenario(0, 30.0, {"services": ["ct"]}), "targets": {"min_covered_share": {"ct": 1.0}}}
+    problem, _ = _problem(BRIDGE_ROADS, BRIDGE_POINTS, BRIDGE_POPULATION, BRIDGE_POINTS, scenario)
+    with pytest.raises(InfeasibleError, match="costs at least 3,200,000 yuan; the budget is 100,000 yuan"):
+        optimize_problem(problem)
+
+
 def test_only_the_chosen_segments_fail() -> None:
     # Only the east bank's straight road may fail: E keeps A by the bent road, so one CT is enough.
     hard = _bridge(2, {"mode": "hard", "services": ["ct"], "roads": ["r2"]})
@@ -270,6 +277,19 @@ def test_bad_input_names_the_key_and_writes_nothing(tmp_path: Path, extra: str, 
     code, output, out = _optimize(tmp_path, extra)
     assert code != 0 and message in output and output.count("[n_minus_1]") == 1
     assert not out.exists()
+
+
+def test_robust_and_travel_refuse_what_they_cannot_plan(tmp_path: Path) -> None:
+    closures = '\n[[closures]]\nname = "slide"\nweight = 0.1\nroads = ["r0001"]\n'
+    path = tmp_path / "robust.toml"
+    path.write_text(REGION_SCENARIO.read_text(encoding="utf-8") + closures + "\n[n_minus_1]\n", encoding="utf-8")
+    for args, message in ((["--robust", "expected"], "optimize --robust does not combine with [n_minus_1] yet"),
+                          (["--objective", "travel"], "use mode = \"hard\" or the gap objective")):
+        out = tmp_path / "plan"
+        result = CliRunner().invoke(main, ["optimize", "--scenario", str(path), "--out", str(out), *args,
+                                           "--cache-dir", str(tmp_path / "cache")])
+        assert result.exit_code != 0 and message in result.output
+        assert not out.exists()
 
 
 def test_with_the_option_off_the_model_is_todays(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ soft: c[r] in [0, 1] with c[r] <= sum_{j in S^e_iv} has[j,v] per row r = (i, e) 
       unserved_v by as much as it can raise any lost^e_v), so at an optimum cover and c equal min(1, sum has)
       and z_v is the people who lose v in the worst single failure, as the results recompute it.
 
+Soft n-1 counts in the gap stage of the gap and equity objectives; the cost objective (the cheapest plan meeting
+the hard targets, also used to explain an infeasible budget) leaves it out, and the travel objective refuses it.
 Switched on when the problem carries failure sets (`Problem.n_minus_1`, from `[n_minus_1]`); without them the
 model is exactly today's.
 """
@@ -51,6 +53,8 @@ def add_n_minus_1(m: AllocationModel, p: Problem) -> None:
         for v in p.n_minus_1.services:
             _add_hard(m, p, v)
         return
+    if m.objective == "cost":
+        return  # the cheapest plan meeting the hard targets: soft n-1 is none of them
     stage = {"gap": 0, "equity": 1}.get(m.objective)
     if stage is None:
         raise ScenarioError(f"{p.scenario.source}: [n_minus_1] mode = \"soft\" counts in the gap, which the "

@@ -313,6 +313,8 @@ def test_valley_county_writes_the_n_minus_1_figures(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))["n_minus_1"]
     assert summary["settings"]["mode"] == "soft"
     table = pd.read_csv(out / "n_minus_1.csv", encoding="utf-8-sig")
+    layer = gpd.read_file(out / "result.gpkg", layer="n_minus_1")
+    assert list(layer["road_id"]) == list(table["road_id"]) and layer.geometry.notna().all()
     assert set(table["service"]) <= {"primary_care", "stroke"}
     for service, figures in summary["services"].items():
         assert figures["points_keeping_after"] <= figures["points_covered_after"]

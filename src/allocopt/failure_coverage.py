@@ -130,3 +130,11 @@ def _csr(parts: list[tuple[int, NDArray[np.int64], NDArray[np.int64], NDArray[np
     sites = _concat([site for _, _, _, site in parts])
     return sparse.csr_array((np.ones(sites.size, dtype=bool), sites, np.concatenate(pointers)),
                             shape=(sum(len(points) for _, points, _, _ in parts), n_sites))
+
+
+def failure_layer(region: Region, table: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The rows of n_minus_1.csv (`NMinus1Result.table`) with each road line's geometry, in the region CRS: the
+    segments whose single failure takes a service from someone, for result.gpkg."""
+    geometry = region.roads.set_index(region.roads["id"].astype(str)).geometry
+    return gpd.GeoDataFrame(table.reset_index(drop=True), crs=region.crs,
+                            geometry=geometry.reindex(table["road_id"].astype(str)).to_numpy())

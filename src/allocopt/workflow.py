@@ -27,7 +27,7 @@ from allocopt.costs import (
 )
 from allocopt.errors import AllocoptError, ScenarioError
 from allocopt.export import atomic_output_dir, write_csv, write_geopackage, write_json
-from allocopt.failure_coverage import region_failure_sets
+from allocopt.failure_coverage import failure_layer, region_failure_sets
 from allocopt.model import Problem, build_problem, classic
 from allocopt.model.capacity_coverage import CoveragePlan, ResourceKind, capacity_coverage
 from allocopt.model.classic import LocateResult
@@ -329,6 +329,8 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
             write_csv(result.ems.stations, staging / "ems_stations.csv")
             write_csv(result.ems.demand, staging / "ems_demand.csv")
             layers["ems_stations"] = region.ems_stations[["id", "geometry"]].merge(result.ems.stations, on="id")
+        if result.n_minus_1 is not None:
+            layers["n_minus_1"] = failure_layer(region, result.n_minus_1.table)
         write_geopackage(layers, staging / "result.gpkg")
         if report:
             from allocopt.report import draw_report

@@ -33,13 +33,16 @@ from allocopt.travel import travel_times
 CRS = "EPSG:32647"
 TRACK_KMH = 20.0
 CT_YUAN = 3_200_000.0  # capital plus one year of running cost of a CT (the defaults)
+GP_YUAN = 200_000.0  # the same of a GP
 
 
-def _scenario(budget_ct: int, threshold: float, n_minus_1: dict | None) -> dict:
-    """Only CT coverage counts, within `threshold` minutes; the budget buys `budget_ct` CTs."""
-    data = {"budget": {"total_yuan": budget_ct * CT_YUAN + 100_000.0},
-            "weights": {**{s: 0.0 for s in SERVICES}, GP_SHORTAGE: 0.0, "ct": 1.0},
-            "thresholds_minutes": {"ct": threshold}}
+def _scenario(budget_ct: int, threshold: float, n_minus_1: dict | None, service: str = "ct") -> dict:
+    """Only `service` counts, within `threshold` minutes; the budget buys `budget_ct` CTs (or as many GPs, each
+    making a township health center a first-contact point: provider "gp")."""
+    unit_yuan = CT_YUAN if service == "ct" else GP_YUAN
+    data = {"budget": {"total_yuan": budget_ct * unit_yuan + 10_000.0},
+            "weights": {**{s: 0.0 for s in SERVICES}, GP_SHORTAGE: 0.0, service: 1.0},
+            "thresholds_minutes": {service: threshold}, "primary_care": {"provider": "gp"}}
     return data if n_minus_1 is None else {**data, "n_minus_1": n_minus_1}
 
 
@@ -63,7 +66,7 @@ def _problem(roads: gpd.GeoDataFrame, demand: gpd.GeoSeries, population: np.ndar
     problem = Problem.from_arrays(scenario=parsed, demand_ids=demand_ids, demand_population=population,
                                   demand_township=["t"] * len(demand), township_ids=["t"], site_ids=site_ids,
                                   site_kind=["existing"] * len(sites), site_level=["township_hc"] * len(sites),
-                                  minutes=minutes)
+                                  site_township=["t"] * len(sites), minutes=minutes)
     if parsed.n_minus_1 is None:
         return problem, network
     sets = failure_sets(network, problem, parsed.n_minus_1, roads=roads, demand=demand, sites=sites,
@@ -71,8 +74,8 @@ def _problem(roads: gpd.GeoDataFrame, demand: gpd.GeoSeries, population: np.ndar
     return replace(problem, n_minus_1=sets), network
 
 
-def _ct_sites(result: Result) -> set[str]:
-    return set(result.sites.loc[result.sites["added_ct"] > 0, "id"])
+def _ct_sites(result: Result, column: str = "added_ct") -> set[str]:
+    return set(result.sites.loc[result.sites[column] > 0, "id"])
 
 
 # The bridge. West bank: village W (1,000 people) at site A. A county road (r0, 1 km) to the bridge, the only
@@ -114,10 +117,21 @@ def test_soft_n_minus_1_with_one_ct_keeps_the_larger_bank() -> None:
     assert _ct_sites(_bridge(2, {"services": ["ct"]})) == {"s0", "s1"}
 
 
+def test_primary_care_counts_every_site_under_n_minus_1() -> None:
+    # GPs instead of CTs, and the east bank the larger (1,000 people at B, 500 at A). Both sites reach both banks,
+    # so the plain model counts only the first of the two (B is dominated: `dominated_primary_sites`); with n-1 on
+    # primary care every site counts, and the one GP goes to B: the bridge failing then cuts only A's 500.
+    scenario = _scenario(1, 30.0, {"services": ["primary_care"]}, "primary_care")
+    problem, _ = _problem(BRIDGE_ROADS, BRIDGE_POINTS, BRIDGE_POPULATION[::-1].copy(), BRIDGE_POINTS, scenario)
+    result = optimize_problem(problem)
+    assert _ct_sites(result, "added_gps") == {"s1"}
+    assert result.objective == pytest.approx(500.0)
+
+
 def test_an_unaffordable_hard_target_is_explained_with_soft_n_minus_1_on() -> None:
     scenario = {**_scenario(0, 30.0, {"services": ["ct"]}), "targets": {"min_covered_share": {"ct": 1.0}}}
     problem, _ = _problem(BRIDGE_ROADS, BRIDGE_POINTS, BRIDGE_POPULATION, BRIDGE_POINTS, scenario)
-    with pytest.raises(InfeasibleError, match="costs at least 3,200,000 yuan; the budget is 100,000 yuan"):
+    with pytest.raises(InfeasibleError, match="costs at least 3,200,000 yuan; the budget is 10,000 yuan"):
         optimize_problem(problem)
 
 
@@ -188,16 +202,18 @@ def _brute_force(roads: gpd.GeoDataFrame, demand: gpd.GeoSeries, population: np.
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize(("mode", "weight"), [("hard", 1.0), ("soft", 1.0), ("soft", 0.4)])
-def test_n_minus_1_plan_is_the_best_of_every_choice(seed: int, mode: str, weight: float) -> None:
+@pytest.mark.parametrize("service", ["ct", "primary_care"])
+def test_n_minus_1_plan_is_the_best_of_every_choice(seed: int, mode: str, weight: float, service: str) -> None:
+    # primary care: GPs at sites of one township, where the plain model leaves dominated sites out of coverage
     roads, demand, population, sites = _random_case(seed)
     threshold, budget_ct = 16.0, 3 if mode == "hard" else 2
-    settings = {"mode": mode, "services": ["ct"], "road_classes": ["national", "county"]}
+    settings = {"mode": mode, "services": [service], "road_classes": ["national", "county"]}
     if mode == "soft":
         settings["weight"] = weight
     if not set(roads["road_class"]) >= {"national", "county"}:
         pytest.skip("the random graph lacks a road class")
     values = _brute_force(roads, demand, population, sites, threshold, budget_ct, mode, weight)
-    problem, _ = _problem(roads, demand, population, sites, _scenario(budget_ct, threshold, settings))
+    problem, _ = _problem(roads, demand, population, sites, _scenario(budget_ct, threshold, settings, service))
     feasible = [v for v in values.values() if v is not None]
     if not feasible:
         with pytest.raises(InfeasibleError, match=r"\[n_minus_1\] mode = \"hard\""):
@@ -205,7 +221,7 @@ def test_n_minus_1_plan_is_the_best_of_every_choice(seed: int, mode: str, weight
         return
     best = min(feasible)
     result = optimize_problem(problem)
-    chosen = frozenset(int(site[1:]) for site in _ct_sites(result))
+    chosen = frozenset(int(site[1:]) for site in _ct_sites(result, "added_ct" if service == "ct" else "added_gps"))
     assert values[chosen] is not None
     assert values[chosen] == pytest.approx(best, abs=1e-6)
     assert result.objective == pytest.approx(best, abs=1e-6)

@@ -227,24 +227,29 @@ def test_n_minus_1_plan_is_the_best_of_every_choice(seed: int, mode: str, weight
     assert result.objective == pytest.approx(best, abs=1e-6)
 
 
-def test_failure_sets_match_networkx_per_segment() -> None:
-    roads, demand, population, sites = _random_case(1)
-    settings = {"services": ["ct"], "road_classes": ["national", "county"]}
-    problem, network = _problem(roads, demand, population, sites, _scenario(2, 16.0, settings))
+@pytest.mark.parametrize("seed", [1, 2])
+def test_failure_sets_match_networkx_per_segment(seed: int) -> None:
+    # two services of different thresholds (CT within 16 minutes, DR within 9) share the searches
+    roads, demand, population, sites = _random_case(seed)
+    settings = {"services": ["ct", "dr"], "road_classes": ["national", "county"]}
+    scenario = _scenario(2, 16.0, settings)
+    scenario["thresholds_minutes"]["dr"] = 9.0
+    problem, network = _problem(roads, demand, population, sites, scenario)
     sets = problem.n_minus_1
     assert sets.searches <= sets.full_recompute_searches
-    normal = _nx_minutes(network, set(), demand, sites) <= 16.0
-    kept = sets.kept(problem, "ct")
-    found = {(int(i), sets.segment_ids[e]): frozenset(kept[[r]].indices)
-             for r, (i, e) in enumerate(zip(sets.point["ct"], sets.segment["ct"], strict=True))}
-    expected = {}
-    for row, road in enumerate(roads["id"]):
-        if roads["road_class"][row] not in ("national", "county"):
-            continue
-        failed = _nx_minutes(network, {row}, demand, sites) <= 16.0
-        for i in np.flatnonzero((normal != failed).any(axis=1)):
-            expected[int(i), road] = frozenset(np.flatnonzero(failed[i]))
-    assert found == expected
+    normal = _nx_minutes(network, set(), demand, sites)
+    failed = {row: _nx_minutes(network, {row}, demand, sites) for row, c in enumerate(roads["road_class"])
+              if c in ("national", "county")}
+    for service, threshold in (("ct", 16.0), ("dr", 9.0)):
+        kept = sets.kept(problem, service)
+        found = {(int(i), sets.segment_ids[e]): frozenset(kept[[r]].indices)
+                 for r, (i, e) in enumerate(zip(sets.point[service], sets.segment[service], strict=True))}
+        expected = {}
+        for row, minutes in failed.items():
+            lost = (normal <= threshold) & (minutes > threshold)
+            for i in np.flatnonzero(lost.any(axis=1)):
+                expected[int(i), roads["id"][row]] = frozenset(np.flatnonzero(minutes[i] <= threshold))
+        assert found == expected and expected
 
 
 @pytest.mark.parametrize(("table", "message"), [

@@ -76,14 +76,19 @@ def failure_sets(network: RoadNetwork, p: Problem, settings: NMinus1, *, roads: 
     found: dict[str, list[tuple[int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]]] = {
         v: [] for v in services}
     searches = 0
+    largest, smallest = max(threshold.values(), default=0.0), min(threshold.values(), default=0.0)
     for e, hit in enumerate(trees.roots_hit(units)):
         if hit.size == 0:
             continue
         searches += hit.size
         hit_sites, after = trees.closed_minutes(units[e], hit)
         columns = trees.sites[hit_sites]
+        base = p.minutes[:, columns]
+        # the only points that may lose a site: within the largest threshold before, beyond the smallest after
+        changed = np.flatnonzero(((base <= largest) & (after > smallest + SAME_MINUTES)).any(axis=1))
+        base, after = base[changed], after[changed]
         for v in services:
-            point, site = _lost_pairs(p, v, columns, after, threshold[v])
+            point, site = _lost_pairs(p, v, columns, changed, base, after, threshold[v])
             if point.size:
                 found[v].append((e, *_rows(point, site)))
     classes = roads["road_class"].astype(str).to_numpy()
@@ -97,16 +102,16 @@ def failure_sets(network: RoadNetwork, p: Problem, settings: NMinus1, *, roads: 
     )
 
 
-def _lost_pairs(p: Problem, v: str, columns: NDArray[np.int64], after: NDArray[np.float64],
+def _lost_pairs(p: Problem, v: str, columns: NDArray[np.int64], points: NDArray[np.int64],
+                base: NDArray[np.float64], after: NDArray[np.float64],
                 threshold: float) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """(demand point, site) pairs of eligible sites of v within T_v in normal conditions and beyond it when the
-    searched `columns` (sites) take the `after` minutes, sorted by point then site."""
+    """(demand point, site) pairs of eligible sites of v within T_v in normal conditions (`base` minutes) and
+    beyond it with the `after` minutes, for the demand `points` (rows) and sites `columns`, sorted by point then
+    site."""
     eligible = p.can_provide[v][columns]
-    lost = (p.minutes[:, columns] <= threshold) & eligible[None, :] & (after > threshold + SAME_MINUTES)
-    point, position = np.nonzero(lost)
-    site = columns[position]
-    order = np.lexsort((site, point))
-    return point[order].astype(np.int64), site[order].astype(np.int64)
+    lost = (base <= threshold) & eligible[None, :] & (after > threshold + SAME_MINUTES)
+    row, position = np.nonzero(lost)  # row-major: sorted by point, then site
+    return points[row].astype(np.int64), columns[position].astype(np.int64)
 
 
 def _rows(point: NDArray[np.int64], site: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64],

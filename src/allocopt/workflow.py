@@ -257,7 +257,8 @@ def optimize(
 
 def prepared_problem(prepared: Prepared) -> Problem:
     """The allocation problem of a prepared region under its scenario, with the site-to-hospital minutes a
-    `[tiers]` scenario needs: the one path from a prepared region to a problem (optimize, sweep, batch)."""
+    `[tiers]` scenario needs, the station minutes of `[ems]` and the single-failure coverage sets of
+    `[n_minus_1]` (`failure_coverage`): the one path from a prepared region to a problem (optimize, sweep, batch)."""
     problem = build_problem(prepared.region, prepared.matrix, prepared.scenario, site_matrix=prepared.site_matrix,
                             ems_matrix=prepared.ems_matrix)
     if prepared.scenario.n_minus_1 is None:
@@ -300,7 +301,8 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
                report: bool = False, robust: RobustPlan | None = None) -> Path:
     """Write summary.json, allocations.csv, townships.csv and result.gpkg (docs/results.md), for a robust plan
     scenarios.csv and the result.gpkg layer critical_links (docs/closures.md), with `[ems]` ems_stations.csv,
-    ems_demand.csv and the layer ems_stations (docs/ems.md), and with `report` the maps (ems_map.png too),
+    ems_demand.csv and the layer ems_stations (docs/ems.md), with `[n_minus_1]` n_minus_1.csv and the layer
+    n_minus_1 (docs/closures.md), and with `report` the maps (ems_map.png too),
     plan.xlsx and report.html, as one atomic result folder (`allocopt.export.atomic_output_dir`)."""
     region = prepared.region
     townships = region.townships[["code", "geometry"]].merge(result.townships, on="code", how="left")

@@ -19,8 +19,9 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from PIL import Image
 
 import result_fixture as fx
-from allocopt import fonts, maps
+from allocopt import fonts, map_frame, map_sites, maps
 from allocopt.errors import AllocoptError, DataError, FontMissingError
+from allocopt.i18n import translator
 from allocopt.services import service_label
 
 CHINESE = "县人民医院 城关镇卫生院 石桥乡"
@@ -74,26 +75,64 @@ def test_missing_font_package_says_what_to_install(monkeypatch):
     assert isinstance(raised.value, AllocoptError) and raised.value.exit_code == 1
 
 
-def test_before_after_map_shares_one_colour_scale(layers):
+def _class_colours(classes: list[int]) -> np.ndarray:
+    return np.array([matplotlib.colors.to_rgba(map_frame.CLASS_COLOURS[c]) for c in classes])
+
+
+def test_before_after_map_shares_one_colour_scale_in_classes_of_the_standard(layers):
     fig = maps.before_after_map(layers["townships"], "primary_care", region="r", scenario="s",
                                 threshold_minutes=15.0)
     before, after = _map_axes(fig)
-    cmap = matplotlib.colormaps[maps.MINUTES_CMAP]
-    before_minutes, after_minutes = fx.MINUTES["primary_care"]
-    # the before map's 35 minutes tops the shared scale; the after map's 14 minutes is not its own top
-    assert np.allclose(before.collections[0].get_facecolor(), cmap(np.array(before_minutes) / 35.0))
-    assert np.allclose(after.collections[0].get_facecolor(), cmap(np.array(after_minutes) / 35.0))
+    # standard 15 min: classes start at 0, 7.5, 15, 22.5, 30, 45 minutes; before 8, 22, 14, 35; after 8, 12, 14, 9
+    assert np.allclose(before.collections[0].get_facecolor(), _class_colours([1, 2, 1, 4]))
+    assert np.allclose(after.collections[0].get_facecolor(), _class_colours([1, 1, 1, 1]))
     assert [before.get_title(), after.get_title()] == ["Before the plan", "After the plan"]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:3] == ["0–7.5 min", "7.5–15 min", "15–22.5 min"] and legend[5] == "over 45 min"
 
 
-def test_unreachable_townships_are_hatched_and_the_threshold_can_top_the_scale(layers):
+def test_unreachable_townships_are_hatched(layers):
     fig = maps.before_after_map(layers["townships"], "cath_lab", region="r", scenario="s", threshold_minutes=90.0)
     before, after = _map_axes(fig)
     assert len(before.collections) == 1
     assert before.collections[0].get_hatch() == "///"
     assert len(before.collections[0].get_paths()) == 4
-    cmap = matplotlib.colormaps[maps.MINUTES_CMAP]
-    assert np.allclose(after.collections[0].get_facecolor(), cmap(np.array(fx.MINUTES["cath_lab"][1]) / 90.0))
+    assert np.allclose(after.collections[0].get_facecolor(), _class_colours([0, 0, 0, 1]))  # 5, 18, 20, 75 of 90
+
+
+def test_before_after_map_marks_the_sites_providing_the_service(layers):
+    fig = maps.before_after_map(layers["townships"], "dr", region="r", scenario="s", threshold_minutes=30.0,
+                                facilities=layers["facilities"])
+    before, after = _map_axes(fig)
+
+    def marked(ax, face: str) -> set[tuple[float, float]]:
+        return {tuple(xy) for c in ax.collections if len(c.get_offsets()) and c.get_facecolor().size
+                and np.allclose(c.get_facecolor()[0], matplotlib.colors.to_rgba(face)) for xy in c.get_offsets()}
+
+    def at(*ids: str) -> set[tuple[float, float]]:
+        sites = layers["facilities"].set_index("id")
+        return {(sites.geometry[i].x, sites.geometry[i].y) for i in ids}
+
+    # DR today at H1, THC1, THC3; the plan adds one at THC2
+    assert marked(before, "black") == marked(after, "black") == at("H1", "THC1", "THC3")
+    assert marked(before, map_sites.NEW_PROVIDER_FACE) == set()
+    assert marked(after, map_sites.NEW_PROVIDER_FACE) == at("THC2")
+
+
+def test_maps_speak_the_chosen_language(layers):
+    zh = translator("zh")
+    fig = maps.before_after_map(layers["townships"], "stroke", region="r", scenario="s", threshold_minutes=60.0,
+                                tr=zh)
+    texts = _texts(fig)
+    assert "规划前" in texts and "规划后" in texts and "北" in texts
+    assert any("卒中中心" in t for t in texts)
+    assert "0–30分钟" in [t.get_text() for t in fig.legends[0].get_texts()]
+    fig = maps.facilities_map(layers["facilities"], townships=layers["townships"], referrals=layers["referrals"],
+                              region="r", scenario="s", tr=zh)
+    shown = [fig.texts, *(ax.texts for ax in fig.axes), *(legend.get_texts() for legend in fig.legends)]
+    texts = "\n".join([*(t.get_text() for group in shown for t in group), *(ax.get_title() for ax in fig.axes)])
+    assert "城关镇卫生院\n全科+2" in texts and "新增全科医生" in texts and "县级医院" in texts
+    assert not re.search(r"[A-Za-z]{3,}", texts.replace("DSA", "")), "an English word on a Chinese map"
 
 
 def test_every_map_has_title_legend_scale_bar_and_north_arrow(layers):
@@ -137,15 +176,16 @@ def test_facilities_map_marks_additions_names_sites_and_draws_referrals(layers):
     fig = maps.facilities_map(layers["facilities"], townships=layers["townships"], referrals=layers["referrals"],
                               region="r", scenario="s")
     (ax,) = _map_axes(fig)
-    colours = (maps.GP_RING_COLOUR, maps.CENTER_RING_COLOUR)
+    colours = (map_sites.GP_RING_COLOUR, map_sites.CENTER_RING_COLOUR)
     rings = {
         colour: len(c.get_offsets()) for c in ax.collections for colour in colours
         if np.allclose(c.get_edgecolor()[:1], matplotlib.colors.to_rgba(colour)) and c.get_facecolor().size == 0
     }
-    assert rings == {maps.GP_RING_COLOUR: 3, maps.CENTER_RING_COLOUR: 1}  # GPs at THC1, THC2, C1; chest pain at H1
+    # GPs at THC1, THC2, C1; chest pain at H1
+    assert rings == {map_sites.GP_RING_COLOUR: 3, map_sites.CENTER_RING_COLOUR: 1}
     labels = "\n".join(t.get_text() for t in ax.texts)
     for expected in ("县人民医院\n+1 cath lab · chest pain center", "城关镇卫生院\n+2 GP",
-                     "白河乡卫生院\n+1 GP · +1 DR", "石桥乡新卫生院\nopened\n+2 GP"):
+                     "白河乡卫生院\n+1 GP · +1 DR", "石桥乡新卫生院\nnew site\n+2 GP"):
         assert expected in labels
     assert "白河乡南站点" not in labels  # a candidate the plan does not open stays unnamed
     lines = [c for c in ax.collections if isinstance(c, LineCollection)]
@@ -162,15 +202,17 @@ def test_facilities_map_draws_into_a_given_axes(layers):
 def test_access_map_has_one_panel_per_service_column(layers):
     today = layers["townships"].rename(columns={f"{s}_minutes_before": f"{s}_minutes" for s in maps.SERVICES})
     fig = maps.access_map(today, region="r", scenario="s", thresholds_minutes=fx.THRESHOLDS_MINUTES)
-    assert [ax.get_title() for ax in _map_axes(fig)] == [service_label(s) for s in maps.SERVICES]
+    assert [ax.get_title() for ax in _map_axes(fig)] == [
+        f"{service_label(s)}\n(standard {fx.THRESHOLDS_MINUTES[s]:g} min)" for s in maps.SERVICES]
+    assert {"城关镇", "白河乡", "青山镇", "石桥乡"} <= set(_texts(fig))  # township names on every panel
     # a travel-time matrix marks the unreachable with infinity: drawn hatched, the scale stays finite
     today["stroke_minutes"] = [5.0, np.inf, 20.0, 25.0]
     fig = maps.access_map(today, region="r", scenario="s", services=["stroke"])
     (ax,) = _map_axes(fig)
     assert ax.get_title() == "Stroke center"
     reachable, unreachable = ax.collections[:2]
-    cmap = matplotlib.colormaps[maps.MINUTES_CMAP]
-    assert np.allclose(reachable.get_facecolor(), cmap(np.array([5.0, 20.0, 25.0]) / 25.0))
+    # no standard given: classes start at 0, 10, 20, 30, 60, 90 minutes
+    assert np.allclose(reachable.get_facecolor(), _class_colours([0, 2, 2]))
     assert unreachable.get_hatch() == "///" and len(unreachable.get_paths()) == 1
     with pytest.raises(DataError, match="primary_care_minutes"):
         maps.access_map(layers["townships"], region="r", scenario="s")

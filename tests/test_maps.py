@@ -184,7 +184,7 @@ def test_facilities_map_marks_additions_names_sites_and_draws_referrals(layers):
     # GPs at THC1, THC2, C1; chest pain at H1
     assert rings == {map_sites.GP_RING_COLOUR: 3, map_sites.CENTER_RING_COLOUR: 1}
     labels = "\n".join(t.get_text() for t in ax.texts)
-    for expected in ("县人民医院\n+1 cath lab · chest pain center", "城关镇卫生院\n+2 GP",
+    for expected in ("县人民医院\n+1 cath lab\nchest pain center", "城关镇卫生院\n+2 GP",
                      "白河乡卫生院\n+1 GP · +1 DR", "石桥乡新卫生院\nnew site\n+2 GP"):
         assert expected in labels
     assert "白河乡南站点" not in labels  # a candidate the plan does not open stays unnamed

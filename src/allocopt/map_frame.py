@@ -91,12 +91,14 @@ def _is_metric(crs: CRS) -> bool:
     return bool(crs.is_projected) and all(axis.unit_name in ("metre", "meter") for axis in crs.axis_info)
 
 
-def panel_size_in(layer: gpd.GeoDataFrame, *, height_in: float = PANEL_HEIGHT_IN) -> tuple[float, float]:
+def panel_size_in(layer: gpd.GeoDataFrame, *, height_in: float = PANEL_HEIGHT_IN,
+                  min_width_share: float = 1 / 3) -> tuple[float, float]:
     """Width and height (inches) of a panel that holds `layer` with little white space: a thin county gets a
-    narrow panel, a wide one a wide panel (between a third and twice the height)."""
+    narrow panel (at least `min_width_share` of the height, room for titles and labels), a wide one a wide panel
+    (at most twice the height)."""
     xmin, ymin, xmax, ymax = layer.total_bounds
     aspect = (xmax - xmin) / max(ymax - ymin, 1.0)
-    width = min(max(height_in * aspect, height_in / 3.0), 2.0 * height_in)
+    width = min(max(height_in * aspect, height_in * min_width_share), 2.0 * height_in)
     return width, min(height_in, width / aspect)
 
 

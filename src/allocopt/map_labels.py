@@ -3,8 +3,8 @@
 Labels are placed most important first. A movable label tries eight positions around its point (the cartographic
 "eight-position" model, upper right preferred) at growing distances, joined to the point by a thin leader line
 once it leaves the first ring; a fixed label (a township name) stays on its point or just above or below it.
-A position is taken only if its box (with a small margin) lies inside the map and clears every label already
-placed, the markers of labelled points and the scale bar and north arrow. A label with no free position is left
+A position is taken only if its box (with a small margin) lies inside the figure and clears every label already
+placed, the markers of labelled points, the scale bar and north arrow, titles, legends and other panels. A label with no free position is left
 out, so on a crowded map the minor labels give way; the caller says how many were left out.
 
 Boxes are measured in display pixels after the figure's layout is settled; the layout is then frozen (the figure's
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -38,8 +39,11 @@ _DIRECTIONS: tuple[tuple[float, float, str, str], ...] = (
 alignment of the eight positions, in order of preference."""
 _RINGS_PT: tuple[float, ...] = (2.0, 12.0, 24.0, 38.0)
 """Gap between a marker's edge and its label on each ring; labels beyond the first get a leader line."""
-_FIXED_SHIFTS: tuple[float, ...] = (0.0, 1.0, -1.0, 2.0, -2.0)
-"""Vertical shifts (in label heights) a fixed label may take off its point."""
+_FIXED_SHIFTS: tuple[tuple[float, float], ...] = (
+    (0.0, 0.0), (0.0, 1.0), (0.0, -1.0), (0.6, 0.0), (-0.6, 0.0), (0.0, 2.0), (0.0, -2.0), (0.0, 3.0), (0.0, -3.0),
+    (1.1, 0.0), (-1.1, 0.0), (1.1, 1.5), (-1.1, 1.5), (1.1, -1.5), (-1.1, -1.5),
+)
+"""Shifts (in label widths, label heights) a fixed label may take off its point."""
 _MARGIN_PT = 1.5
 _LEADER_COLOUR = "#6b6b6b"
 
@@ -57,7 +61,7 @@ class Label:
     marker_radius_pt: float = 3.0
     """Radius of the marker at the point, kept clear of every label."""
     fixed: bool = False
-    """Centred on the point (or up to two label heights above or below it), never given a leader line."""
+    """Centred on the point (or shifted by a little of its size), never given a leader line."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,8 @@ def place_labels(ax: Axes, labels: Sequence[Label], *, zorder: float = 6.0,
                for xy, lab in zip(anchors, labels, strict=True) if lab.marker_radius_pt > 0]
     others = ax.transData.transform(np.asarray(obstacles, dtype=float).reshape(-1, 2))
     markers += [_box_around(xy, obstacle_radius_pt * px_per_pt) for xy in others]
-    taken = np.array([*_decoration_boxes(ax, renderer), *markers], dtype=float).reshape(-1, 4)
-    inside = np.asarray(ax.get_window_extent(renderer).extents)
+    taken = np.array([*_occupied_boxes(ax, fig, renderer), *markers], dtype=float).reshape(-1, 4)
+    inside = np.asarray(fig.bbox.extents)
     drawn: list[Text] = []
     left_out: list[Label] = []
     for i in sorted(range(len(labels)), key=lambda k: -labels[k].priority):
@@ -118,10 +122,15 @@ def _box_around(xy: np.ndarray, radius_px: float) -> np.ndarray:
     return np.array([xy[0] - radius_px, xy[1] - radius_px, xy[0] + radius_px, xy[1] + radius_px])
 
 
-def _decoration_boxes(ax: Axes, renderer: RendererBase) -> list[np.ndarray]:
-    """Boxes of what is already drawn on the axes as text or anchored artists (scale bar, north arrow)."""
-    artists = [*ax.texts, *ax.artists]
-    return [np.asarray(a.get_window_extent(renderer).extents) for a in artists if a.get_visible()]
+def _occupied_boxes(ax: Axes, fig: Figure, renderer: RendererBase) -> list[np.ndarray]:
+    """Boxes labels must not cover: the axes' texts, title and anchored artists (scale bar, north arrow), the
+    figure's texts (titles, notes) and legends, and every other axes (other panels, colour bars) with the labels
+    placed in it. Labels may otherwise run past their axes into the figure's white space."""
+    artists: list[Any] = [*ax.texts, *ax.artists, ax.title, *fig.texts, *fig.legends]
+    artists += [other for other in fig.axes if other is not ax]
+    artists += [text for other in fig.axes if other is not ax for text in other.texts]
+    return [np.asarray(a.get_window_extent(renderer).extents) for a in artists
+            if a.get_visible() and not (isinstance(a, Text) and not a.get_text().strip())]
 
 
 def _text_size_px(ax: Axes, label: Label, renderer: RendererBase) -> tuple[float, float]:
@@ -137,7 +146,7 @@ def _candidates(label: Label, anchor: np.ndarray, size: tuple[float, float],
     width, height = size
     margin = _MARGIN_PT * px_per_pt
     if label.fixed:
-        offsets = [((0.0, shift * height / px_per_pt), "center", "center") for shift in _FIXED_SHIFTS]
+        offsets = [((dx * width / px_per_pt, dy * height / px_per_pt), "center", "center") for dx, dy in _FIXED_SHIFTS]
         return [_candidate(anchor, offset, ha, va, width, height, margin, px_per_pt, leader=False)
                 for offset, ha, va in offsets]
     found = []

@@ -52,6 +52,8 @@ NEW_PROVIDER_FACE = "#ffd700"
 LABEL_TIERS: dict[str, float] = {"county_hospital": 3.0, "tertiary_hospital": 3.0, "township_hc": 2.0,
                                  "community_hc": 2.0}
 """Importance of a label by level (hospitals first, then health centers, then clinics at 1)."""
+LABEL_LINE_CHARS = 22
+"""What a site receives is broken into lines of about this many characters, so labels stay narrow."""
 CO_LOCATED_SHARE = 0.02
 """Sites closer than this share of the map's larger side are one place (e.g. a seat town's hospitals)."""
 
@@ -188,8 +190,9 @@ def draw_additions(ax: Axes, sites: gpd.GeoDataFrame, tr: Translator) -> list[Li
     return handles
 
 
-def addition_texts(sites: gpd.GeoDataFrame, tr: Translator) -> list[str]:
-    """What each site receives, e.g. "+2 GP · +1 CT · chest pain/stroke center" ("全科+2 · CT+1 · 胸痛/卒中中心")."""
+def addition_texts(sites: gpd.GeoDataFrame, tr: Translator, *, line_chars: int | None = None) -> list[str]:
+    """What each site receives, e.g. "+2 GP · +1 CT · chest pain/stroke center" ("全科+2 · CT+1 · 胸痛/卒中中心"),
+    broken into lines of about `line_chars` characters when given."""
     counts = [("gp", column_or_zero(sites, "added_gps")),
               ("village_doctor", column_or_zero(sites, "added_village_doctors")),
               *((kind, column_or_zero(sites, f"added_{kind}")) for kind in EQUIPMENT)]
@@ -201,8 +204,19 @@ def addition_texts(sites: gpd.GeoDataFrame, tr: Translator) -> list[str]:
         named = [tr.term("maps.short", center) for center, chosen in centers if chosen[i]]
         if named:
             parts.append(tr("maps.addition.centers", names="/".join(named)))
-        texts.append(" · ".join(parts))
+        texts.append(_wrapped(parts, line_chars) if line_chars else " · ".join(parts))
     return texts
+
+
+def _wrapped(parts: list[str], line_chars: int) -> str:
+    """`parts` joined by " · ", a new line started wherever a line would grow past `line_chars` characters."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= line_chars:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -215,7 +229,7 @@ class _Place:
 def site_labels(sites: gpd.GeoDataFrame, tr: Translator) -> list[Label]:
     """Labels of hospitals and of every site the plan opens or adds to, sites at one place (closer than
     CO_LOCATED_SHARE of the map) merged into one label; importance by level, then by what the site receives."""
-    texts = addition_texts(sites, tr)
+    texts = addition_texts(sites, tr, line_chars=LABEL_LINE_CHARS)
     opened = (sites["kind"] == "candidate").to_numpy() & flag(sites, "opened")
     hospital = sites["level"].isin(HOSPITAL_LEVELS).to_numpy()
     wanted = [i for i in range(len(sites)) if texts[i] or opened[i] or hospital[i]]

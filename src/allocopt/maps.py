@@ -138,8 +138,9 @@ def access_map(
     thresholds = dict(thresholds_minutes or {})
     relative = all(thresholds.get(s) for s in chosen)
     width, height = panel_size_in(layer, height_in=4.2 if len(chosen) > 1 else 6.5)
-    ncols = min(len(chosen), 5 if width < 2.2 else 3 if width > 4.0 else 4)
-    nrows = math.ceil(len(chosen) / ncols)
+    most = 5 if width < 2.2 else 3 if width > 4.0 else 4
+    nrows = math.ceil(len(chosen) / most)
+    ncols = math.ceil(len(chosen) / nrows)
     with font_context():
         fig = Figure(figsize=(ncols * max(width, 1.8) + _LEGEND_IN, nrows * (height + 0.6) + 0.8),
                      layout="constrained")
@@ -185,7 +186,7 @@ def facilities_map(
     base = metric(townships, layer="townships")
     sites = metric(facilities, layer="facilities", crs=base.crs)
     links = None if referrals is None else metric(referrals, layer="referrals", crs=base.crs)
-    width, height = panel_size_in(base, height_in=7.5)
+    width, height = panel_size_in(base, height_in=7.5, min_width_share=0.6)
     with font_context():
         fig, ax = _figure_and_axes(ax, figsize=(width + _LEGEND_IN + 0.4, height + 1.2))
         base.plot(ax=ax, facecolor="#f4f1ea", edgecolor="#9a9a9a", linewidth=0.7, zorder=1)
@@ -199,9 +200,9 @@ def facilities_map(
         frame_map(ax, base, tr)
         fig.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False)
         ax.set_title(_title(tr, region, scenario, tr("maps.facilities.title")))
-        note = fig.supxlabel(" ", fontsize=7, color="#555555")
         labels = [*map_sites.site_labels(sites, tr), *_township_labels(base, priority=-1.0)]
-        _, left_out = place_labels(ax, labels)
+        note = fig.supxlabel(tr("maps.facilities.omitted", count=len(labels)), fontsize=7, color="#555555")
+        _, left_out = place_labels(ax, labels)  # the note holds its longest text while labels are placed
         omitted = sum(1 for label in left_out if label.priority >= 0)
         note.set_text(tr("maps.facilities.omitted", count=omitted) if omitted else "")
     return fig

@@ -274,7 +274,7 @@ def _layout(tr: Translator, buttons: list[dict[str, Any]], active: int, font_fam
         "xaxis": hidden, "yaxis": {**hidden, "scaleanchor": "x", "scaleratio": 1},
         "plot_bgcolor": "white", "paper_bgcolor": "white", "hovermode": "closest", "dragmode": "pan",
         "margin": {"l": 70, "r": 10, "t": 60, "b": 10}, "updatemenus": menus,
-        "legend": {"x": 1.0, "xanchor": "right", "y": 1.0, "bgcolor": "rgba(255,255,255,0.8)"},
+        "legend": {"orientation": "h", "x": 0.5, "xanchor": "center", "y": 0.0, "yanchor": "top"},
         "font": {"family": font_family},
         "title": {"text": tr("maps.interactive.title"), "x": 0.5, "y": 0.99, "font": {"size": 15}},
     }

@@ -2,10 +2,11 @@
 
 Labels are placed most important first. A movable label tries eight positions around its point (the cartographic
 "eight-position" model, upper right preferred) at growing distances, joined to the point by a thin leader line
-once it leaves the first ring; a fixed label (a township name) stays on its point or just above or below it.
-A position is taken only if its box (with a small margin) lies inside the figure and clears every label already
-placed, the markers of labelled points, the scale bar and north arrow, titles, legends and other panels. A label with no free position is left
-out, so on a crowded map the minor labels give way; the caller says how many were left out.
+once it leaves the first ring; a fixed label (a township name) stays on its point or moves by a little of its
+size. A position is taken only if its box (with a small margin) lies inside the figure and clears every label
+already placed, the markers of labelled points, the scale bar and north arrow, titles, legends and other panels
+(labels may run into the white space beside a map). A label with no free position is left out, so on a crowded
+map the minor labels give way; the caller says how many were left out.
 
 Boxes are measured in display pixels after the figure's layout is settled; the layout is then frozen (the figure's
 layout engine is switched off), so the boxes drawn are the boxes checked, at any output resolution.

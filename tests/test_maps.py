@@ -114,7 +114,7 @@ def test_before_after_map_marks_the_sites_providing_the_service(layers):
         return {(sites.geometry[i].x, sites.geometry[i].y) for i in ids}
 
     # DR today at H1, THC1, THC3; the plan adds one at THC2
-    assert marked(before, "black") == marked(after, "black") == at("H1", "THC1", "THC3")
+    assert marked(before, "white") == marked(after, "white") == at("H1", "THC1", "THC3")
     assert marked(before, map_sites.NEW_PROVIDER_FACE) == set()
     assert marked(after, map_sites.NEW_PROVIDER_FACE) == at("THC2")
 

@@ -97,18 +97,18 @@ def service_providers(sites: gpd.GeoDataFrame, service: str, *, provider: str) -
 
 
 def draw_providers(ax: Axes, sites: gpd.GeoDataFrame, chosen: np.ndarray, *, new: bool) -> None:
-    """Mark service sites: today's dark, those the plan adds gold and larger."""
+    """Mark service sites: today's white, ringed black (seen on every class colour), those the plan adds gold."""
     subset = sites.loc[chosen]
     if subset.empty:
         return
     style: dict[str, Any] = ({"s": 46.0, "c": NEW_PROVIDER_FACE, "edgecolors": "black", "linewidths": 0.8,
                               "marker": "o"} if new else
-                             {"s": 12.0, "c": "black", "edgecolors": "white", "linewidths": 0.4, "marker": "o"})
+                             {"s": 16.0, "c": "white", "edgecolors": "black", "linewidths": 0.8, "marker": "o"})
     ax.scatter(subset.geometry.x, subset.geometry.y, zorder=4, **style)
 
 
 def provider_handles(tr: Translator, *, any_new: bool) -> list[Line2D | Patch]:
-    handles: list[Line2D | Patch] = [Line2D([], [], marker="o", linestyle="", color="black", markeredgecolor="white",
+    handles: list[Line2D | Patch] = [Line2D([], [], marker="o", linestyle="", color="white", markeredgecolor="black",
                                             markersize=4.5, label=tr("maps.legend.provider_today"))]
     if any_new:
         handles.append(Line2D([], [], marker="o", linestyle="", color=NEW_PROVIDER_FACE, markeredgecolor="black",

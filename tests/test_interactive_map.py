@@ -80,7 +80,7 @@ def test_townships_are_coloured_by_the_chosen_indicator_with_popups(result):
     assert "城关镇" in townships[0].text and "常住人口：6.0万人" in townships[0].text
     assert "胸痛中心（60分钟内）覆盖率：0.0% →" in chest_before["text"][0]
     names = [trace.name for trace in figure.data]
-    assert tr("maps.legend.referral") in names and tr("maps.interactive.additions") in names
+    assert tr("maps.interactive.referrals") in names and tr("maps.interactive.additions") in names
 
 
 def test_fragment_holds_the_scripts_its_hashes_allow_and_no_remote_source(result):
@@ -105,8 +105,8 @@ def test_the_map_draws_switches_toggles_and_shows_popups_in_headless_chromium(re
     figure = map_figure(result, tr=tr)
     names = [trace.name for trace in figure.data]
     probe = (_PROBE.replace("MENU_ITEM", "2")  # chest pain before the plan
-             .replace("REFERRAL_NAME", json.dumps(tr("maps.legend.referral")))
-             .replace("REFERRAL_TRACE", str(names.index(tr("maps.legend.referral"))))
+             .replace("REFERRAL_NAME", json.dumps(tr("maps.interactive.referrals")))
+             .replace("REFERRAL_TRACE", str(names.index(tr("maps.interactive.referrals"))))
              .replace("SITE_TRACE", str(names.index(tr("common.level.county_hospital")))))
     policy = f"{REPORT_CSP}; script-src {' '.join((*fragment.csp_sources, csp_hash(probe)))}"
     page = tmp_path / "map.html"

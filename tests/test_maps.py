@@ -17,6 +17,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from PIL import Image
+from shapely.geometry import LineString, box
 
 import result_fixture as fx
 from allocopt import fonts, map_frame, map_sites, maps
@@ -246,3 +247,17 @@ def test_save_png_writes_a_300_dpi_png_with_chinese_labels_and_no_missing_glyph(
         assert image.size == (round(fig.get_figwidth() * 300), round(fig.get_figheight() * 300))
         assert image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["facilities.png"]
+
+
+def test_referral_links_are_drawn_one_line_per_township_and_hospital_town():
+    townships = gpd.GeoDataFrame({"name": ["A", "B"]}, geometry=[box(0, 0, 5, 5), box(5, 0, 10, 5)],
+                                 crs=fx.CRS)
+    starts = [(1.0, 1.0), (2.0, 2.0), (1.5, 1.5), (1.2, 3.0), (7.0, 1.0)]
+    ends = [(50.0, 50.0), (50.0, 50.0), (50.0, 50.0), (50.2, 50.0), (50.0, 50.0)]  # two hospitals in one town
+    links = gpd.GeoDataFrame({"load_visits": [100.0, 900.0, 50.0, 10.0, 70.0]},
+                             geometry=[LineString([s, e]) for s, e in zip(starts, ends, strict=True)], crs=fx.CRS)
+    bundles = map_sites.referral_bundles(links, townships)
+    assert sorted(bundles["sites"]) == [1, 4]
+    by_sites = {row.sites: list(row.geometry.coords) for row in bundles.itertuples()}
+    assert by_sites[4] == [(2.0, 2.0), (50.0, 50.0)]  # from A's busiest site
+    assert by_sites[1] == [(7.0, 1.0), (50.0, 50.0)]

@@ -199,7 +199,7 @@ def _referral_trace(links: gpd.GeoDataFrame, tr: Translator) -> go.Scatter:
             xs += [round(v, 1) for v in x] + [None]
             ys += [round(v, 1) for v in y] + [None]
     return go.Scatter(x=xs, y=ys, mode="lines", line={"color": REFERRAL_COLOUR, "width": 1.2}, opacity=0.6,
-                      name=tr("maps.legend.referral"), hoverinfo="skip")
+                      name=tr("maps.interactive.referrals"), hoverinfo="skip")
 
 
 def _site_traces(sites: gpd.GeoDataFrame, tr: Translator) -> list[go.Scatter]:

@@ -139,9 +139,10 @@ def _north_arrow(ax: Axes, crs: CRS, *, x: float, y: float, tr: Translator) -> N
     dx, dy = math.sin(angle), math.cos(angle)
     head = (0.93, 0.9)
     ax.annotate("", xy=head, xycoords="axes fraction", xytext=(-length_pt * dx, -length_pt * dy),
-                textcoords="offset points", arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 1.2})
+                textcoords="offset points", arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 1.2},
+                zorder=7)
     ax.annotate(tr("maps.north"), xy=head, xycoords="axes fraction", xytext=(7.0 * dx, 7.0 * dy),
-                textcoords="offset points", ha="center", va="center", fontsize=8)
+                textcoords="offset points", ha="center", va="center", fontsize=8, zorder=7)
 
 
 def class_bounds_minutes(threshold_minutes: float | None) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import shapely
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -217,6 +218,37 @@ def _wrapped(parts: list[str], line_chars: int) -> str:
         else:
             lines.append(part)
     return "\n".join(lines)
+
+
+def referral_bundles(links: gpd.GeoDataFrame, townships: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One line per township and lead-hospital town instead of one per site, with `sites`, the number of links it
+    stands for. Lines are read by their ends (first point: the referring site, last point: the hospital); a bundle
+    starts at its busiest site (largest `load_visits`, when the layer has it; else the site nearest the middle of
+    the township's referring sites) and ends at the hospital of its first link. Hospitals at one place
+    (CO_LOCATED_SHARE of the map) count as one town, so a county seat's hospitals draw one line per township."""
+    lines = _lines(links)
+    starts = np.array([line.coords[0][:2] for line in lines])
+    ends = np.array([line.coords[-1][:2] for line in lines])
+    reach = CO_LOCATED_SHARE * max(float(np.ptp(np.vstack([starts, ends]), axis=0).max()), 1.0)
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(starts[:, 0], starts[:, 1]), crs=links.crs)
+    within = gpd.sjoin(points, townships[["geometry"]], how="left", predicate="within")
+    township = within[~within.index.duplicated()]["index_right"].fillna(-1).to_numpy()
+    load = (column_or_zero(links, "load_visits") if "load_visits" in links.columns else None)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i in range(len(lines)):
+        groups.setdefault((township[i], *np.round(ends[i] / reach).astype(int)), []).append(i)
+    rows = []
+    for members in groups.values():
+        chosen = starts[members]
+        spread = ((chosen - chosen.mean(axis=0)) ** 2).sum(axis=1)
+        first = members[int(np.argmax(load[members])) if load is not None else int(np.argmin(spread))]
+        rows.append({"sites": len(members), "geometry": shapely.LineString([starts[first], ends[members[0]]])})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=links.crs)
+
+
+def _lines(links: gpd.GeoDataFrame) -> list[shapely.LineString]:
+    """Each link as one line (the first part of a multi-line)."""
+    return [getattr(line, "geoms", [line])[0] for line in links.geometry]
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,8 @@ def facilities_map(
     """The plan on a map: sites by level and staffing, opened sites, added GPs, village doctors, equipment and
     center designations, referral links when `referrals` is given.
 
-    `facilities` is the result's `facilities` layer. Hospitals and every site the plan changes are labelled with
+    `facilities` is the result's `facilities` layer; referral links are drawn one line per township and lead
+    hospital, as wide as the number of sites it stands for. Hospitals and every site the plan changes are labelled with
     their names and what they receive, hospitals first, then health centers, then clinics, the largest additions
     first within each; sites at one place share a label, and labels that find no free place are left out (the
     figure says how many: the allocation table lists every one).
@@ -192,8 +193,10 @@ def facilities_map(
         base.plot(ax=ax, facecolor="#f4f1ea", edgecolor="#9a9a9a", linewidth=0.7, zorder=1)
         handles: list[Line2D | Patch] = []
         if links is not None and not links.empty:
-            links.plot(ax=ax, color=REFERRAL_COLOUR, linewidth=0.6, alpha=0.35, zorder=2)
-            handles.append(Line2D([], [], color=REFERRAL_COLOUR, linewidth=0.8, alpha=0.6,
+            bundles = map_sites.referral_bundles(links, base)
+            bundles.plot(ax=ax, color=REFERRAL_COLOUR, linewidth=0.5 + 0.5 * np.sqrt(bundles["sites"]), alpha=0.5,
+                         zorder=2)
+            handles.append(Line2D([], [], color=REFERRAL_COLOUR, linewidth=1.5, alpha=0.6,
                                   label=tr("maps.legend.referral")))
         handles += map_sites.draw_sites(ax, sites, tr)
         handles += map_sites.draw_additions(ax, sites, tr)

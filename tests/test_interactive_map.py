@@ -41,6 +41,11 @@ _PROBE = """
   items[MENU_ITEM].dispatchEvent(new MouseEvent('click', {bubbles: true}));
   await wait(500);
   out.fillsAfter = fills();
+  const township = gd.querySelectorAll('.scatterlayer path.js-fill')[0].getBoundingClientRect();
+  gd.querySelector('.nsewdrag').dispatchEvent(new MouseEvent('mousemove', {bubbles: true,
+    clientX: township.left + 0.3 * township.width, clientY: township.top + 0.3 * township.height}));
+  await wait(300);
+  out.townshipHover = Array.from(gd.querySelectorAll('.hoverlayer .hovertext')).map(t => t.textContent);
   const referral = Array.from(gd.querySelectorAll('.legend .traces'))
     .find(item => item.textContent === REFERRAL_NAME);
   out.linesBefore = gd.querySelectorAll('.scatterlayer .trace .js-line').length;
@@ -129,3 +134,6 @@ def test_the_map_draws_switches_toggles_and_shows_popups_in_headless_chromium(re
     assert out["fillsAfter"] != out["fillsBefore"] and set(out["fillsAfter"]) == {"rgb(165, 0, 38)"}
     assert out["referralVisible"] == "legendonly" and out["linesAfter"] < out["linesBefore"]
     assert any("县人民医院" in text and "全科医生：0 → 0" in text for text in out["hover"])
+    # the mouse over the first township (城关镇) shows its figures for the indicator chosen in the menu
+    (township,) = out["townshipHover"]
+    assert "城关镇" in township and "胸痛中心（60分钟内）覆盖率：0.0% → 100.0%" in township

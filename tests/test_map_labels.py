@@ -129,3 +129,14 @@ def test_a_label_with_no_free_place_is_left_out():
     wide = Label("a label far wider than the whole map", 50, 50, priority=1.0)
     drawn, left_out = place_labels(ax, [Label("x", 50, 50, priority=2.0), wide])
     assert [t.get_text() for t in drawn] == ["x"] and left_out == [wide]
+
+
+def test_labels_keep_clear_of_the_north_arrow():
+    fig, ax = _axes()
+    ax.annotate("", xy=(0.5, 0.6), xycoords="axes fraction", xytext=(0.5, 0.4), textcoords="axes fraction",
+                arrowprops={"arrowstyle": "-|>"})
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    arrow = ax.texts[0].get_window_extent(renderer).extents
+    (label,), _ = place_labels(ax, [Label("a label", 50, 50, priority=1.0, fixed=True)])
+    box = Text.get_window_extent(label, renderer).extents
+    assert box[2] <= arrow[0] or box[0] >= arrow[2] or box[3] <= arrow[1] or box[1] >= arrow[3]

@@ -24,7 +24,7 @@ from matplotlib.backend_bases import RendererBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
-from matplotlib.text import Text
+from matplotlib.text import Annotation, Text
 
 from allocopt.map_frame import HALO
 
@@ -130,8 +130,13 @@ def _occupied_boxes(ax: Axes, fig: Figure, renderer: RendererBase) -> list[np.nd
     artists: list[Any] = [*ax.texts, *ax.artists, ax.title, *fig.texts, *fig.legends]
     artists += [other for other in fig.axes if other is not ax]
     artists += [text for other in fig.axes if other is not ax for text in other.texts]
-    return [np.asarray(a.get_window_extent(renderer).extents) for a in artists
-            if a.get_visible() and not (isinstance(a, Text) and not a.get_text().strip())]
+    return [np.asarray(a.get_window_extent(renderer).extents) for a in artists if a.get_visible() and not _blank(a)]
+
+
+def _blank(artist: Any) -> bool:
+    """A text without characters or arrow (an empty placeholder), which occupies nothing."""
+    arrow = isinstance(artist, Annotation) and artist.arrow_patch is not None
+    return isinstance(artist, Text) and not artist.get_text().strip() and not arrow
 
 
 def _text_size_px(ax: Axes, label: Label, renderer: RendererBase) -> tuple[float, float]:

@@ -101,6 +101,9 @@ def test_a_name_cannot_end_the_script_element(result):
     hostile = result.township_layer.assign(name=["</script><script>alert(1)</script>", "b", "c", "d"])
     fragment = interactive_map(dataclasses.replace(result, township_layer=hostile))
     assert fragment.html.count("</script>") == 2
+    names = next(trace for trace in map_figure(dataclasses.replace(result, township_layer=hostile)).data
+                 if trace.mode == "text")
+    assert names.text[0] == "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"  # shown as text, not markup
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")

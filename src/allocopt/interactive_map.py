@@ -104,7 +104,7 @@ def map_figure(result: ResultData, *, tr: Translator = _ENGLISH, font_family: st
         xs, ys = _outline(row.geometry.simplify(tolerance))
         figure.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines", fill="toself", line={"color": "white", "width": 0.8}, hoveron="fills",
-            hoverinfo="text", name=str(row.name), showlegend=False,
+            hoverinfo="text", name=html.escape(str(row.name)), showlegend=False,
             fillcolor=_township_colours(townships, *options[first])[index] if options else NO_DATA_COLOUR,
             text=_township_texts(townships, result.summary, tr, *options[first])[index] if options else str(row.name),
         ))
@@ -185,7 +185,8 @@ def _menu(townships: gpd.GeoDataFrame, summary: dict[str, Any], tr: Translator,
 
 def _names_trace(townships: gpd.GeoDataFrame, tr: Translator) -> go.Scatter:
     points = townships.geometry.representative_point()
-    return go.Scatter(x=points.x.round(1), y=points.y.round(1), mode="text", text=townships["name"].astype(str),
+    names = [html.escape(str(name)) for name in townships["name"]]  # Plotly reads text as HTML: names stay text
+    return go.Scatter(x=points.x.round(1), y=points.y.round(1), mode="text", text=names,
                       textfont={"size": 11, "color": "#333333"}, name=tr("maps.interactive.township_names"),
                       hoverinfo="skip", visible="legendonly")
 

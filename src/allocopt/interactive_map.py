@@ -76,13 +76,14 @@ def interactive_map(result: ResultData, *, tr: Translator = _ENGLISH, div_id: st
     figure = map_figure(result, tr=tr, font_family=font_family)
     config = {"displaylogo": False, "responsive": True, "scrollZoom": True,
               "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
-    arguments = ", ".join(_json_in_script(part) for part in (json.dumps(div_id), figure.to_json(), json.dumps(config)))
+    data = figure.to_json()
+    arguments = ", ".join(_json_in_script(part) for part in (json.dumps(div_id), data, json.dumps(config)))
     call = f"Plotly.newPlot({arguments}).then(function (gd) {{ gd.dataset.ready = 'true'; }});"
     scripts = (_plotly_js(), call)
     fragment = (f"<div id=\"{html.escape(div_id)}\" class=\"interactive-map\" style=\"height:{HEIGHT_PX}px\"></div>"
                 + "".join(f"<script>{script}</script>" for script in scripts))
     return InteractiveMap(html=fragment, csp_sources=tuple(csp_hash(script) for script in scripts),
-                          text="".join(_strings(json.loads(figure.to_json()))))
+                          text="".join(_strings(json.loads(data))))
 
 
 def csp_hash(script: str) -> str:
@@ -98,15 +99,16 @@ def map_figure(result: ResultData, *, tr: Translator = _ENGLISH, font_family: st
     services = [s for s in result.summary["services"] if f"{s}_covered_share_after" in townships.columns]
     options = [(service, when) for service in services for when in ("before", "after")]
     first = options.index((services[0], "after")) if services else 0
+    names = [html.escape(str(name)) for name in townships["name"]]
+    colours = _township_colours(townships, *options[first]) if options else [NO_DATA_COLOUR] * len(names)
+    texts = _township_texts(townships, result.summary, tr, *options[first]) if options else names
     figure = go.Figure()
     tolerance = SIMPLIFY_SHARE * _extent_m(townships)
-    for index, row in enumerate(townships.itertuples(index=False)):
-        xs, ys = _outline(row.geometry.simplify(tolerance))
+    for geometry, name, colour, text in zip(townships.geometry, names, colours, texts, strict=True):
+        xs, ys = _outline(geometry.simplify(tolerance))
         figure.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines", fill="toself", line={"color": "white", "width": 0.8}, hoveron="fills",
-            hoverinfo="text", name=html.escape(str(row.name)), showlegend=False,
-            fillcolor=_township_colours(townships, *options[first])[index] if options else NO_DATA_COLOUR,
-            text=_township_texts(townships, result.summary, tr, *options[first])[index] if options else str(row.name),
+            hoverinfo="text", name=name, showlegend=False, fillcolor=colour, text=text,
         ))
     count = len(townships)
     if result.referrals is not None and not result.referrals.empty:

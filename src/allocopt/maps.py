@@ -84,18 +84,17 @@ def before_after_map(
     sites = None if facilities is None else metric(facilities, layer="facilities", crs=layer.crs)
     width, height = panel_size_in(layer, height_in=6.0)
     service_name = tr.term("common.service", service)
+    providers = None if sites is None else map_sites.service_providers(sites, service, provider=provider)
+    shown = [None, None] if providers is None else [providers[0], providers[0] | providers[1]]
     with font_context():
         fig = Figure(figsize=(2 * width + _LEGEND_IN, height + 1.2), layout="constrained")
         axes = fig.subplots(1, 2)
-        providers = None if sites is None else map_sites.service_providers(sites, service, provider=provider)
-        for index, (ax, minutes, subtitle) in enumerate(
-                zip(axes, values, (tr("maps.before"), tr("maps.after")), strict=True)):
+        for ax, minutes, subtitle, marked in zip(axes, values, (tr("maps.before"), tr("maps.after")), shown,
+                                                 strict=True):
             travel_choropleth(ax, layer, minutes, threshold_minutes)
-            if sites is not None and providers is not None:
-                today, added = providers
-                map_sites.draw_providers(ax, sites, today, new=False)
-                if index == 1:
-                    map_sites.draw_providers(ax, sites, added, new=True)
+            if sites is not None and providers is not None and marked is not None:
+                map_sites.draw_providers(ax, sites, providers[0], new=False)
+                map_sites.draw_providers(ax, sites, marked & ~providers[0], new=True)
             frame_map(ax, layer, tr)
             ax.set_title(subtitle)
         handles: list[Line2D | Patch] = list(class_handles(tr, threshold_minutes))
@@ -104,10 +103,9 @@ def before_after_map(
         fig.legend(handles=handles, loc="outside right center", fontsize=8, frameon=False,
                    title=_class_title(tr, threshold_minutes), title_fontsize=8)
         fig.suptitle(_title(tr, region, scenario, tr("maps.before_after.title", service=service_name)))
-        for index, ax in enumerate(axes):
-            marked = (np.zeros(0, dtype=bool) if providers is None
-                      else providers[0] | providers[1] if index == 1 else providers[0])
-            points = [] if sites is None else list(zip(sites.geometry.x[marked], sites.geometry.y[marked], strict=True))
+        for ax, marked in zip(axes, shown, strict=True):
+            points = [] if sites is None or marked is None else list(
+                zip(sites.geometry.x[marked], sites.geometry.y[marked], strict=True))
             place_labels(ax, _township_labels(layer), obstacles=points, obstacle_radius_pt=3.5)
     return fig
 

@@ -46,9 +46,11 @@ with libraries_loaded():
     from allocopt.cli_bundle import build_region_command, generate_region_command
     from allocopt.cli_ems import ems_command
     from allocopt.cli_locate import locate_group
+    from allocopt.errors import ScenarioError
     from allocopt.export import check_output_dir
     from allocopt.model.capacity_coverage import ResourceKind
     from allocopt.services import SERVICES
+    from allocopt.years_settings import parse_year_range
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -175,20 +177,26 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
 @overwrite_option
 @click.option("--robust", type=click.Choice(["expected", "worst"]), default=None,
               help="Plan for the scenario's [[closures]] too: least expected gap, or least worst-scenario gap.")
+@click.option("--years", "years_text", default=None, metavar="START:END",
+              help="Plan year by year, e.g. 2026:2030, under the scenario's [years] section (docs/years.md); "
+                   "writes schedule.csv and years.csv too.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @cache_option
 @handle_errors
 def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float | None, objective: str,
                      solver: str | None, time_limit_s: float | None, mip_gap: float | None, out_dir: Path | None,
-                     with_report: bool, overwrite: bool, robust: str | None, output_format: str,
-                     cache_dir: Path | None) -> None:
+                     with_report: bool, overwrite: bool, robust: str | None, years_text: str | None,
+                     output_format: str, cache_dir: Path | None) -> None:
     """Place GPs, equipment, specialty centers and new sites to close access gaps within the budget.
 
     Writes allocations.csv, townships.csv, summary.json and result.gpkg to --out. Exits 6 (after writing) when a
-    time limit stopped the solver before it proved the plan optimal; the summary gives the gap.
+    time limit stopped the solver before it proved the plan optimal; the summary gives the gap. With --years (or
+    a scenario [years] section) the plan is phased over the years: schedule.csv and years.csv say what comes in
+    which year, and the other files describe the last year.
 
     Example: allocopt optimize valley-county --budget 30000000 --objective gap --out plan/
     """
+    years_option = parse_year_range(years_text) if years_text is not None else None
     status = status_line()
     try:
         prepared = workflow.prepare(region, scenario_path=scenario_path,
@@ -199,15 +207,22 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
         check_output_dir(target, kind=workflow.PLAN_KIND, overwrite=overwrite, inputs=workflow.input_paths(prepared))
         settings: dict[str, Any] = {"objective": objective, "solver": solver, "time_limit_s": time_limit_s,
                                     "mip_gap": mip_gap, "on_step": status}
+        multi_year = years_option is not None or prepared.scenario.years is not None
+        if multi_year and robust is not None:
+            raise ScenarioError("--robust and a multi-year plan (--years or [years]) together are not supported "
+                                "yet; drop one of them")
         robust_plan = None if robust is None else workflow.optimize_robust(
             prepared, mode=robust, cache_dir=cache_dir or workflow.default_cache_dir(), **settings)
-        result = workflow.optimize(prepared, **settings) if robust_plan is None else robust_plan.result
+        years_plan = workflow.optimize_years(prepared, years=years_option, **settings) if multi_year else None
+        result = (robust_plan.result if robust_plan is not None else years_plan.final if years_plan is not None
+                  else workflow.optimize(prepared, **settings))
         status(f"Writing results{' and the report' if with_report else ''} to {target}")
-        workflow.write_plan(prepared, result, target, overwrite=overwrite, report=with_report, robust=robust_plan)
+        workflow.write_plan(prepared, result, target, overwrite=overwrite, report=with_report, robust=robust_plan,
+                            years=years_plan)
     finally:
         status.clear()
     warn_unreachable(prepared.matrix)
-    summary = workflow.plan_summary(prepared, result, robust=robust_plan)
+    summary = workflow.plan_summary(prepared, result, robust=robust_plan, years=years_plan)
     if output_format == "json":
         echo_json(summary)
     else:
@@ -220,6 +235,10 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
                        f"cost of robustness {summary['robust']['cost_of_robustness']:,.0f} people in normal "
                        "conditions:")
             echo_table(robust_plan.gaps.round({"today": 1, "robust": 1, "plain": 1}))
+        if years_plan is not None:
+            click.echo("Year by year (years.csv; what comes when: schedule.csv):")
+            echo_table(years_plan.table[["year", "capital_yuan", "annual_yuan", "gps_added", "gp_per_10k",
+                                         "weighted_gap"]].round(2))
     exit_unless_optimal(result.status, f"status {result.status}, gap {_gap_text(summary['gap'])}; the plan written "
                         "is the best found at the requested MIP gap")
 

@@ -34,6 +34,7 @@ from allocopt.services import (
     SERVICES,
 )
 from allocopt.tiers import TiersSettings, parse_tiers, tiers_to_dict
+from allocopt.years_settings import YearsSettings, parse_years, years_to_dict
 
 _ALL_KINDS = list(HOSPITAL_KINDS)
 _HOSPITALS = ["county_hospital", "tertiary_hospital"]
@@ -213,6 +214,8 @@ class Scenario:
     """120 ambulances (`[ems]`, allocopt.ems); absent, the model has none."""
     n_minus_1: NMinus1 | None = None
     """n-1 coverage under single road failures (`[n_minus_1]`, allocopt.n_minus_1); off by default."""
+    years: YearsSettings | None = None
+    """A multi-year plan (`[years]`, allocopt.years_settings); none by default."""
 
     def with_budget(self, total_yuan: float) -> Scenario:
         """The same scenario with one total budget of `total_yuan` (replacing split budgets)."""
@@ -257,8 +260,11 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "defaults") -> 
         # [[closures]] lists road closure scenarios (allocopt.closures); absent, there are none.
         # [n_minus_1] asks for n-1 coverage under single road failures (allocopt.n_minus_1); absent, none.
         # [ems] adds 120 ambulances (allocopt.ems); absent, there are none.
-        own = {k: v for k, v in data.items() if k not in ("tiers", "closures", "ems", "n_minus_1")}
+        # [years] phases the plan over years (allocopt.years_settings); absent, it is one plan.
+        own = {k: v for k, v in data.items() if k not in ("tiers", "closures", "ems", "n_minus_1", "years")}
         scenario = _build(_merge(DEFAULTS, own, prefix=""), source)
+        if "years" in data:
+            scenario = replace(scenario, years=parse_years(data["years"]))
         if "closures" in data:
             scenario = replace(scenario, closures=parse_closures(data["closures"], source=source))
         if "ems" in data:
@@ -311,6 +317,8 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         result["ems"] = ems_to_dict(scenario.ems)
     if scenario.n_minus_1 is not None:
         result["n_minus_1"] = n_minus_1_to_dict(scenario.n_minus_1)
+    if scenario.years is not None:
+        result["years"] = years_to_dict(scenario.years)
     return result
 
 

@@ -33,6 +33,8 @@ from allocopt.model.capacity_coverage import CoveragePlan, ResourceKind, capacit
 from allocopt.model.classic import LocateResult
 from allocopt.network import RoadNetwork, build_network
 from allocopt.optimize import optimize_problem
+from allocopt.plan_years import YearsPlan, plan_years
+from allocopt.plan_years import optimize_years as plan_optimize_years
 from allocopt.regions import DEFAULT_LAYER_FILE, Region, load_region, path_safe_name, resolve_region
 from allocopt.results import Result
 from allocopt.scenario import Scenario, load_scenario, scenario_to_dict
@@ -255,6 +257,22 @@ def optimize(
     )
 
 
+def optimize_years(prepared: Prepared, *, years: tuple[int, int] | None = None, objective: str = "gap",
+                   solver: str | None = None, time_limit_s: float | None = None, mip_gap: float | None = None,
+                   on_step: StepCallback = _quiet) -> YearsPlan:
+    """The best multi-year plan for a prepared region: `years` (first, last) over the scenario's `[years]`
+    (`allocopt.plan_years`)."""
+    settings, horizon = plan_years(prepared.scenario, years)
+    on_step("Preparing the problem")
+    demand = prepared.region.demand
+    return plan_optimize_years(
+        prepared_problem(prepared), settings, horizon,
+        population_65plus=(demand["population_65plus"].to_numpy(dtype=float)
+                           if "population_65plus" in demand.columns else None),
+        bundle=prepared.region.path, objective=objective, solver=solver or DEFAULT_SOLVER,
+        time_limit_s=time_limit_s, mip_gap=mip_gap, on_step=on_step)
+
+
 def prepared_problem(prepared: Prepared) -> Problem:
     """The allocation problem of a prepared region under its scenario, with the site-to-hospital minutes a
     `[tiers]` scenario needs, the station minutes of `[ems]` and the single-failure coverage sets of
@@ -276,9 +294,10 @@ def optimize_robust(prepared: Prepared, *, mode: str, objective: str = "gap", so
                                mip_gap=mip_gap, cache_dir=cache_dir, on_step=on_step)
 
 
-def plan_summary(prepared: Prepared, result: Result, *, robust: RobustPlan | None = None) -> dict[str, Any]:
+def plan_summary(prepared: Prepared, result: Result, *, robust: RobustPlan | None = None,
+                 years: YearsPlan | None = None) -> dict[str, Any]:
     """summary.json: the result's figures with the region, the resolved scenario and the inputs' content hashes
-    (and, for a robust plan, its figures under each closure scenario)."""
+    (and, for a robust plan, its figures under each closure scenario; for a multi-year plan, `years`)."""
 
     region, scenario = prepared.region, prepared.scenario
     summary: dict[str, Any] = {
@@ -293,16 +312,19 @@ def plan_summary(prepared: Prepared, result: Result, *, robust: RobustPlan | Non
     }
     if robust is not None:
         summary["robust"] = robust.to_summary()
+    if years is not None:
+        summary["years"] = years.to_summary()
     summary["allocopt_version"] = __version__
     return summary
 
 
 def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overwrite: bool = False,
-               report: bool = False, robust: RobustPlan | None = None) -> Path:
+               report: bool = False, robust: RobustPlan | None = None, years: YearsPlan | None = None) -> Path:
     """Write summary.json, allocations.csv, townships.csv and result.gpkg (docs/results.md), for a robust plan
     scenarios.csv and the result.gpkg layer critical_links (docs/closures.md), with `[ems]` ems_stations.csv,
     ems_demand.csv and the layer ems_stations (docs/ems.md), with `[n_minus_1]` n_minus_1.csv and the layer
-    n_minus_1 (docs/closures.md), and with `report` the maps (ems_map.png too),
+    n_minus_1 (docs/closures.md), for a multi-year plan schedule.csv and years.csv (docs/years.md; `result` is
+    then its last year), and with `report` the maps (ems_map.png, and timeline.png for a multi-year plan, too),
     plan.xlsx and report.html, as one atomic result folder (`allocopt.export.atomic_output_dir`)."""
     region = prepared.region
     townships = region.townships[["code", "geometry"]].merge(result.townships, on="code", how="left")
@@ -311,9 +333,12 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
     demand = region.demand[["id", "geometry"]].merge(result.demand, on="id", how="left")
     layers = {"townships": townships, "facilities": facilities, "demand": demand}
     with atomic_output_dir(out_dir, kind=PLAN_KIND, overwrite=overwrite, inputs=input_paths(prepared)) as staging:
-        write_json(plan_summary(prepared, result, robust=robust), staging / "summary.json")
+        write_json(plan_summary(prepared, result, robust=robust, years=years), staging / "summary.json")
         if robust is not None:
             write_csv(robust.scenarios, staging / "scenarios.csv")
+        if years is not None:
+            write_csv(years.schedule, staging / "schedule.csv")
+            write_csv(years.table, staging / "years.csv")
         write_csv(result.allocations, staging / "allocations.csv")
         write_csv(result.townships, staging / "townships.csv")
         if result.n_minus_1 is not None:
@@ -344,6 +369,10 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
                 save_ems_map(ems_station_map(region.townships, region.demand, region.ems_stations, result.ems,
                                              title=f"{region.name} · {prepared.scenario.name}: 120 ambulances"),
                              staging / "ems_map.png")
+            if years is not None:
+                from allocopt.timeline import save_timeline
+
+                save_timeline(years.schedule, years.table, staging / "timeline.png")
     return Path(out_dir)
 
 

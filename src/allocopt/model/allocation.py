@@ -50,6 +50,12 @@ class AllocationModel:
     `ems` the ambulance family (`model.ems`) when it has `[ems]`.
     `stages` are the objectives solved in turn (`solve_model`). The model is mutable
     while it is built and solved (PuLP stores solution values on its variables).
+
+    `prefix` starts every variable and constraint name, so that several models (one per year of a multi-year plan,
+    `model.years`) can share one `lp`; `stocks` holds every stock variable (an amount of something bought: open
+    sites, staff, equipment, designations, and whatever a family creates with `var(..., integer=True)`) by its
+    name without the prefix, so a model of the next year finds its predecessor by name. `budget_rows` False leaves
+    the budget rows out (a multi-year plan has yearly ones instead).
     """
 
     problem: Problem
@@ -78,9 +84,15 @@ class AllocationModel:
     names: set[str] = field(default_factory=set)
     tiers: TierModel | None = None
     ems: EmsModel | None = None
+    prefix: str = ""
+    stocks: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    budget_rows: bool = True
 
     def name(self, family: str, *keys: str) -> str:
-        """`family[key,...]` as PuLP will write it, made unique within the model."""
+        """`family[key,...]` as PuLP will write it, made unique within the model, after `prefix`."""
+        return self.prefix + self._base_name(family, *keys)
+
+    def _base_name(self, family: str, *keys: str) -> str:
         base = f"{family}[{','.join(keys)}]".translate(_ILLEGAL)
         candidate, n = base, 1
         while candidate in self.names:
@@ -89,11 +101,18 @@ class AllocationModel:
         self.names.add(candidate)
         return candidate
 
-    def var(self, family: str, keys: tuple[str, ...], *, upper: float | None, integer: bool = False
-            ) -> pulp.LpVariable:
-        """A new non-negative variable `family[keys]` with an optional upper bound."""
+    def var(self, family: str, keys: tuple[str, ...], *, upper: float | None, integer: bool = False,
+            stock: bool | None = None) -> pulp.LpVariable:
+        """A new non-negative variable `family[keys]` with an optional upper bound.
+
+        An integer variable is a stock (`stocks`: in a multi-year plan it never decreases from one year to the
+        next unless the scenario allows retiring) unless `stock` is False; a continuous one only with `stock`."""
         category = pulp.LpInteger if integer else pulp.LpContinuous
-        return self.lp.add_variable(self.name(family, *keys), lowBound=0, upBound=upper, cat=category)
+        base = self._base_name(family, *keys)
+        var = self.lp.add_variable(self.prefix + base, lowBound=0, upBound=upper, cat=category)
+        if stock if stock is not None else integer:
+            self.stocks[base] = var
+        return var
 
     def constrain(self, family: str, keys: tuple[str, ...], terms: list[tuple[pulp.LpVariable, float]],
                   sense: int, rhs: float) -> None:
@@ -105,11 +124,13 @@ class AllocationModel:
 
 
 def build_model(problem: Problem, *, objective: str = "gap", travel_cutoff_minutes: float | None = None,
-                cost_line: str = "total") -> AllocationModel:
+                cost_line: str = "total", lp: pulp.LpProblem | None = None, prefix: str = "",
+                budget_rows: bool = True) -> AllocationModel:
     """Build the allocation MILP of `problem` for `objective` (one of OBJECTIVES).
 
     `travel_cutoff_minutes` bounds the assignment pairs of the `travel` objective (default: the largest finite
-    time to any possible primary-care site); `cost_line` picks what the `cost` objective minimizes.
+    time to any possible primary-care site); `cost_line` picks what the `cost` objective minimizes. `lp`, `prefix`
+    and `budget_rows` let a multi-year plan build one model per year into one shared LpProblem (`model.years`).
     Raises ScenarioError for an unknown objective or cost line.
     """
     if objective not in OBJECTIVES:
@@ -121,10 +142,12 @@ def build_model(problem: Problem, *, objective: str = "gap", travel_cutoff_minut
     m = AllocationModel(
         problem=problem,
         objective=objective,
-        lp=pulp.LpProblem(f"allocopt_{objective}", pulp.LpMinimize),
+        lp=lp if lp is not None else pulp.LpProblem(f"allocopt_{objective}", pulp.LpMinimize),
         services=modeled_services(problem, objective),
         travel_cutoff_minutes=travel_cutoff_minutes,
         cost_line=cost_line,
+        prefix=prefix,
+        budget_rows=budget_rows,
     )
     add_open(m, problem)
     add_gp(m, problem)
@@ -284,7 +307,7 @@ def add_costs(m: AllocationModel, p: Problem) -> None:
 
 def add_budget(m: AllocationModel, p: Problem) -> None:
     """capital + annual <= B_total, or capital <= B_capital and annual <= B_annual (the `cost` objective: none)."""
-    if m.objective == "cost":
+    if m.objective == "cost" or not m.budget_rows:
         return
     budget = p.scenario.budget
     limits = (("total", m.capital_yuan + m.annual_yuan, budget.total_yuan),

@@ -10,7 +10,7 @@ cover the same villages), and among them the plan should be the cheapest, not wh
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pulp
@@ -102,11 +102,20 @@ def add_equity(m: AllocationModel, p: Problem) -> pulp.LpAffineExpression:
     return pulp.LpAffineExpression([(z, 1.0)])
 
 
+class StagedModel(Protocol):
+    """What `solve_model` needs of a model: its LpProblem, its stages and a way to name new rows."""
+
+    lp: pulp.LpProblem
+    stages: list[pulp.LpAffineExpression]
+
+    def name(self, family: str, *keys: str) -> str: ...
+
+
 MIN_STAGE_S = 0.5
 """A later stage is skipped when less than this is left of the time limit: the earlier stage's plan stands."""
 
 
-def solve_model(m: AllocationModel, *, solver: str = DEFAULT_SOLVER, time_limit_s: float | None = None,
+def solve_model(m: StagedModel, *, solver: str = DEFAULT_SOLVER, time_limit_s: float | None = None,
                 mip_gap: float | None = None, warm_start: bool = False,
                 progress: Progress | None = None) -> tuple[SolveOutcome, ...]:
     """Solve the stages of `m` in turn and return one outcome per stage (the last holds the plan).

@@ -114,11 +114,11 @@ def brute_force(total_per_year: float, *, carry_over: bool, growth: float, gps_p
     people = [POPULATION * (1 + growth) ** i for i in range(len(YEARS))]
     for schedule in itertools.product(states, repeat=len(YEARS)):
         if any(any(b < a for a, b in zip(before, after, strict=True))
-               for before, after in zip(schedule, schedule[1:], strict=False)):
+               for before, after in itertools.pairwise(schedule)):
             continue
         if schedule[0][3] or schedule[0][2]:
             continue  # a site takes a year to build; no stroke center before its new CT has run a year
-        if any(after[2] and not before[1] for before, after in zip(schedule, schedule[1:], strict=False)):
+        if any(after[2] and not before[1] for before, after in itertools.pairwise(schedule)):
             continue
         previous: tuple[int, ...] = (0, 0, 0, 0, 0)
         spent, allowed, ok, cost = 0.0, 0.0, True, 0.0

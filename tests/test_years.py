@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from allocopt import workflow
 from allocopt.cli import main
-from allocopt.errors import DataError, ScenarioError
+from allocopt.errors import DataError, InfeasibleError, ScenarioError
 from allocopt.model import Problem
 from allocopt.optimize import optimize_problem
 from allocopt.plan_years import optimize_years, plan_years
@@ -316,3 +316,81 @@ def test_parse_year_range() -> None:
         parse_year_range("2030:2026")
     with pytest.raises((ScenarioError, DataError)):
         parse_year_range("2026:2027:2028")
+
+
+# ---------------------------------------------------------------- milestones: met, or explained
+
+
+def test_hard_milestone_beyond_the_pipeline_is_explained() -> None:
+    with pytest.raises(InfeasibleError, match=r"year 2027: 10 GPs per 10,000 .* needs 3 more GPs.*pipeline supplies "
+                                              r"at most 2 by then.*years.milestones.2027"):
+        solve_years({"total_yuan": 5e6}, {"pipeline": {"local": {"yearly_quota": 1, "lead_time_years": 0}},
+                                          "milestones": {"2027": {"gp_per_10k": 10.0, "hard": True}}})
+
+
+def test_hard_milestone_before_its_lead_time_is_explained() -> None:
+    """A stroke center needs a new CT that has run a year, so 2026 cannot cover anyone for stroke whatever the
+    budget."""
+    with pytest.raises(InfeasibleError, match="lead times"):
+        solve_years({"total_yuan": 5e6}, {"pipeline": False,
+                                          "milestones": {"2026": {"min_covered_share": {"stroke": 0.5}}}})
+
+
+def test_hard_milestone_over_budget_says_what_it_costs() -> None:
+    with pytest.raises(InfeasibleError, match=r"costs at least 1,500,000 yuan of capital spending over 2026-2028; "
+                                              r"the yearly budget lines allow 1,200,000"):
+        solve_years({"total_yuan": 1.0}, {
+            "pipeline": False, "budget": {"capital_yuan": 400_000.0, "annual_yuan": 5e6},
+            "milestones": {"2028": {"min_covered_share": {"stroke": 0.5}}}})
+
+
+def test_hard_milestone_is_met_in_its_year() -> None:
+    plan = solve_years({"total_yuan": 3e6}, {"pipeline": False, "milestones": {
+        "2027": {"min_covered_share": {"primary_care": 0.65}}}})
+    shares = plan.table.set_index("year")["covered_share_primary_care"]
+    assert shares[2027] >= 0.65 - 1e-9
+
+
+def test_unreachable_milestone_names_its_key() -> None:
+    with pytest.raises(InfeasibleError, match=r"year 2027: years.milestones.2027.min_covered_share.primary_care = "
+                                              r"0.9: at most 1,900 of 2,800 people"):
+        solve_years({"total_yuan": 3e6}, {"pipeline": False, "milestones": {
+            "2027": {"min_covered_share": {"primary_care": 0.9}}}})
+
+
+def test_soft_milestone_counts_the_people_short() -> None:
+    """Soft: the budget of 2026 cannot reach 90% primary care (the candidate X opens in 2027), the plan stands
+    and the shortfall is counted in the objective."""
+    plan = solve_years({"total_yuan": 3e6}, {"pipeline": False, "milestones": {
+        "2026": {"min_covered_share": {"primary_care": 0.65}, "hard": False}}})
+    covered = plan.table.set_index("year")["covered_share_primary_care"]
+    assert covered[2026] < 0.65
+    assert plan.final.status == "optimal"
+    first = plan.results[2026]
+    short = 0.65 * first.population - (first.population - first.unserved_after["primary_care"])
+    assert plan.final.stage_objectives[0] == pytest.approx(plan.objective + short, rel=1e-6)
+
+
+# ---------------------------------------------------------------- retiring and discounting
+
+
+def test_retiring_refunds_nothing_and_is_recorded() -> None:
+    """With retiring allowed and a running-cost line that falls, the plan must give up stock in the last year:
+    the schedule shows a negative quantity with no capital, and the running cost falls with it."""
+    plan = solve_years({"total_yuan": 1.0}, {
+        "retire": True, "pipeline": False,
+        "budget": {"capital_yuan": 2e6, "annual_yuan": [400_000.0, 400_000.0, 100_000.0]}})
+    retired = plan.schedule[plan.schedule["quantity"] < 0]
+    assert len(retired)
+    assert (retired["capital_yuan"] == 0).all()
+    assert (retired["annual_yuan"] < 0).all()
+    assert plan.table["annual_yuan"].iloc[-1] <= 100_000.0 + 1e-6
+
+
+def test_discounting_weighs_later_years_less() -> None:
+    plain = solve_years({"total_yuan": 1e6}, {"pipeline": False})
+    discounted = solve_years({"total_yuan": 1e6}, {"pipeline": False, "discount_rate": 0.5})
+    gaps = plain.table["weighted_gap"].to_numpy()
+    assert plain.objective == pytest.approx(gaps.sum())
+    weights = 1.5 ** -np.arange(3)
+    assert discounted.objective == pytest.approx(float((discounted.table["weighted_gap"].to_numpy() * weights).sum()))

@@ -39,7 +39,9 @@ class YearsPlan:
     """A multi-year plan: `results[y]` the state after year y's additions (against today), `schedule`
     (SCHEDULE_COLUMNS: what is added in which year, its capital and its yearly running cost; negative quantities
     are retirements), `table` (years.csv: the summary figures per year), the yearly budget `limits` and GP
-    `supply_gps`, and where the residents of each year come from (`demand_source`)."""
+    `supply_gps`, where the residents of each year come from (`demand_source`), and `objective`: the discounted
+    sum of the yearly weighted gaps, recomputed from the plan (the solver's first stage adds the people short of
+    soft coverage milestones)."""
 
     years: tuple[int, ...]
     settings: YearsSettings

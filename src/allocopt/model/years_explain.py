@@ -19,21 +19,35 @@ from allocopt.model.objectives import solve_model
 from allocopt.model.problem import PER_10K, Problem
 from allocopt.model.years import build_years_model
 from allocopt.solve import DEFAULT_SOLVER
-from allocopt.years_settings import YearsSettings
+from allocopt.years_settings import Milestone, YearsSettings
 
 
 def check_years_attainable(problems: Mapping[int, Problem], settings: YearsSettings) -> None:
     """Raise InfeasibleError naming each year's targets no plan meets at any cost, and GP targets that need more
     GPs by a year than the pipeline supplies up to it."""
+    milestones = {m.year: m for m in settings.milestones if m.hard}
     reasons = []
     for y, problem in problems.items():
         try:
             check_attainable(problem)
         except InfeasibleError as exc:
-            reasons.append(f"year {y}: {str(exc).split(':', 1)[1].strip()}")
+            lines = [line.removeprefix("- ") for line in str(exc).splitlines()[1:]]
+            reasons += [f"year {y}: {_milestone_keys(line, milestones.get(y))}" for line in lines]
     reasons += _pipeline_limits(problems, settings)
     if reasons:
         raise InfeasibleError("no plan can meet the targets of every year at any cost:\n- " + "\n- ".join(reasons))
+
+
+def _milestone_keys(reason: str, milestone: Milestone | None) -> str:
+    """A reason about a year's hard targets, naming the milestone's keys where the milestone set them."""
+    if milestone is None:
+        return reason
+    key = f"years.milestones.{milestone.year}"
+    if milestone.min_covered_share:
+        reason = reason.replace("targets.min_covered_share", f"{key}.min_covered_share")
+    if milestone.gp_per_10k is not None:
+        reason = reason.replace("targets.gp_per_10k", f"{key}.gp_per_10k")
+    return reason
 
 
 def _pipeline_limits(problems: Mapping[int, Problem], settings: YearsSettings) -> list[str]:

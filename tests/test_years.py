@@ -394,3 +394,41 @@ def test_discounting_weighs_later_years_less() -> None:
     assert plain.objective == pytest.approx(gaps.sum())
     weights = 1.5 ** -np.arange(3)
     assert discounted.objective == pytest.approx(float((discounted.table["weighted_gap"].to_numpy() * weights).sum()))
+
+
+# ---------------------------------------------------------------- sweep and compare on multi-year plans
+
+
+def test_sweep_phases_each_budget(bundle: Path, tmp_path: Path) -> None:
+    scenario = tmp_path / "years.toml"
+    scenario.write_text("[years]\nfirst = 2026\nlast = 2027\n", encoding="utf-8")
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(main, ["sweep", str(bundle), "--scenario", str(scenario), "--budgets",
+                                       "0:4000000:3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    frontier = pd.read_csv(out / "frontier.csv")
+    assert list(frontier["status"]) == ["optimal"] * 3
+    gaps = frontier["weighted_gap"].to_numpy()
+    assert (np.diff(gaps) <= 1e-6).all(), "a larger yearly budget never leaves a larger gap over the plan"
+    summaries = sorted((out / "summaries").glob("*.json"))
+    assert all(json.loads(path.read_text(encoding="utf-8"))["years"]["first"] == 2026 for path in summaries)
+
+
+def test_sweep_refuses_fixed_yearly_budgets(bundle: Path, tmp_path: Path) -> None:
+    scenario = tmp_path / "years.toml"
+    scenario.write_text("[years]\nfirst = 2026\nlast = 2027\n[years.budget]\ntotal_yuan = 1e6\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["sweep", str(bundle), "--scenario", str(scenario), "--budgets",
+                                       "0:4000000:3", "--out", str(tmp_path / "sweep")])
+    assert result.exit_code == 1
+    assert "[years.budget]" in result.output
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_compare_reads_a_multi_year_plan_as_its_last_year(bundle: Path, tmp_path: Path) -> None:
+    for name, years in (("one", "2026:2026"), ("three", "2026:2028")):
+        result = _run([str(bundle), "--years", years, "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["compare", str(tmp_path / "one"), str(tmp_path / "three"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert rows[1]["gps_added"] >= rows[0]["gps_added"]

@@ -34,7 +34,7 @@ from allocopt.optimize import TODAY, StartPlan, optimize_problem
 from allocopt.results import Result
 from allocopt.services import SERVICES
 from allocopt.solve import DEFAULT_SOLVER
-from allocopt.workflow import Prepared, plan_summary, prepared_problem
+from allocopt.workflow import Prepared, optimize_years, plan_summary, prepared_problem
 
 FRONTIER_FILE = "frontier.csv"
 FRONTIER_CHART_FILE = "chart_budget_gap.png"
@@ -157,6 +157,10 @@ def sweep_budgets(
     ordered = sorted({_checked_budget(b) for b in budgets})
     if not ordered:
         raise ScenarioError("no budgets to sweep; give at least one, e.g. --budgets 0:30000000:7")
+    years = prepared.scenario.years
+    if years is not None and years.budget:
+        raise ScenarioError(f"{prepared.scenario.source}: a sweep of a multi-year plan varies each year's total "
+                            "budget, which [years.budget] would override; drop [years.budget] to sweep")
     options = {
         "objective": objective,
         "solver": solver or DEFAULT_SOLVER,
@@ -221,6 +225,9 @@ def solve_budget(
     """
     start = previous.start if previous is not None and warm_start else None
     at_budget = replace(prepared, scenario=prepared.scenario.with_budget(budget_yuan))
+    if at_budget.scenario.years is not None:
+        return _solve_years_budget(at_budget, budget_yuan, objective=objective, solver=solver,
+                                   time_limit_s=time_limit_s, mip_gap=mip_gap)
     try:
         result = optimize_problem(
             prepared_problem(at_budget),
@@ -238,6 +245,23 @@ def solve_budget(
         plan_summary(at_budget, result),
         StartPlan.from_result(result),
     )
+
+
+def _solve_years_budget(prepared: Prepared, budget_yuan: float, *, objective: str, solver: str,
+                        time_limit_s: float | None, mip_gap: float | None) -> BudgetRun:
+    """A multi-year plan at a total budget of `budget_yuan` every year (no warm start: a start plan is one
+    year's). Its frontier row gives the plan's discounted sum of yearly gaps as `objective` and `weighted_gap`,
+    its spending over all years as the costs, and the last year's unserved people."""
+    try:
+        plan = optimize_years(prepared, objective=objective, solver=solver, time_limit_s=time_limit_s,
+                              mip_gap=mip_gap)
+    except AllocoptError as exc:
+        return BudgetRun(budget_yuan, error_row(budget_yuan, f"{type(exc).__name__}: {exc}"), None, None)
+    capital, annual = float(plan.table["capital_yuan"].sum()), float(plan.table["annual_yuan"].sum())
+    row = frontier_row(plan.final, warm_started=False) | {
+        "budget_yuan": budget_yuan, "objective": plan.objective, "weighted_gap": plan.objective,
+        "cost_yuan": capital + annual, "capital_yuan": capital, "annual_yuan": annual}
+    return BudgetRun(budget_yuan, row, plan_summary(prepared, plan.final, years=plan), None)
 
 
 def frontier_row(result: Result, *, warm_started: bool) -> dict[str, Any]:

@@ -195,8 +195,9 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
 
 
 def optimize_years_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
-    """A multi-year plan of `years` years from 2026 on a region (default [years] settings, 8 M yuan of capital a
-    year, running cost rising from 3 to 11 M): year problems and model build apart from the solve."""
+    """A multi-year plan of `years` years from 2026 on a region (default [years] settings; on valley-county 8 M
+    yuan of capital a year and running cost rising from 3 to 11 M, elsewhere the region scenario's budget every
+    year): year problems and model build apart from the solve."""
     from allocopt.model.objectives import solve_model
     from allocopt.model.years import build_years_model
     from allocopt.plan_years import plan_years, year_problems
@@ -204,22 +205,26 @@ def optimize_years_region(params: dict[str, Any], meter: Meter) -> dict[str, Any
     from allocopt.years_settings import parse_years
 
     count = int(params["years"])
-    annual = [3e6 + 2e6 * i for i in range(count)]
-    prepared = prepare(params["region"])
-    table = {"first": 2026, "last": 2025 + count, "budget": {"capital_yuan": 8e6, "annual_yuan": annual}}
-    scenario = replace(prepared.scenario, years=parse_years(table))
-    problem = replace(prepared_problem(prepared), scenario=scenario)
-    demand = prepared.region.demand
-    older = demand["population_65plus"].to_numpy(dtype=float) if "population_65plus" in demand.columns else None
-    with meter.section():
-        start = time.perf_counter()
-        settings, years = plan_years(scenario, None)
-        problems, _ = year_problems(problem, older, settings, years, bundle=prepared.region.path)
-        limits = settings.yearly_limits(years, vars(scenario.budget))
-        model = build_years_model(problems, settings, limits)
-        model_s = time.perf_counter() - start
-        outcomes = solve_model(model, solver="highs", time_limit_s=params["time_limit_s"])
-        solve_s = time.perf_counter() - start - model_s
+    table: dict[str, Any] = {"first": 2026, "last": 2025 + count}
+    if params["region"] == "valley-county":
+        table["budget"] = {"capital_yuan": 8e6, "annual_yuan": [3e6 + 2e6 * i for i in range(count)]}
+    with tempfile.TemporaryDirectory(prefix="allocopt-bench-region-") as tmp:
+        path, _ = _region_path(params, Path(tmp))
+        prepared = prepare(path)
+        scenario = replace(prepared.scenario, years=parse_years(table))
+        problem = replace(prepared_problem(prepared), scenario=scenario)
+        demand = prepared.region.demand
+        older = demand["population_65plus"].to_numpy(dtype=float) if "population_65plus" in demand.columns else None
+        with meter.section():
+            start = time.perf_counter()
+            settings, years = plan_years(scenario, None)
+            problems, _ = year_problems(problem, older, settings, years, bundle=prepared.region.path)
+            limits = settings.yearly_limits(years, vars(scenario.budget))
+            model = build_years_model(problems, settings, limits)
+            model_s = time.perf_counter() - start
+            outcomes = solve_model(model, solver="highs", time_limit_s=params["time_limit_s"],
+                                   mip_gap=params.get("mip_gap"))
+            solve_s = time.perf_counter() - start - model_s
     variables = model.lp.variables()
     return {"model_s": model_s, "solve_s": solve_s, "seconds": model_s + solve_s,
             "status": "optimal" if all(o.status == "optimal" for o in outcomes) else outcomes[-1].status,

@@ -387,16 +387,24 @@ def report_exact(results: Results, args: argparse.Namespace) -> Report:
 # ---------------------------------------------------------------- years
 
 YEARS_TARGET_S = 30.0
+YEARS_PREFECTURE_TARGET_S = 600.0
+YEARS_PREFECTURE_TARGET_MIB = 8192.0
 YEARS_HORIZONS = (1, 2, 3, 5)
 
 
 def plan_years(args: argparse.Namespace) -> list[Job]:
     """The multi-year MILP on valley-county (HiGHS, MIP gap 1e-4) over 1, 2, 3 and 5 years from 2026, with the
-    default [years] settings and a yearly budget of 8 M capital and 3-11 M running cost (benchmarks/README.md)."""
+    default [years] settings and a yearly budget of 8 M capital and 3-11 M running cost; the generated prefecture
+    over five years at a 1% gap, its scenario's budget every year (benchmarks/README.md)."""
     horizons = (1, 5) if args.quick else YEARS_HORIZONS
-    return [Job(("county", f"{count}y"), "highs", "optimize_years_region",
+    jobs = [Job(("county", f"{count}y"), "highs", "optimize_years_region",
                 {"region": "valley-county", "years": count, "time_limit_s": 300.0}, 600.0)
             for count in horizons if _wanted("county", args)]
+    if not args.quick and _wanted("prefecture", args):
+        jobs.append(Job(("prefecture", "5y"), "highs", "optimize_years_region",
+                        {"region": "prefecture", "years": 5, "time_limit_s": YEARS_PREFECTURE_TARGET_S,
+                         "mip_gap": 0.01}, YEARS_PREFECTURE_TARGET_S + 600))
+    return jobs
 
 
 def report_years(results: Results, args: argparse.Namespace) -> Report:
@@ -409,9 +417,13 @@ def report_years(results: Results, args: argparse.Namespace) -> Report:
         row.update({name: f.get(name) for name in ("variables", "integers", "constraints", "nonzeros", "model_s",
                                                     "solve_s", "status", "gap")})
         row["peak_mib"] = f.get("process_peak_rss_mib")
-        if key[1] == "5y" and isinstance(f.get("solve_s"), int | float):
+        if key == ("county", "5y") and isinstance(f.get("solve_s"), int | float):
             met = f["status"] == "optimal" and f["model_s"] + f["solve_s"] < YEARS_TARGET_S
             row["target"] = f"optimal in < {YEARS_TARGET_S:g} s: {'met' if met else 'missed'}"
+        if key[0] == "prefecture" and isinstance(f.get("solve_s"), int | float):
+            met = (f["status"] == "optimal" and f["model_s"] + f["solve_s"] < YEARS_PREFECTURE_TARGET_S
+                   and f["process_peak_rss_mib"] < YEARS_PREFECTURE_TARGET_MIB)
+            row["target"] = (f"1% in < {YEARS_PREFECTURE_TARGET_S:g} s and < 8 GiB: {'met' if met else 'missed'}")
         report.rows.append(row)
     return report
 

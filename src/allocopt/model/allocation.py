@@ -37,6 +37,17 @@ COST_LINES: tuple[str, ...] = ("total", "capital", "annual")
 _ILLEGAL = str.maketrans({c: "_" for c in "-+[] ->/"})
 
 
+def unique_name(names: set[str], family: str, *keys: str) -> str:
+    """`family[key,...]` as PuLP will write it, made unique among `names` (and added to them)."""
+    base = f"{family}[{','.join(keys)}]".translate(_ILLEGAL)
+    candidate, n = base, 1
+    while candidate in names:
+        n += 1
+        candidate = f"{base}_{n}"
+    names.add(candidate)
+    return candidate
+
+
 @dataclass(eq=False)
 class AllocationModel:
     """The PuLP model and its variables and expressions keyed by IDs.
@@ -93,13 +104,7 @@ class AllocationModel:
         return self.prefix + self._base_name(family, *keys)
 
     def _base_name(self, family: str, *keys: str) -> str:
-        base = f"{family}[{','.join(keys)}]".translate(_ILLEGAL)
-        candidate, n = base, 1
-        while candidate in self.names:
-            n += 1
-            candidate = f"{base}_{n}"
-        self.names.add(candidate)
-        return candidate
+        return unique_name(self.names, family, *keys)
 
     def var(self, family: str, keys: tuple[str, ...], *, upper: float | None, integer: bool = False,
             stock: bool | None = None) -> pulp.LpVariable:

@@ -19,18 +19,17 @@ from dataclasses import dataclass, field, replace
 import pulp
 
 from allocopt.errors import ScenarioError
-from allocopt.model.allocation import AllocationModel, build_model
+from allocopt.model.allocation import AllocationModel, build_model, unique_name
 from allocopt.model.problem import Problem
 from allocopt.years_settings import YearsSettings
-
-_ILLEGAL = str.maketrans({c: "_" for c in "-+[] ->/"})
 
 
 @dataclass(eq=False)
 class YearsModel:
     """The multi-year MILP: one AllocationModel per year in `models`, sharing `lp`.
 
-    Expressions per year: `spend_yuan[y]` capital spent in year y (what is built that year), `added_gps[y]` GPs
+    Expressions per year: `built[y][stock]` the amount of each stock built in year y, `spend_yuan[y]` capital
+    spent in year y, `added_gps[y]` GPs
     added in year y, `supply_gps[y]` the pipeline's limit on them (absent: no limit); `limits[line]` the yearly
     budget limits; `shortfall[y, v]` the people short of a soft coverage milestone. `stages` are the objectives
     solved in turn (`solve_model`)."""
@@ -52,13 +51,7 @@ class YearsModel:
 
     def name(self, family: str, *keys: str) -> str:
         """`family[key,...]`, unique among the rows linking the years."""
-        base = f"{family}[{','.join(keys)}]".translate(_ILLEGAL)
-        candidate, n = base, 1
-        while candidate in self.names:
-            n += 1
-            candidate = f"{base}_{n}"
-        self.names.add(candidate)
-        return candidate
+        return unique_name(self.names, family, *keys)
 
     def constrain(self, family: str, keys: tuple[str, ...], expression: pulp.LpAffineExpression, sense: int,
                   rhs: float) -> None:

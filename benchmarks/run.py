@@ -410,7 +410,8 @@ def plan_years(args: argparse.Namespace) -> list[Job]:
 def report_years(results: Results, args: argparse.Namespace) -> Report:
     """Model size, build and solve time per horizon, against the target: five years optimal in under 30 s."""
     report = Report(notes=["model = year problems + build_years_model; solve = solve_model (gap stage + cost "
-                           "stage); status and gap by allocopt's definition (MIP gap 1e-4)."])
+                           "stage); status and gap by allocopt's definition (MIP gap 1e-4 on the county, 1% on the "
+                           "prefecture)."])
     for (key, _tool), run in results.items():
         f = _figures(run)
         row: dict[str, Any] = {"region": key[0], "years": key[1]}

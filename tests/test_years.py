@@ -22,9 +22,10 @@ from allocopt.cli import main
 from allocopt.errors import DataError, InfeasibleError, ScenarioError
 from allocopt.model import Problem
 from allocopt.optimize import optimize_problem
-from allocopt.plan_years import optimize_years, plan_years
+from allocopt.plan_years import SCHEDULE_COLUMNS, optimize_years, plan_years
 from allocopt.scenario import Scenario, scenario_from_dict
 from allocopt.services import SERVICES
+from allocopt.timeline import timeline_chart
 from allocopt.years_settings import parse_year_range
 
 # ---------------------------------------------------------------- a tiny region: one township, three sites
@@ -432,3 +433,28 @@ def test_compare_reads_a_multi_year_plan_as_its_last_year(bundle: Path, tmp_path
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert rows[1]["gps_added"] >= rows[0]["gps_added"]
+
+
+def test_outputs_of_a_multi_year_plan(bundle: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    result = _run([str(bundle), "--years", "2026:2028", "--out", str(out), "--report"])
+    assert result.exit_code == 0, result.output
+    schedule = pd.read_csv(out / "schedule.csv")
+    assert list(schedule.columns) == list(SCHEDULE_COLUMNS)
+    years = pd.read_csv(out / "years.csv")
+    assert list(years["year"]) == [2026, 2027, 2028]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert [row["year"] for row in summary["years"]["per_year"]] == [2026, 2027, 2028]
+    allocations = pd.read_csv(out / "allocations.csv")
+    totals = schedule.groupby(["site_id", "resource"])["quantity"].sum()
+    assert totals.to_dict() == allocations.groupby(["site_id", "resource"])["quantity"].sum().to_dict(), \
+        "the schedule adds up to the last year's allocations"
+    assert years["capital_yuan"].sum() == pytest.approx(allocations["capital_yuan"].sum())
+    assert (out / "timeline.png").stat().st_size > 0
+
+
+def test_timeline_chart_has_spending_and_indicators() -> None:
+    plan = solve_years({"total_yuan": 2e6}, {"pipeline": False})
+    figure = timeline_chart(plan.schedule, plan.table, title="tiny")
+    titles = [ax.get_title() for ax in figure.axes]
+    assert "Spending per year" in titles and "Indicators after each year" in titles

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from allocopt import workflow
 from allocopt.cli import main
+from allocopt.demand_years import BaseDemand, yearly_demand
 from allocopt.errors import DataError, InfeasibleError, ScenarioError
 from allocopt.model import Problem
 from allocopt.optimize import optimize_problem
@@ -26,7 +27,7 @@ from allocopt.plan_years import SCHEDULE_COLUMNS, optimize_years, plan_years
 from allocopt.scenario import Scenario, scenario_from_dict
 from allocopt.services import SERVICES
 from allocopt.timeline import timeline_chart
-from allocopt.years_settings import parse_year_range
+from allocopt.years_settings import DemandChange, parse_year_range
 
 # ---------------------------------------------------------------- a tiny region: one township, three sites
 # A township HC with no GP, C county hospital without CT (CT and stroke may go there), X candidate township HC.
@@ -458,3 +459,56 @@ def test_timeline_chart_has_spending_and_indicators() -> None:
     figure = timeline_chart(plan.schedule, plan.table, title="tiny")
     titles = [ax.get_title() for ax in figure.axes]
     assert "Spending per year" in titles and "Indicators after each year" in titles
+
+
+# ---------------------------------------------------------------- residents year by year
+
+
+def _base() -> BaseDemand:
+    return BaseDemand(township_ids=("t1", "t2"), demand_township=np.array([0, 0, 1]),
+                      population=np.array([600.0, 400.0, 2000.0]), population_65plus=np.array([120.0, 80.0, 100.0]))
+
+
+def test_cohort_shift_by_hand() -> None:
+    """t1: 1,000 residents, 20% aged 65+; growth -10% a year and the 65+ share up 5 points a year: in the second
+    year 900 residents, 25% of them 65+ (225), spread 60:40 over its points as today."""
+    change = DemandChange(growth=-0.1, ageing=0.05, growth_by_township={"t2": 0.0})
+    demand, source = yearly_demand(_base(), (2026, 2027), change, bundle=None)
+    assert source == "cohort shift"
+    np.testing.assert_allclose(demand[2026].population, [600.0, 400.0, 2000.0])
+    np.testing.assert_allclose(demand[2027].population, [540.0, 360.0, 2000.0])
+    np.testing.assert_allclose(demand[2027].population_65plus, [135.0, 90.0, 200.0])
+
+
+def test_default_ageing_raises_expected_strokes() -> None:
+    scenario = tiny_scenario({"total_yuan": 0.0}, {"first": 2026, "last": 2030, "pipeline": False})
+    plan = solve_years_scenario(scenario)
+    cases = plan.table["expected_cases_stroke"].to_numpy()
+    assert (np.diff(cases) > 0).all()
+    assert plan.table["population"].nunique() == 1
+
+
+def solve_years_scenario(scenario: Scenario) -> Any:
+    chosen, horizon = plan_years(scenario, None)
+    return optimize_years(tiny_problem(scenario), chosen, horizon)
+
+
+def test_projection_rows_are_checked(tmp_path: Path) -> None:
+    good = "township_code,year,age_band,population\n" + "".join(
+        f"{t},{y},{b},100\n" for t in ("t1", "t2") for y in (2026, 2027) for b in ("under_65", "65_plus"))
+    for bad, words in ((good + "t9,2026,under_65,5\n", "row 10: township_code 't9'"),
+                       (good.replace("t2,2027,65_plus,100", "t2,2027,65_plus,-3"), "row 9: population '-3'"),
+                       (good.replace("t1,2026,65_plus", "t1,2026,old"), "row 3: age_band 'old'"),
+                       (good + "t1,2026,under_65,7\n", "row 10: a second row")):
+        (tmp_path / "projection.csv").write_text(bad, encoding="utf-8")
+        with pytest.raises(DataError, match=words):
+            yearly_demand(_base(), (2026, 2027), DemandChange(), bundle=tmp_path)
+    (tmp_path / "projection.csv").write_text(good, encoding="utf-8")
+    demand, _ = yearly_demand(_base(), (2026, 2027), DemandChange(), bundle=tmp_path)
+    np.testing.assert_allclose(demand[2027].population, [120.0, 80.0, 200.0])
+    np.testing.assert_allclose(demand[2027].population_65plus, [60.0, 40.0, 100.0])
+
+
+def test_ageing_out_of_range_names_the_key() -> None:
+    with pytest.raises(ScenarioError, match=r"years\.demand\.ageing_by_township\.t2"):
+        yearly_demand(_base(), (2026, 2030), DemandChange(ageing_by_township={"t2": -0.02}), bundle=None)

@@ -158,12 +158,13 @@ def test_three_years_equal_brute_force(budget: float, carry_over: bool, growth: 
 NO_LEAD_TIMES = {"pipeline": False, "center_lag_years": 0, "open_build_years": 0}
 
 
+@pytest.mark.parametrize("objective", ["gap", "equity", "travel"])
 @pytest.mark.parametrize("budget", [0.0, 700_000.0, 1_600_000.0, 5_000_000.0])
-def test_one_year_equals_optimize_on_the_tiny_region(budget: float) -> None:
+def test_one_year_equals_optimize_on_the_tiny_region(budget: float, objective: str) -> None:
     scenario = tiny_scenario({"total_yuan": budget}, {"first": 2026, "last": 2026, **NO_LEAD_TIMES})
     chosen, horizon = plan_years(scenario, None)
-    plan = optimize_years(tiny_problem(scenario), chosen, horizon)
-    today = optimize_problem(tiny_problem(scenario))
+    plan = optimize_years(tiny_problem(scenario), chosen, horizon, objective=objective)
+    today = optimize_problem(tiny_problem(scenario), objective=objective)
     pd.testing.assert_frame_equal(plan.final.allocations, today.allocations)
     assert plan.final.objective == today.objective
     assert plan.final.stage_objectives == today.stage_objectives

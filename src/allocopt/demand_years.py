@@ -57,7 +57,9 @@ def yearly_demand(base: BaseDemand, years: Sequence[int], change: DemandChange, 
     if path is not None:
         bands = _read_projection(path, base.township_ids, years)
         return {y: _spread(base, bands[y]) for y in years}, f"projection {path.name}"
-    return {y: _spread(base, _cohort_shift(base, y, years[0], change)) for y in years}, "cohort shift"
+    base_year = change.base_year if change.base_year is not None else years[0]
+    return {y: (YearDemand(base.population, base.population_65plus) if y == base_year
+                else _spread(base, _cohort_shift(base, y, base_year, change))) for y in years}, "cohort shift"
 
 
 def _projection_path(change: DemandChange, bundle: Path | None) -> Path | None:
@@ -79,11 +81,12 @@ def _township_bands(base: BaseDemand) -> np.ndarray:
     return np.column_stack([everyone - older, older])
 
 
-def _cohort_shift(base: BaseDemand, year: int, first: int, change: DemandChange) -> np.ndarray:
-    """(townships x 2) residents under 65 and 65+ of `year` by the cohort-shift rule."""
+def _cohort_shift(base: BaseDemand, year: int, base_year: int, change: DemandChange) -> np.ndarray:
+    """(townships x 2) residents under 65 and 65+ of `year` by the cohort-shift rule (the base year's residents
+    are the bundle's, unchanged)."""
     bands = _township_bands(base)
     total = bands.sum(axis=1)
-    steps = year - (change.base_year if change.base_year is not None else first)
+    steps = year - base_year
     result = np.zeros_like(bands)
     for t, code in enumerate(base.township_ids):
         growth_key = (f"years.demand.growth_by_township.{code}" if code in change.growth_by_township

@@ -449,7 +449,7 @@ BENCHMARKS: dict[str, Benchmark] = {
                   "instance (long)", plan_exact, report_exact),
     )
 }
-QUICK = ("travel", "locate", "optimize", "budgets")
+QUICK = ("travel", "locate", "optimize", "budgets", "years")
 LONG = ("exact",)
 """Left out of a run that names no benchmark: run them by name."""
 

@@ -35,7 +35,7 @@ def test_list_names_every_benchmark_and_runs_nothing(tmp_path: Path) -> None:
     done = _run("--list", "--json", str(tmp_path / "never.json"))
     assert done.returncode == 0, done.stderr
     headers = [line.split(":")[0] for line in done.stdout.splitlines() if not line.startswith(" ")]
-    assert headers == ["travel", "locate", "optimize", "budgets", "orlib900"]
+    assert headers == ["travel", "locate", "optimize", "budgets", "years", "orlib900"]
     assert "sf/pmedian  allocopt" in done.stdout
     assert not (tmp_path / "never.json").exists()
 

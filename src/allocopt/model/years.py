@@ -122,28 +122,20 @@ def add_stock_links(ym: YearsModel) -> None:
 
 def add_spending(ym: YearsModel) -> None:
     """Capital spent in year y: S_y = sum_x c_x b_y(x) over the capital terms of C_y (without retiring, S_y =
-    C_y - C_{y-1}, capital being linear in the stocks); a capital term that is no stock is paid as it grows."""
+    C_y - C_{y-1}, capital being linear in the stocks). Every capital term must be a stock (a family that
+    charges capital creates its decisions with `var(..., integer=True)` or `stock=True`); RuntimeError (a bug of
+    that family) if not."""
     for y in ym.years:
         model = ym.models[y]
-        earlier = ym.models.get(y - 1) if y > ym.years[0] else None
         by_name = {var.name: base for base, var in model.stocks.items()}
         spend = pulp.LpAffineExpression()
         for var, coefficient in model.capital_yuan.items():
             base = by_name.get(var.name)
-            if base is not None:
-                spend.addInPlace(ym.built[y][base] * coefficient)
-                continue
-            spend.addInPlace(pulp.LpAffineExpression([(var, coefficient)]))
-            twin = None if earlier is None else _twin(earlier, var.name.removeprefix(model.prefix))
-            if twin is not None:
-                spend.addInPlace(pulp.LpAffineExpression([(twin, -coefficient)]))
+            if base is None:
+                raise RuntimeError(f"the capital cost of {var.name} cannot be phased over years: it is no stock "
+                                   "variable")
+            spend.addInPlace(ym.built[y][base] * coefficient)
         ym.spend_yuan[y] = spend
-
-
-def _twin(model: AllocationModel, base: str) -> pulp.LpVariable | None:
-    """The capital term of `model` named `base` after its prefix (None when it has none)."""
-    wanted = model.prefix + base
-    return next((var for var in model.capital_yuan if var.name == wanted), None)
 
 
 def add_yearly_budgets(ym: YearsModel) -> None:

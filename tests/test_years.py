@@ -453,6 +453,7 @@ def test_outputs_of_a_multi_year_plan(bundle: Path, tmp_path: Path) -> None:
         "the schedule adds up to the last year's allocations"
     assert years["capital_yuan"].sum() == pytest.approx(allocations["capital_yuan"].sum())
     assert (out / "timeline.png").stat().st_size > 0
+    assert "years-table" in (out / "report.html").read_text(encoding="utf-8"), "the report shows the year-by-year plan"
 
 
 def test_timeline_chart_has_spending_and_indicators() -> None:

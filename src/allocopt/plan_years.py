@@ -29,7 +29,7 @@ from allocopt.scenario import Budget, Scenario
 from allocopt.solve import DEFAULT_SOLVER
 from allocopt.years_settings import YearsSettings
 
-SCHEDULE_COLUMNS = ("year", "site_id", "site_name", "township_code", "resource", "quantity", "capital_yuan",
+SCHEDULE_COLUMNS = ("year", "site_id", "site_name", "level", "township_code", "resource", "quantity", "capital_yuan",
                     "annual_yuan")
 _TOLERANCE = 1e-6
 
@@ -153,7 +153,7 @@ def optimize_years(problem: Problem, settings: YearsSettings, years: tuple[int, 
 
 def schedule_table(results: Mapping[int, Result], years: tuple[int, ...]) -> pd.DataFrame:
     """What each year adds (or retires): consecutive years' allocations differenced per site and resource."""
-    keys = ["site_id", "site_name", "township_code", "resource"]
+    keys = ["site_id", "site_name", "level", "township_code", "resource"]
     rows = []
     previous = pd.DataFrame(columns=[*keys, "quantity", "capital_yuan", "annual_yuan"])
     for y in years:

@@ -514,3 +514,21 @@ def test_projection_rows_are_checked(tmp_path: Path) -> None:
 def test_ageing_out_of_range_names_the_key() -> None:
     with pytest.raises(ScenarioError, match=r"years\.demand\.ageing_by_township\.t2"):
         yearly_demand(_base(), (2026, 2030), DemandChange(ageing_by_township={"t2": -0.02}), bundle=None)
+
+
+def test_a_family_added_later_is_phased_without_years_code(tmp_path: Path) -> None:
+    """The ambulance family ([ems]) knows nothing of years: its integer decisions are stocks, its costs count in
+    the yearly budgets, and each year's ambulance groups follow that year's residents."""
+    scenario = tmp_path / "ems.toml"
+    scenario.write_text("[ems]\n[years]\nfirst = 2026\nlast = 2027\n[years.demand]\ngrowth = 0.05\n",
+                        encoding="utf-8")
+    out = tmp_path / "plan"
+    result = _run(["--scenario", str(scenario), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    schedule = pd.read_csv(out / "schedule.csv")
+    assert (schedule["quantity"] > 0).all()
+    assert {"ambulance", "ems_station"} & set(schedule["resource"])
+    years = pd.read_csv(out / "years.csv")
+    spent = years["capital_yuan"] + years["annual_yuan"]
+    assert (spent <= 30_000_000.0 * (1 + 1e-9)).all()
+    assert years["population"].iloc[1] == pytest.approx(years["population"].iloc[0] * 1.05)

@@ -159,20 +159,17 @@ class Problem:
                            minlength=len(self.township_ids))
 
     def with_population(self, population: np.ndarray, population_65plus: np.ndarray | None) -> Problem:
-        """The same problem for other residents per demand point (another year of a multi-year plan): township
-        and unit populations, expected cases and people-equivalents follow; units stay merged (their coverage
-        sets do not depend on population). Not for problems with `[tiers]`, whose loads depend on population."""
-        population = _float_array(population, "demand_population", len(self.demand_ids))
+        """The problem for other residents per point (a year of a multi-year plan): populations, cases, weights and
+        ambulance groups follow; units stay merged (coverage does not depend on population). Not with `[tiers]`."""
         older = _optional_float_array(population_65plus, "demand_population_65plus", len(self.demand_ids))
-        cases = expected_cases(self.scenario, population, older)
+        population = _float_array(population, "demand_population", len(self.demand_ids))
+        cases, units = expected_cases(self.scenario, population, older), len(self.unit_ids)
         weight = _people_equivalents(self.scenario, population, cases)
-        units = len(self.unit_ids)
         return replace(
-            self, demand_population=population,
-            township_population=np.bincount(self.demand_township, weights=population,
-                                            minlength=len(self.township_ids)),
+            self, demand_population=population, demand_cases=cases, demand_weight=weight,
+            ems=None if self.ems is None else prepare_ems(self.ems.settings, self.ems.inputs, population),
+            township_population=np.bincount(self.demand_township, weights=population, minlength=len(self.township_ids)),
             unit_population=np.bincount(self.unit_of_demand, weights=population, minlength=units),
-            demand_cases=cases, demand_weight=weight,
             unit_weight={v: np.bincount(self.unit_of_demand, weights=weight[v], minlength=units)
                          for v in self.services})
 

@@ -143,13 +143,18 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
     optimize do): load_region, build_network, travel_times (no cache), build_problem + check_attainable,
     build_model, solve_model, build_result. Each step's seconds and the memory high-water mark after it.
     `budget_yuan`, when given, replaces the scenario's total budget; `objective` is build_model's (default gap);
-    `n_minus_1`, when given, is an `[n_minus_1]` table added to the scenario (its failure sets a step of their own)."""
+    `n_minus_1`, when given, is an `[n_minus_1]` table added to the scenario (its failure sets a step of their own);
+    `pathways` true turns care pathways on with their defaults (adding the site x site `transfers` step), false
+    turns them off, absent keeps the region's scenario."""
     from allocopt.failure_coverage import region_failure_sets
     from allocopt.model import build_model, build_problem, check_attainable, solve_model
     from allocopt.n_minus_1 import parse_n_minus_1
     from allocopt.network import build_network
+    from allocopt.pathway_settings import default_settings
+    from allocopt.pathways import transfer_matrix
     from allocopt.regions import load_region
     from allocopt.results import build_result
+    from allocopt.scenario import with_pathways
     from allocopt.travel import travel_times
     from allocopt.workflow import region_scenario
 
@@ -167,7 +172,13 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
                 scenario = replace(scenario, budget=replace(scenario.budget, total_yuan=params["budget_yuan"]))
             if params.get("n_minus_1") is not None:
                 scenario = replace(scenario, n_minus_1=parse_n_minus_1(params["n_minus_1"]))
-            problem = step("problem", build_problem, region, matrix, scenario)
+            if params.get("pathways") is True and scenario.pathways is None:
+                scenario = with_pathways(scenario, default_settings())
+            elif params.get("pathways") is False and scenario.pathways is not None:
+                scenario = _ring_scenario(scenario)
+            transfers = (step("transfers", transfer_matrix, region, network) if scenario.pathways is not None
+                         else None)
+            problem = step("problem", build_problem, region, matrix, scenario, transfer_matrix=transfers)
             if scenario.n_minus_1 is not None:
                 sets = step("n_minus_1", region_failure_sets, region, network, problem, scenario.n_minus_1)
                 problem = replace(problem, n_minus_1=sets)
@@ -191,7 +202,15 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
             "cost_yuan": last.objective if len(outcomes) > 1 else None, "solver_version": last.solver_version,
             "demand": len(region.demand), "sites": len(region.sites),
             "road_nodes": network.n_nodes, "variables": len(model.lp.variables()),
-            "constraints": len(model.lp.constraints)}
+            "constraints": len(model.lp.constraints),
+            "pathway_variables": None if model.pathways is None else model.pathways.variables,
+            "pathway_constraints": None if model.pathways is None else model.pathways.constraints}
+
+
+def _ring_scenario(scenario: Any) -> Any:
+    """The scenario without `[pathways]`: each condition's ring weight back from its pathway weight."""
+    weights = dict(scenario.weights) | {c.name: c.weight for c in scenario.pathways.conditions}
+    return replace(scenario, weights=weights, pathways=None)
 
 
 def optimize_years_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:

@@ -287,8 +287,12 @@ def test_committed_valley_county_equals_a_fresh_generation(tmp_path: Path) -> No
     for name, layer in fresh.layers().items():
         assert_same_layer(gpd.read_file(VALLEY_COUNTY / "region.gpkg", layer=name, engine="pyogrio"), layer)
     written = write_region(fresh, tmp_path / "valley-county")
-    for text in ("region.toml", "scenario.toml", "README.md"):
+    for text in ("region.toml", "README.md"):
         assert (written / text).read_bytes() == (VALLEY_COUNTY / text).read_bytes()
+    # valley-county's own scenario turns care pathways on (docs/pathways.md): the generated one plus [pathways].
+    pathways = (b"\n[pathways]  # chest pain, stroke and trauma as care pathways with center tiers "
+                b"(defaults: docs/pathways.md)\n")
+    assert (VALLEY_COUNTY / "scenario.toml").read_bytes() == (written / "scenario.toml").read_bytes() + pathways
 
 
 def test_committed_valley_county_loads() -> None:

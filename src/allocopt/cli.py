@@ -264,6 +264,13 @@ def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path)
         for name, figures in summary["services"].items()
     ]
     echo_table(pd.DataFrame(rows).round(3))
+    if "pathways" in summary:
+        click.echo("")
+        echo_table(pd.DataFrame([
+            {"condition": name, "cases_per_year": f["expected_cases_after"], "timely_before": f["timely_cases_before"],
+             "timely_after": f["timely_cases_after"], "mean_minutes_after": f["mean_minutes_after"],
+             "p90_minutes_after": f["p90_minutes_after"]}
+            for name, f in summary["pathways"]["conditions"].items()]).round(1))
     if len(allocations):
         click.echo("")
         echo_table(allocations[["site_id", "site_name", "resource", "quantity", "cost_yuan"]])

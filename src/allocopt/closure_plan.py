@@ -23,6 +23,7 @@ from allocopt.model import Problem, build_problem
 from allocopt.model.robust import ClosureProblem, add_robust
 from allocopt.network import RoadNetwork
 from allocopt.optimize import optimize_problem
+from allocopt.pathways import transfer_matrix
 from allocopt.regions import Region
 from allocopt.results import Plan, Result, recompute_access, weighted_gap
 from allocopt.scenario import Scenario
@@ -69,12 +70,16 @@ def plan_under_closures(region: Region, network: RoadNetwork, matrix: MatrixLike
 
     ScenarioError when the scenario has no closures, or for an objective other than gap (`model.robust`)."""
     step = on_step or (lambda _: None)
-    problem = build_problem(region, matrix, scenario)
+    # Care pathways ([pathways]) are planned under normal conditions: every scenario's problem takes the normal
+    # site x site minutes, and the pathway term is the same in every scenario's gap (model.robust).
+    transfers = (transfer_matrix(region, network, cache_dir=cache_dir) if scenario.pathways is not None else None)
+    problem = build_problem(region, matrix, scenario, transfer_matrix=transfers)
     closures = []
     for closure in scenario.closures:
         step(f"Travel times under closure {closure.name!r}")
         closed = closure_matrix(region, network, closure, cache_dir=cache_dir)
-        closures.append(ClosureProblem(closure.name, closure.weight, build_problem(region, closed, scenario)))
+        closures.append(ClosureProblem(closure.name, closure.weight,
+                                       build_problem(region, closed, scenario, transfer_matrix=transfers)))
     settings: dict[str, Any] = {"objective": objective, "solver": solver, "time_limit_s": time_limit_s,
                                 "mip_gap": mip_gap}
     result = optimize_problem(problem, on_step=on_step, extend=lambda m: add_robust(m, closures, mode), **settings)
@@ -82,9 +87,12 @@ def plan_under_closures(region: Region, network: RoadNetwork, matrix: MatrixLike
     plain = optimize_problem(problem, **settings)
     problems = [ClosureProblem(NORMAL, 1.0 - sum(c.weight for c in closures), problem), *closures]
     plans = {"today": Plan.empty(problem), "robust": _plan_of(problem, result), "plain": _plan_of(problem, plain)}
+    pathway_terms = ({"today": result.pathways.before.objective, "robust": result.pathways.after.objective,
+                      "plain": plain.pathways.after.objective}
+                     if result.pathways is not None and plain.pathways is not None else {})
     step("Ranking the critical road links")
     links = vulnerability(region, network, scenario, services=problem.services)
-    return RobustPlan(mode, result, plain, *_tables(problems, plans), critical_links=links)
+    return RobustPlan(mode, result, plain, *_tables(problems, plans, pathway_terms), critical_links=links)
 
 
 def _plan_of(problem: Problem, result: Result) -> Plan:
@@ -96,11 +104,15 @@ def _plan_of(problem: Problem, result: Result) -> Plan:
         added_equipment={k: sites[f"added_{k}"].to_numpy(dtype=np.int64) for k in EQUIPMENT},
         new_centers={s: sites[f"new_{center_column(s)}"].to_numpy(dtype=bool) for s in CENTERS},
         added_village_doctors=sites["added_village_doctors"].to_numpy(dtype=np.int64),
+        tier_centers=({c: lower | upper for c, (lower, upper) in result.pathways.after.holds.items()}
+                      if result.pathways is not None else {}),
     )
 
 
-def _tables(problems: list[ClosureProblem], plans: dict[str, Plan]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Residents beyond each threshold and weighted gaps per scenario under each plan, recomputed."""
+def _tables(problems: list[ClosureProblem], plans: dict[str, Plan], pathway_terms: dict[str, float]
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Residents beyond each threshold and weighted gaps per scenario under each plan, recomputed; each plan's
+    untreated pathway cases (`pathway_terms`, normal conditions) are part of its gap in every scenario."""
     rows, gaps = [], []
     for closure in problems:
         p = closure.problem
@@ -111,5 +123,6 @@ def _tables(problems: list[ClosureProblem], plans: dict[str, Plan]) -> tuple[pd.
                   "unserved_before": access["today"].unserved[v], "unserved_after": access["robust"].unserved[v],
                   "unserved_after_plain": access["plain"].unserved[v]} for v in p.services]
         gaps.append({"scenario": closure.name, "weight": closure.weight,
-                     **{label: weighted_gap(p, value) for label, value in access.items()}})
+                     **{label: weighted_gap(p, value) + pathway_terms.get(label, 0.0)
+                        for label, value in access.items()}})
     return pd.DataFrame(rows), pd.DataFrame(gaps)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from allocopt.indicators import INDICATORS, NATIONAL_TARGETS, region_indicators,
 from allocopt.model.allocation import AllocationModel
 from allocopt.model.problem import PER_10K, Problem
 from allocopt.n_minus_1 import NMinus1Result, n_minus_1_result
+from allocopt.pathway_results import PathwayResult, pathway_result
 from allocopt.scenario import Budget
 from allocopt.services import (
     CENTERS,
@@ -53,6 +54,8 @@ class Plan:
     added_equipment: Mapping[str, np.ndarray]
     new_centers: Mapping[str, np.ndarray]
     added_village_doctors: np.ndarray
+    tier_centers: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """Sites a plan gives a tier of a pathway condition (`[pathways]`): centers of the ring report, costed as tiers."""
 
     @classmethod
     def empty(cls, problem: Problem) -> Plan:
@@ -77,7 +80,12 @@ class Plan:
             plan.added_equipment[k][position[site]] = _whole(var)
         for (site, s), var in m.ctr.items():
             plan.new_centers[s][position[site]] = _whole(var) >= 1
-        return plan
+        if m.pathways is None:
+            return plan
+        tiers: dict[str, np.ndarray] = {}
+        for (site, s, _), var in m.pathways.hold.items():
+            tiers.setdefault(s, np.zeros(len(position), dtype=bool))[position[site]] |= _whole(var) >= 1
+        return replace(plan, tier_centers=tiers)
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,7 @@ class Result:
     ems: EmsResult | None = None
     n_minus_1: NMinus1Result | None = None
     """Who keeps each service under every single road failure, today and with the plan (`[n_minus_1]`)."""
+    pathways: PathwayResult | None = None
 
     @property
     def cost_yuan(self) -> float:
@@ -233,6 +242,8 @@ class Result:
             summary["ems"] = self.ems.summary()
         if self.n_minus_1 is not None:
             summary["n_minus_1"] = self.n_minus_1.to_summary()
+        if self.pathways is not None:
+            summary["pathways"] = self.pathways.summary()
         return _json_safe(summary)
 
 
@@ -256,6 +267,10 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
     if ems is not None:
         placed = [table for table in (allocations, ems.allocations(ALLOCATION_COLUMNS)) if len(table)]
         allocations = pd.concat(placed, ignore_index=True) if placed else allocations
+    pathways = pathway_result(m, relative_tolerance=_RELATIVE_TOLERANCE) if p.pathways is not None else None
+    if pathways is not None:
+        placed = [table for table in (allocations, pathways.allocations) if len(table)]
+        allocations = pd.concat(placed, ignore_index=True) if placed else allocations
     capital, annual = float(allocations["capital_yuan"].sum()), float(allocations["annual_yuan"].sum())
     _check_against_model(m, plan, after, capital=capital, annual=annual)
     tiers = (tier_result(m, added_gps=plan.added_gps, opened=plan.opened, solver=outcomes[0].solver,
@@ -265,6 +280,7 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
                  if p.n_minus_1 is not None else None)
     n_minus_1_gap = n_minus_1.gap_term(p.scenario.weights) if n_minus_1 is not None else 0.0
     ems_objective = ems.objective(ems.after) if ems is not None else 0.0
+    tier_objective += pathways.after.objective if pathways is not None else 0.0
     primary = {"gap": weighted_gap(p, after) + tier_objective + ems_objective + n_minus_1_gap,
                "equity": float(np.max(after.township_gap_share, initial=0.0)),
                "travel": after.travel_minutes, "cost": _cost_line(m.cost_line, capital, annual)}
@@ -316,6 +332,7 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
         tiers=tiers,
         ems=ems,
         n_minus_1=n_minus_1,
+        pathways=pathways,
     )
 
 
@@ -324,8 +341,8 @@ def provision(problem: Problem, plan: Plan) -> dict[str, np.ndarray]:
 
     Primary care: an open first-contact point (`services.first_contact`: a health center, or a clinic with a GP or
     a village doctor; a grassroots site with a GP under `primary_care.provider = "gp"`); equipment: an open site
-    with a unit; centers: an open site with the designation. Existing sites are open; candidates are open when
-    the plan opens them.
+    with a unit; centers: an open site with the designation or (`[pathways]`) a tier of the condition. Existing
+    sites are open; candidates are open when the plan opens them.
     """
     is_open = ~problem.is_candidate | plan.opened
     contact = first_contact(problem.site_level, problem.existing_gps + plan.added_gps,
@@ -335,7 +352,7 @@ def provision(problem: Problem, plan: Plan) -> dict[str, np.ndarray]:
     for k in EQUIPMENT:
         result[k] = is_open & (problem.existing_equipment[k] + plan.added_equipment[k] >= 1)
     for s in CENTERS:
-        result[s] = is_open & (problem.existing_centers[s] | plan.new_centers[s])
+        result[s] = is_open & (problem.existing_centers[s] | plan.new_centers[s] | plan.tier_centers.get(s, False))
     return result
 
 

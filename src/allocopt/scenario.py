@@ -24,6 +24,7 @@ from allocopt.errors import DataError, ScenarioError
 from allocopt.inputs import read_bytes
 from allocopt.money import parse_money
 from allocopt.n_minus_1 import NMinus1, n_minus_1_to_dict, parse_n_minus_1
+from allocopt.pathway_settings import PathwaySettings, parse_pathways, pathways_to_dict
 from allocopt.services import (
     CENTERS,
     EQUIPMENT,
@@ -216,6 +217,8 @@ class Scenario:
     """n-1 coverage under single road failures (`[n_minus_1]`, allocopt.n_minus_1); off by default."""
     years: YearsSettings | None = None
     """A multi-year plan (`[years]`, allocopt.years_settings); none by default."""
+    pathways: PathwaySettings | None = None
+    """Care pathways and center tiers (`[pathways]`, allocopt.pathway_settings); off by default."""
 
     def with_budget(self, total_yuan: float) -> Scenario:
         """The same scenario with one total budget of `total_yuan` (replacing split budgets)."""
@@ -261,7 +264,9 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "defaults") -> 
         # [n_minus_1] asks for n-1 coverage under single road failures (allocopt.n_minus_1); absent, none.
         # [ems] adds 120 ambulances (allocopt.ems); absent, there are none.
         # [years] phases the plan over years (allocopt.years_settings); absent, it is one plan.
-        own = {k: v for k, v in data.items() if k not in ("tiers", "closures", "ems", "n_minus_1", "years")}
+        # [pathways] switches care pathways on (allocopt.pathway_settings); absent, the ring model stands.
+        own = {k: v for k, v in data.items()
+               if k not in ("tiers", "closures", "ems", "n_minus_1", "years", "pathways")}
         scenario = _build(_merge(DEFAULTS, own, prefix=""), source)
         if "years" in data:
             scenario = replace(scenario, years=parse_years(data["years"]))
@@ -271,6 +276,8 @@ def scenario_from_dict(data: Mapping[str, Any], *, source: str = "defaults") -> 
             scenario = replace(scenario, ems=parse_ems(data["ems"]))
         if "n_minus_1" in data:
             scenario = replace(scenario, n_minus_1=parse_n_minus_1(data["n_minus_1"]))
+        if "pathways" in data:
+            scenario = with_pathways(scenario, parse_pathways(data["pathways"]))
         return replace(scenario, tiers=parse_tiers(data["tiers"])) if "tiers" in data else scenario
     except ScenarioError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
@@ -319,7 +326,26 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         result["n_minus_1"] = n_minus_1_to_dict(scenario.n_minus_1)
     if scenario.years is not None:
         result["years"] = years_to_dict(scenario.years)
+    if scenario.pathways is not None:
+        result["pathways"] = pathways_to_dict(scenario.pathways)
     return result
+
+
+def with_pathways(scenario: Scenario, settings: PathwaySettings) -> Scenario:
+    """`scenario` with the pathway model on: each pathway condition's tiers replace its ring center.
+
+    The condition's ring weight becomes its pathway weight (unless `pathways.<condition>.weight` is given) and its
+    ring term is kept as a report (weight 0), so nothing is counted twice. A hard ring target on such a condition
+    is refused: its coverage is then reported, not planned."""
+    weights = dict(scenario.weights)
+    conditions = []
+    for c in settings.conditions:
+        if scenario.min_covered_share.get(c.name, 0.0) > 0:
+            raise ScenarioError(f"key 'targets.min_covered_share.{c.name}' asks for ring coverage of {c.name}, which "
+                                f"[pathways] plans as pathways; drop the target or {c.name} from pathways.conditions")
+        conditions.append(c if c.weight is not None else replace(c, weight=weights[c.name]))
+        weights[c.name] = 0.0
+    return replace(scenario, weights=weights, pathways=replace(settings, conditions=tuple(conditions)))
 
 
 def _eligibility_dict(rule: Eligibility, template: Mapping[str, Any]) -> dict[str, Any]:

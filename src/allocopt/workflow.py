@@ -35,6 +35,8 @@ from allocopt.network import RoadNetwork, build_network
 from allocopt.optimize import optimize_problem
 from allocopt.plan_years import YearsPlan, plan_years
 from allocopt.plan_years import optimize_years as plan_optimize_years
+from allocopt.pathway_results import pathway_lines
+from allocopt.pathways import transfer_matrix
 from allocopt.regions import DEFAULT_LAYER_FILE, Region, load_region, path_safe_name, resolve_region
 from allocopt.results import Result
 from allocopt.scenario import Scenario, load_scenario, scenario_to_dict
@@ -75,6 +77,8 @@ class Prepared:
     """Grassroots site x hospital minutes, computed when the scenario has a [tiers] section."""
     ems_matrix: TravelMatrix | None = None
     """120 station x demand drive minutes, computed when the region has an ems_stations layer."""
+    transfer_matrix: TravelMatrix | None = None
+    """Site x site minutes (first door -> center), computed when the scenario has a [pathways] section."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,12 @@ def prepare(
     if scenario.tiers is not None:
         on_step("Travel times from grassroots sites to hospitals")
         site_matrix = consortium.site_hospital_matrix(loaded, network, cache_dir=cache_dir)
-    return Prepared(loaded, network, matrix, scenario, site_matrix, ems_matrix(loaded, network, cache_dir=cache_dir))
+    transfers = None
+    if scenario.pathways is not None:
+        on_step("Travel times between sites (first door to center)")
+        transfers = transfer_matrix(loaded, network, cache_dir=cache_dir)
+    return Prepared(loaded, network, matrix, scenario, site_matrix, ems_matrix(loaded, network, cache_dir=cache_dir),
+                    transfers)
 
 
 def ems_matrix(region: Region, network: RoadNetwork, *, cache_dir: Path | None = None) -> TravelMatrix | None:
@@ -275,10 +284,11 @@ def optimize_years(prepared: Prepared, *, years: tuple[int, int] | None = None, 
 
 def prepared_problem(prepared: Prepared) -> Problem:
     """The allocation problem of a prepared region under its scenario, with the site-to-hospital minutes a
-    `[tiers]` scenario needs, the station minutes of `[ems]` and the single-failure coverage sets of
-    `[n_minus_1]` (`failure_coverage`): the one path from a prepared region to a problem (optimize, sweep, batch)."""
+    `[tiers]` scenario needs, the station minutes of `[ems]`, the site x site minutes of `[pathways]` and the
+    single-failure coverage sets of `[n_minus_1]` (`failure_coverage`): the one path from a prepared region to a
+    problem (optimize, sweep, batch)."""
     problem = build_problem(prepared.region, prepared.matrix, prepared.scenario, site_matrix=prepared.site_matrix,
-                            ems_matrix=prepared.ems_matrix)
+                            ems_matrix=prepared.ems_matrix, transfer_matrix=prepared.transfer_matrix)
     if prepared.scenario.n_minus_1 is None:
         return problem
     sets = region_failure_sets(prepared.region, prepared.network, problem, prepared.scenario.n_minus_1)
@@ -350,6 +360,9 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
             layers["referrals"] = consortium.referral_lines(
                 region.sites, result.tiers.referrals, site_column="primary_site_id", hospital_column="lead_hospital_id"
             )
+        if result.pathways is not None:
+            write_csv(result.pathways.table, staging / "pathways.csv")
+            layers["pathways"] = pathway_lines(result.pathways, region.demand, region.sites)
         if robust is not None:
             layers["critical_links"] = critical_links_layer(region, robust.critical_links)
         if result.ems is not None and region.ems_stations is not None:

@@ -22,6 +22,7 @@ from allocopt.errors import ScenarioError
 from allocopt.model.ems import EmsModel, add_ambulances
 from allocopt.model.n_minus_1 import add_n_minus_1
 from allocopt.model.objectives import add_objective
+from allocopt.model.pathways import PathwayModel, add_pathways
 from allocopt.model.problem import PER_10K, Problem
 from allocopt.model.referral import TierModel, add_tiers
 from allocopt.services import CENTERS, EQUIPMENT, HEALTH_CENTER_LEVELS, PRIMARY_CARE
@@ -58,7 +59,8 @@ class AllocationModel:
     `assign[demand, site]`, `unassigned[demand]`. Expressions: `capital_yuan`, `annual_yuan`,
     `unserved[service]` (people, over the whole region), `shortage[township]` (people), `travel_minutes`
     (population-weighted). `tiers` holds the tier families (`model.referral`) when the scenario has `[tiers]`,
-    `ems` the ambulance family (`model.ems`) when it has `[ems]`.
+    `ems` the ambulance family (`model.ems`) when it has `[ems]`, `pathways` the care-pathway families
+    (`model.pathways`) when it has `[pathways]`.
     `stages` are the objectives solved in turn (`solve_model`). The model is mutable
     while it is built and solved (PuLP stores solution values on its variables).
 
@@ -98,6 +100,7 @@ class AllocationModel:
     prefix: str = ""
     stocks: dict[str, pulp.LpVariable] = field(default_factory=dict)
     budget_rows: bool = True
+    pathways: PathwayModel | None = None
 
     def name(self, family: str, *keys: str) -> str:
         """`family[key,...]` as PuLP will write it, made unique within the model, after `prefix`."""
@@ -163,6 +166,7 @@ def build_model(problem: Problem, *, objective: str = "gap", travel_cutoff_minut
     add_prerequisites(m, problem)
     add_costs(m, problem)
     add_ambulances(m, problem)
+    add_pathways(m, problem)
     add_budget(m, problem)
     add_provision(m, problem)
     add_coverage(m, problem)
@@ -248,8 +252,13 @@ def add_required_equipment(m: AllocationModel, p: Problem) -> None:
 
 
 def add_centers(m: AllocationModel, p: Problem) -> None:
-    """ctr[j,s] in {0, 1}: designate center s at an eligible site not yet designated; ctr[j,s] <= open[j]."""
+    """ctr[j,s] in {0, 1}: designate center s at an eligible site not yet designated; ctr[j,s] <= open[j].
+
+    A condition run as pathways (`[pathways]`) has tiers instead (`model.pathways`), no ctr."""
+    pathway_conditions = {c.name for c in p.pathways.settings.conditions} if p.pathways is not None else set()
     for s in CENTERS:
+        if s in pathway_conditions:
+            continue
         for j in np.flatnonzero(p.ctr_eligible[s]):
             site = p.site_ids[j]
             var = m.ctr[site, s] = m.var("ctr", (site, s), upper=1, integer=True)

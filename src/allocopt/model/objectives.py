@@ -51,7 +51,8 @@ def gap_weights(p: Problem) -> tuple[dict[str, float], float]:
 
 def gap_expression(m: AllocationModel, p: Problem) -> pulp.LpAffineExpression:
     """Weighted gap in people: sum_v a_v unserved_v + a_gp sum_t short[t], plus the tier terms (people-equivalents,
-    `model.referral`) when the scenario has `[tiers]` and the ambulance term (`model.ems`) when it has `[ems]`."""
+    `model.referral`) when the scenario has `[tiers]`, the ambulance term (`model.ems`) when it has `[ems]` and the
+    untreated cases (`model.pathways`) with `[pathways]`."""
     weights, gp_weight = gap_weights(p)
     total = pulp.LpAffineExpression()
     for v in m.services:
@@ -62,6 +63,8 @@ def gap_expression(m: AllocationModel, p: Problem) -> pulp.LpAffineExpression:
         total.addInPlace(m.tiers.objective)
     if m.ems is not None:
         total.addInPlace(m.ems.objective)
+    if m.pathways is not None:
+        total.addInPlace(m.pathways.objective)
     return total
 
 

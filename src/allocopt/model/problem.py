@@ -28,6 +28,7 @@ from scipy import sparse
 from allocopt.ems import EmsData, EmsInputs, EmsSettings, prepare_ems, region_ems_inputs
 from allocopt.errors import DataError, ScenarioError
 from allocopt.n_minus_1 import FailureSets
+from allocopt.pathways import PathwayData, PathwayInputs, prepare_pathways, region_pathway_inputs
 from allocopt.scenario import Eligibility, Scenario
 from allocopt.services import (
     CENTERS,
@@ -127,6 +128,7 @@ class Problem:
     n_minus_1: FailureSets | None = None
     """The coverage sets under single road failures (`allocopt.failure_coverage`) when the scenario has
     `[n_minus_1]`."""
+    pathways: PathwayData | None = None
 
     @property
     def is_candidate(self) -> np.ndarray:
@@ -200,6 +202,7 @@ class Problem:
         demand_population_65plus: Sequence[float] | np.ndarray | None = None,
         site_beds: Sequence[int] | np.ndarray | None = None,
         ems_inputs: EmsInputs | None = None,
+        pathway_inputs: PathwayInputs | None = None,
     ) -> Problem:
         """Build a problem from plain sequences (tests and non-geographic callers).
 
@@ -334,21 +337,24 @@ class Problem:
                 settings, ems_inputs.ambulances))
         if scenario.ems is not None:
             problem = replace(problem, ems=prepare_ems(scenario.ems, ems_inputs, population))
-        if scenario.tiers is None:
-            return problem
-        return replace(problem, tiers=prepare_tiers(problem, tier_inputs))
+        if scenario.tiers is not None:
+            problem = replace(problem, tiers=prepare_tiers(problem, tier_inputs))
+        if scenario.pathways is not None:
+            problem = replace(problem, pathways=prepare_pathways(problem, pathway_inputs))
+        return problem
 
 
 def build_problem(region: RegionLike, matrix: MatrixLike, scenario: Scenario, *,
                   merge_demand: bool = True, site_matrix: MatrixLike | None = None,
-                  ems_matrix: MatrixLike | None = None) -> Problem:
+                  ems_matrix: MatrixLike | None = None, transfer_matrix: MatrixLike | None = None) -> Problem:
     """The allocation problem of a region: its demand, townships and sites, aligned to the travel matrix by ID.
 
     A scenario with `[tiers]` also needs `site_matrix`, the site x hospital minutes (rows: every site; columns:
     the existing county and tertiary hospitals; see `consortium.site_hospital_matrix`). A region with 120
     stations (`ems_stations`) gives `ems_matrix`, the station x demand drive minutes (a scenario with `[ems]`
-    needs them). Raises DataError when a table lacks a column, an ID is missing from a matrix, or a township code
-    is unknown.
+    needs them). A scenario with `[pathways]` needs `transfer_matrix`, site x site minutes
+    (`allocopt.pathways.transfer_matrix`). Raises DataError when a table lacks a column, an ID is missing from a
+    matrix, or a township code is unknown.
     """
     demand, townships, sites = region.demand, region.townships, region.sites
     _require(demand, ("id", "township_code", "population"), "demand")
@@ -386,6 +392,7 @@ def build_problem(region: RegionLike, matrix: MatrixLike, scenario: Scenario, *,
         merge_demand=merge_demand,
         tier_inputs=_tier_inputs(region, site_matrix) if scenario.tiers is not None else None,
         ems_inputs=region_ems_inputs(region, ems_matrix, demand_ids, needed=scenario.ems is not None),
+        pathway_inputs=region_pathway_inputs(sites, transfer_matrix) if scenario.pathways is not None else None,
     )
 
 

@@ -75,7 +75,8 @@ def add_closure_coverage(m: AllocationModel, closure: ClosureProblem) -> pulp.Lp
     Units within T_v of a provider of today under c are fixed at
     1 and units beyond every possible provider at 0 (as in `add_coverage`).
 
-    Returns gap^c = sum_v a_v unserved^c_v + a_gp sum_t short[t] (GP staffing does not depend on the roads).
+    Returns gap^c = sum_v a_v unserved^c_v + a_gp sum_t short[t] (GP staffing does not depend on the roads), plus
+    the untreated pathway cases of `[pathways]`, planned under normal conditions and the same in every scenario.
     """
     p = closure.problem
     weights, gp_weight = gap_weights(m.problem)
@@ -95,6 +96,8 @@ def add_closure_coverage(m: AllocationModel, closure: ClosureProblem) -> pulp.Lp
         gap.addInPlace(unserved * weights[v])
     for shortage in m.shortage.values():
         gap.addInPlace(shortage * gp_weight)
+    if m.pathways is not None:
+        gap.addInPlace(m.pathways.objective)
     return gap
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import itertools
 import json
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,11 @@ def valley() -> Any:
 
 
 def test_ems_off_reproduces_the_plan_without_stations(valley: Any) -> None:
+    # valley-county's scenario without [pathways], whose pathways take the stations' response times on purpose
+    settings = tomllib.loads(Path(valley.scenario.source).read_text(encoding="utf-8"))
+    del settings["pathways"]
+    valley = dataclasses.replace(valley, scenario=scenario_from_dict(settings, source=valley.scenario.source),
+                                 transfer_matrix=None)
     problem = prepared_problem(valley)
     assert problem.ems is None and problem.ems_response_minutes is not None
     without = dataclasses.replace(valley, region=dataclasses.replace(valley.region, ems_stations=None),

@@ -22,7 +22,7 @@ from allocopt.errors import ScenarioError
 from allocopt.model import build_model
 from allocopt.model.objectives import solve_model
 from allocopt.model.problem import Problem
-from allocopt.pathways import ARRIVALS, KINDS, PathwayInputs, generate
+from allocopt.pathways import ARRIVALS, KINDS, PathwayInputs, generate, response_minutes
 from allocopt.results import build_result
 from allocopt.scenario import Scenario, scenario_from_dict, scenario_to_dict
 from allocopt.services import SERVICES
@@ -364,3 +364,15 @@ def test_bad_pathway_settings_write_nothing(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "pathways.trauma.door_in_door_out_minutes" in result.output
     assert not out.exists()
+
+
+def test_ambulance_response_comes_from_the_stations_when_the_region_has_them(valley: workflow.Prepared) -> None:
+    problem = workflow.prepared_problem(valley)
+    settings = valley.scenario.pathways
+    assert settings is not None
+    if problem.ems_response_minutes is None:  # a region without an ems_stations layer: the scenario's default
+        assert (response_minutes(problem, settings) == settings.response_minutes).all()
+        return
+    assert response_minutes(problem, settings) == pytest.approx(problem.ems_response_minutes)
+    bare = dataclasses.replace(problem, ems_response_minutes=None)
+    assert (response_minutes(bare, settings) == settings.response_minutes).all()

@@ -33,10 +33,10 @@ from allocopt.model.capacity_coverage import CoveragePlan, ResourceKind, capacit
 from allocopt.model.classic import LocateResult
 from allocopt.network import RoadNetwork, build_network
 from allocopt.optimize import optimize_problem
-from allocopt.plan_years import YearsPlan, plan_years
-from allocopt.plan_years import optimize_years as plan_optimize_years
 from allocopt.pathway_results import pathway_lines
 from allocopt.pathways import transfer_matrix
+from allocopt.plan_years import YearsPlan, plan_years
+from allocopt.plan_years import optimize_years as plan_optimize_years
 from allocopt.regions import DEFAULT_LAYER_FILE, Region, load_region, path_safe_name, resolve_region
 from allocopt.results import Result
 from allocopt.scenario import Scenario, load_scenario, scenario_to_dict

@@ -491,7 +491,7 @@ def _region_meta(name: str, county: str, valleys: int, arguments: Mapping[str, A
               if layer != "candidates" or arguments["candidates"] > 0]
     source_note = f" (allocopt.generate, seed {arguments['seed']})"
     return {
-        "region": {"name": name, "description": description, "crs": CRS, "synthetic": True,
+        "region": {"name": name, "description": description, "crs": CRS, "synthetic": True, "language": "zh",
                    "calibration": calibration},
         "generator": {"module": "allocopt.generate", **arguments},
         "layers": {layer: {"file": "region.gpkg", "layer": layer, "source": _LAYER_SOURCES[layer] + source_note,
@@ -528,7 +528,8 @@ def _readme(generated: GeneratedRegion) -> str:
         region["description"], "",
         "## Calibration", "", region["calibration"], "",
         "## Contents", "",
-        "- `region.toml`: metadata (`synthetic = true`), generator arguments, layer sources and licenses.",
+        '- `region.toml`: metadata (`synthetic = true`; `language = "zh"`: reports, workbook and tables in '
+        "Chinese), generator arguments, layer sources and licenses.",
         "- `scenario.toml`: the region's default scenario (budget; everything else from the allocopt defaults).",
         "- `region.gpkg` (CRS EPSG:32647, UTM zone 47N):", "",
         "| layer | rows | source |", "|---|---|---|", *rows, "",

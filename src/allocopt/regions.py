@@ -20,6 +20,7 @@ import shapely
 
 from allocopt.ems import checked_stations
 from allocopt.errors import DataError
+from allocopt.i18n import LANGUAGES
 from allocopt.inputs import checked_file, inside_bundle, parse_toml
 from allocopt.readers import read_layer
 from allocopt.schema import LAYERS, ROAD_CLASSES, describe_rows, row_labels, validate
@@ -49,7 +50,7 @@ _TOML_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "": {"region": dict, "layers": dict, "network": dict, "generator": dict},
     "region": {
         "name": str, "description": str, "crs": str, "synthetic": bool, "calibration": str, "source": str,
-        "license": str,
+        "license": str, "language": str,
     },
     "layer": {
         "file": str, "layer": str, "source": str, "license": str, "x_column": str, "y_column": str, "crs": str,
@@ -97,6 +98,8 @@ class Region:
     ems_stations: gpd.GeoDataFrame | None = None
     """120 ambulance stations, existing and candidate (`schema.LAYERS["ems_stations"]`, township codes filled),
     or None when the bundle has none."""
+    language: str | None = None
+    """Language of the outputs written for people (`allocopt.i18n.LANGUAGES`), from region.toml; None: unset."""
 
 
 def path_safe_name(name: str, *, max_length: int = 80) -> str:
@@ -172,6 +175,7 @@ def load_region(name_or_path: str | Path) -> Region:
     if "crs" not in region_table:
         raise DataError(f"{toml_path}: key 'region.crs' is missing; set the metric CRS, e.g. crs = \"EPSG:32647\".")
     crs = _metric_crs(region_table["crs"], where=f"{toml_path}: key 'region.crs'")
+    language = region_language(region_table.get("language"), where=f"{toml_path}: key 'region.language'")
     network = _check_table(meta.get("network", {}), "network", where=str(toml_path))
     frames, sources, reprojected = _load_layers(path, _required_table(meta, "layers", where=str(toml_path)), crs=crs)
     return build_region(
@@ -190,7 +194,16 @@ def load_region(name_or_path: str | Path) -> Region:
         access_speed_kmh=network.get("access_speed_kmh", DEFAULT_ACCESS_SPEED_KMH),
         speeds_kmh=network.get("speeds_kmh", {}),
         sources=sources,
+        language=language,
     )
+
+
+def region_language(value: str | None, *, where: str) -> str | None:
+    """The `language` of region.toml, checked: one of `allocopt.i18n.LANGUAGES`, or None when the key is absent."""
+    if value is not None and value not in LANGUAGES:
+        raise DataError(f"{where}: unknown language {value!r}; write one of: "
+                        f"{', '.join(repr(code) for code in LANGUAGES)} (zh: Chinese, en: English).")
+    return value
 
 
 def build_region(
@@ -210,6 +223,7 @@ def build_region(
     access_speed_kmh: float = DEFAULT_ACCESS_SPEED_KMH,
     speeds_kmh: Mapping[str, float] | None = None,
     sources: Mapping[str, str] | None = None,
+    language: str | None = None,
 ) -> Region:
     """Assemble a `Region` from layers already validated by `schema.validate` and already in `crs`.
 
@@ -280,6 +294,7 @@ def build_region(
             ems_stations, townships["code"], townships["code"].to_numpy()[
                 _township_positions(ems_stations, townships, where=where("ems_stations"))],
             where=where("ems_stations")),
+        language=language,
     )
 
 

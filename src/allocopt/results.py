@@ -263,7 +263,9 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
     before = recompute_access(p, Plan.empty(p), travel_cutoff_minutes=cutoff)
     after = recompute_access(p, plan, travel_cutoff_minutes=cutoff)
     ems = ems_result_from_model(m, relative_tolerance=_RELATIVE_TOLERANCE) if m.ems is not None else None
-    allocations = allocation_table(p, plan)
+    from allocopt.marginal import with_contributions  # builds on `provision` below: imported when called
+
+    allocations = with_contributions(p, plan, allocation_table(p, plan))
     if ems is not None:
         placed = [table for table in (allocations, ems.allocations(ALLOCATION_COLUMNS)) if len(table)]
         allocations = pd.concat(placed, ignore_index=True) if placed else allocations

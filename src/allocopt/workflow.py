@@ -313,6 +313,7 @@ def plan_summary(prepared: Prepared, result: Result, *, robust: RobustPlan | Non
     summary: dict[str, Any] = {
         "region": region.name,
         "region_synthetic": region.synthetic,
+        "region_language": region.language,
         "scenario": {"name": scenario.name, "source": scenario.source, "settings": scenario_to_dict(scenario)},
     }
     summary.update(result.to_summary())

@@ -81,7 +81,7 @@ def test_missing_or_no_directories(result_dirs: list[Path], tmp_path: Path) -> N
 def test_formats(result_dirs: list[Path]) -> None:
     table = compare_results(result_dirs)
     text = render_comparison(table, output_format="table")
-    assert "plan-4000000" in text and "plan-16000000" in text and "chest_pain_unserved_after" in text
+    assert "plan-4000000" in text and "plan-16000000" in text and "Chest pain center: unserved after" in text
     assert side_by_side(table).loc["cost_yuan", "plan-16000000"] == table["cost_yuan"].iloc[1]
     back = pd.read_csv(io.StringIO(render_comparison(table, output_format="csv")))
     np.testing.assert_allclose(back["cost_yuan"], table["cost_yuan"])

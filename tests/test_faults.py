@@ -450,10 +450,11 @@ def _one_run(out: Path) -> bool:
     manifest = export.read_manifest(out)
     listed = set(manifest.files) | {export.MANIFEST_FILE} if manifest is not None else set()
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    sheet = openpyxl.load_workbook(out / "plan.xlsx", read_only=True)["Summary"]
+    sheet = openpyxl.load_workbook(out / "plan.xlsx", read_only=True)["Technical appendix"]
     figures = {row[0]: row[1] for row in sheet.iter_rows(min_row=2, values_only=True)}
-    return (set(snapshot(out)) == listed and figures["solve time"] == pytest.approx(summary["solver"]["seconds"])
-            and figures["budget (total)"] == summary["budget_yuan"])
+    return (set(snapshot(out)) == listed
+            and figures["Solve time (seconds)"] == pytest.approx(summary["solver"]["seconds"])
+            and figures["Objective value"] == pytest.approx(summary["objective"]))
 
 
 def _staged(out: Path, child: subprocess.Popen[str]) -> bool:

@@ -27,9 +27,11 @@ from hypothesis import strategies as st
 from allocopt import maps
 from allocopt.cli import main
 from allocopt.export import from_spreadsheet_cell, write_csv, write_geopackage
+from allocopt.i18n import translator
 from allocopt.regions import load_region
 from allocopt.report import read_result_dir, render_html, write_report
-from allocopt.workbook import write_workbook, xlsx_text
+from allocopt.workbook import write_workbook
+from allocopt.xlsx import xlsx_text
 
 TINY_DIR = Path(__file__).resolve().parent / "data" / "tiny-region"
 
@@ -81,7 +83,7 @@ def test_formula_injection(hostile_result: Path) -> None:
     types = {cell.data_type for sheet in book.worksheets for row in sheet.iter_rows() for cell in row
              if cell.value is not None}
     assert types <= {"s", "n", "b"}, types
-    names = [cell.value for cell in book["Allocations"]["B"][1:]]
+    names = [cell.value for cell in book["Allocations"]["A"][1:]]
     assert names and all(isinstance(name, str) for name in names)
     assert set(names) <= {xlsx_text(name) for name in FACILITY_NAMES.values()}
     for file, column in (("allocations.csv", "site_name"), ("townships.csv", "name")):
@@ -98,8 +100,8 @@ def test_names_that_break_or_change_outputs(hostile_result: Path) -> None:
     book = openpyxl.load_workbook(hostile_result / "plan.xlsx")
     sheet = book["Townships"]
     header = [cell.value for cell in sheet[1]]
-    shown = {row[header.index("code")]: row[header.index("name")] for row in sheet.iter_rows(min_row=2,
-                                                                                              values_only=True)}
+    shown = {row[header.index("Code")]: row[header.index("Township")] for row in sheet.iter_rows(min_row=2,
+                                                                                                  values_only=True)}
     assert shown == {code: xlsx_text(name) for code, name in TOWNSHIP_NAMES.items()}
     assert shown["530101"] == "1e3" and "\ufffd" in shown["530102"]
     page = (hostile_result / "report.html").read_text(encoding="utf-8")
@@ -200,7 +202,7 @@ def _check_outputs(directory: Path, named: dict[str, str]) -> None:
     assert dict(zip(layer["code"], layer["name"], strict=True)) == named
     sheet = openpyxl.load_workbook(directory / "plan.xlsx")["Townships"]
     header = [cell.value for cell in sheet[1]]
-    cells = {row[header.index("code")].value: row[header.index("name")] for row in sheet.iter_rows(min_row=2)}
+    cells = {row[header.index("Code")].value: row[header.index("Township")] for row in sheet.iter_rows(min_row=2)}
     assert {code: cell.value for code, cell in cells.items()} == {c: xlsx_text(n) for c, n in named.items()}
     assert {cell.data_type for cell in cells.values()} == {"s"}
     page = (directory / "report.html").read_text(encoding="utf-8")
@@ -219,7 +221,7 @@ def _map_labels(directory: Path) -> set[str]:
 def _quick_report(directory: Path) -> None:
     """plan.xlsx, report.html and the facilities map as `write_report` makes them, without the service maps."""
     result = read_result_dir(directory)
-    write_workbook({"Townships": result.townships}, directory / "plan.xlsx")
+    write_workbook(result, directory / "plan.xlsx", tr=translator("en"))
     figure = maps.facilities_map(result.facilities, townships=result.township_layer, region="r", scenario="s")
     png = maps.save_png(figure, directory / "map_facilities.png", dpi=20)
     (directory / "report.html").write_text(render_html(result, facilities_map=png), encoding="utf-8")

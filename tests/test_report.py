@@ -89,8 +89,9 @@ def test_every_output_is_written_and_readable(written):
     with Image.open(directory / "map_stroke.png") as image:
         assert image.format == "PNG" and image.info["dpi"] == pytest.approx((TEST_DPI, TEST_DPI), abs=0.01)
     book = openpyxl.load_workbook(files.workbook)
-    assert book.sheetnames == ["Summary", "Services", "Allocations", "Townships", "Referrals", "Frontier"]
-    assert all(book[name].freeze_panes == "A2" for name in book.sheetnames)
+    assert book.sheetnames == ["Summary", "Townships", "Allocations", "Referrals", "Budget and gap",
+                               "Technical appendix"]
+    assert all(book[name].freeze_panes == "A2" for name in book.sheetnames[1:])
     assert files.report == directory / report.REPORT_FILE
     assert _parse(files.report).tables["services-table"]
     assert not list(directory.glob("*.partial")) and not list(directory.glob(".*"))
@@ -186,7 +187,8 @@ def test_without_referrals_or_frontier_those_parts_are_left_out(tmp_path):
     directory = fx.write_result_dir(tmp_path / "r", referrals=False, frontier=False)
     files = report.write_report(directory, dpi=TEST_DPI)
     assert files.frontier_chart is None and not (directory / report.FRONTIER_CHART_FILE).exists()
-    assert openpyxl.load_workbook(files.workbook).sheetnames == ["Summary", "Services", "Allocations", "Townships"]
+    assert openpyxl.load_workbook(files.workbook).sheetnames == ["Summary", "Townships", "Allocations",
+                                                                 "Technical appendix"]
     page = _parse(files.report)
     assert "frontier" not in [attrs.get("id") for _, attrs in page.tags]
     assert report.read_result_dir(directory).referrals is None
@@ -227,10 +229,10 @@ def test_csv_chinese_names_round_trip_through_the_reader_and_the_workbook(writte
     assert list(result.townships["code"]) == list(fx.TOWNSHIPS["code"])
     assert list(result.allocations["site_name"]) == list(fx.ALLOCATIONS["site_name"])
     sheet = openpyxl.load_workbook(files.workbook)["Townships"]
-    assert [sheet.cell(row=r, column=2).value for r in range(2, 6)] == list(fx.TOWNSHIPS["name"])
+    assert [sheet.cell(row=r, column=1).value for r in range(2, 6)] == list(fx.TOWNSHIPS["name"])
     allocations = openpyxl.load_workbook(files.workbook)["Allocations"]
     header = [c.value for c in allocations[1]]
-    cost = allocations.cell(row=2, column=header.index("cost_yuan") + 1)
+    cost = allocations.cell(row=2, column=header.index("Total (yuan)") + 1)
     assert cost.data_type == "n" and cost.value == fx.ALLOCATIONS["cost_yuan"].iloc[0]
 
 
@@ -279,5 +281,5 @@ def test_indicators_are_shown_beside_their_national_targets(tmp_path):
     assert [cell[0] for cell in rows["gp_per_10k"]] == [
         EN("common.indicator.gp_per_10k"), "1.52", "3.38", "3.93", "target", "not met",
         EN("report.indicator_source.gp_per_10k")]
-    workbook = openpyxl.load_workbook(directory / report.WORKBOOK_FILE)
-    assert "Indicators" in workbook.sheetnames
+    summary_sheet = openpyxl.load_workbook(directory / report.WORKBOOK_FILE)["Summary"]
+    assert EN("common.indicator.gp_per_10k") in [row[0] for row in summary_sheet.iter_rows(values_only=True)]

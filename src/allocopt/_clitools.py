@@ -20,6 +20,7 @@ import pandas as pd
 from allocopt import workflow
 from allocopt._startup import EXIT_OUT_OF_MEMORY
 from allocopt.errors import AllocoptError, AllocoptWarning, ScenarioError
+from allocopt.i18n import FALLBACK_LANGUAGE, LANGUAGES, Translator, translator
 from allocopt.money import parse_money
 from allocopt.travel import TravelMatrix
 from allocopt.watchdog import solvers_left_running
@@ -198,13 +199,29 @@ def cache_option(command: F) -> F:
     )(command)
 
 
+def language_option(command: F) -> F:
+    """--lang: the language of everything the command writes for people (tables, report, workbook, maps)."""
+    return click.option(
+        "--lang", "language", type=click.Choice(LANGUAGES), default=None,
+        help="Language of what people read: printed tables, report, workbook and maps (zh: Chinese, en: English; "
+             f"default: the region's `language` in region.toml, else {FALLBACK_LANGUAGE}). JSON and CSV keys stay "
+             "English.",
+    )(command)
+
+
+def output_translator(language: str | None, region_language: str | None) -> Translator:
+    """The translator of --lang, else of the region's (or result's) language, else of FALLBACK_LANGUAGE."""
+    return translator(language or region_language or FALLBACK_LANGUAGE)
+
+
 def echo_table(table: pd.DataFrame) -> None:
     """Print a table; text cells and headers with terminal control characters are shown escaped."""
     shown = table.rename(columns=lambda c: terminal_text(c, one_line=True))
     for column in shown.columns:
         if not pd.api.types.is_numeric_dtype(shown[column]) and not pd.api.types.is_bool_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: terminal_text(v, one_line=True) if isinstance(v, str) else v)
-    with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 160):
+    with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 160,
+                           "display.unicode.east_asian_width", True):  # Chinese text takes two columns
         click.echo(shown.to_string(index=False))
 
 

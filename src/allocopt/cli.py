@@ -32,6 +32,8 @@ with libraries_loaded():
         exit_for_statuses,
         exit_unless_optimal,
         handle_errors,
+        language_option,
+        output_translator,
         overwrite_option,
         progress_reporter,
         region_argument,
@@ -46,8 +48,10 @@ with libraries_loaded():
     from allocopt.cli_bundle import build_region_command, generate_region_command
     from allocopt.cli_ems import ems_command
     from allocopt.cli_locate import locate_group
+    from allocopt.cli_text import echo_plan, gap_text, shown
     from allocopt.errors import ScenarioError
     from allocopt.export import check_output_dir
+    from allocopt.i18n import translator
     from allocopt.model.capacity_coverage import ResourceKind
     from allocopt.services import SERVICES
     from allocopt.years_settings import parse_year_range
@@ -115,10 +119,11 @@ def validate_command(region: str, output_format: str) -> None:
 @click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also draw today's travel times per township and service to this PNG file.")
 @overwrite_option
+@language_option
 @cache_option
 @handle_errors
 def access_command(region: str, scenario_path: Path | None, output_format: str, out_dir: Path | None,
-                   map_path: Path | None, overwrite: bool, cache_dir: Path | None) -> None:
+                   map_path: Path | None, overwrite: bool, language: str | None, cache_dir: Path | None) -> None:
     """Today's access gaps: travel time to each service, population within its threshold, GPs per 10,000.
 
     REGION is an embedded region name or a bundle directory (default: valley-county).
@@ -144,13 +149,15 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
     elif output_format == "csv":
         click.echo(services.to_csv(index=False), nl=False)
     else:
+        tr = output_translator(language, prepared.region.language)
         label = township_labels(report.townships)
-        click.echo(f"Region {terminal_text(report.region)}: {report.population:,.0f} residents, "
-                   f"{report.gp_per_10k:.2f} GPs per 10,000 (target {report.gp_target_per_10k:g}); "
-                   f"worst-served township: {terminal_text(label(report.worst_township))}")
+        click.echo(tr("cli.access.heading", region=terminal_text(report.region),
+                      population=tr.number(report.population), gp=tr.number(report.gp_per_10k, decimals=2),
+                      target=f"{report.gp_target_per_10k:g}",
+                      worst=terminal_text(label(report.worst_township))))
         named = services.assign(worst_township=services["worst_township"].map(label))
-        echo_table(named[["service", "threshold_minutes", "covered_population", "covered_share",
-                          "unserved_population", "mean_minutes", "worst_township"]].round(3))
+        echo_table(shown(named[["service", "threshold_minutes", "covered_population", "covered_share",
+                                "unserved_population", "mean_minutes", "worst_township"]].round(3), tr))
     warn_unreachable(prepared.matrix)
 
 
@@ -181,12 +188,13 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
               help="Plan year by year, e.g. 2026:2030, under the scenario's [years] section (docs/years.md); "
                    "writes schedule.csv and years.csv too.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@language_option
 @cache_option
 @handle_errors
 def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float | None, objective: str,
                      solver: str | None, time_limit_s: float | None, mip_gap: float | None, out_dir: Path | None,
                      with_report: bool, overwrite: bool, robust: str | None, years_text: str | None,
-                     output_format: str, cache_dir: Path | None) -> None:
+                     output_format: str, language: str | None, cache_dir: Path | None) -> None:
     """Place GPs, equipment, specialty centers and new sites to close access gaps within the budget.
 
     Writes allocations.csv, townships.csv, summary.json and result.gpkg to --out. Exits 6 (after writing) when a
@@ -216,9 +224,10 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
         years_plan = workflow.optimize_years(prepared, years=years_option, **settings) if multi_year else None
         result = (robust_plan.result if robust_plan is not None else years_plan.final if years_plan is not None
                   else workflow.optimize(prepared, **settings))
+        tr = output_translator(language, prepared.region.language)
         status(f"Writing results{' and the report' if with_report else ''} to {target}")
         workflow.write_plan(prepared, result, target, overwrite=overwrite, report=with_report, robust=robust_plan,
-                            years=years_plan)
+                            years=years_plan, language=tr.language)
     finally:
         status.clear()
     warn_unreachable(prepared.matrix)
@@ -226,55 +235,16 @@ def optimize_command(region: str, scenario_path: Path | None, budget_yuan: float
     if output_format == "json":
         echo_json(summary)
     else:
-        _echo_plan(summary, result.allocations, target)
+        echo_plan(summary, result.allocations, target, tr)
         if result.n_minus_1 is not None:
-            click.echo("Residents keeping each service under any single road failure ([n_minus_1]):")
-            echo_table(result.n_minus_1.overview())
+            click.echo(tr("cli.plan.n_minus_1"))
+            echo_table(shown(result.n_minus_1.overview(), tr))
         if robust_plan is not None:
-            click.echo(f"Weighted gap per scenario: today, with this plan ({robust}) and with the plain plan; "
-                       f"cost of robustness {summary['robust']['cost_of_robustness']:,.0f} people in normal "
-                       "conditions:")
-            echo_table(robust_plan.gaps.round({"today": 1, "robust": 1, "plain": 1}))
-        if years_plan is not None:
-            click.echo("Year by year (years.csv; what comes when: schedule.csv):")
-            echo_table(years_plan.table[["year", "capital_yuan", "annual_yuan", "gps_added", "gp_per_10k",
-                                         "weighted_gap"]].round(2))
-    exit_unless_optimal(result.status, f"status {result.status}, gap {_gap_text(summary['gap'])}; the plan written "
-                        "is the best found at the requested MIP gap")
-
-
-def _gap_text(gap: float | None) -> str:
-    return "unknown (a stage has no proven bound; see stage_gaps)" if gap is None else f"{gap:.4%}"
-
-
-def _echo_plan(summary: dict[str, Any], allocations: pd.DataFrame, target: Path) -> None:
-    proven = "" if summary["status"] == "optimal" else " (NOT proven optimal at the requested MIP gap)"
-    click.echo(f"Plan for {terminal_text(summary['region'])} ({summary['objective_name']} objective): "
-               f"status {summary['status']}"
-               f", gap {_gap_text(summary['gap'])}{proven}")
-    budget = summary["budget_yuan"]
-    click.echo(f"Cost {summary['cost_yuan']:,.0f} yuan" + (f" of {budget:,.0f}" if budget is not None else ""))
-    gp = summary["gp"]
-    click.echo(f"GPs per 10,000: {gp['per_10k_before']:.2f} -> {gp['per_10k_after']:.2f} "
-               f"(target {gp['target_per_10k']:g}; {gp['added']} GPs added)")
-    rows = [
-        {"service": name, "threshold_minutes": figures["threshold_minutes"],
-         "unserved_before": figures["unserved_before"], "unserved_after": figures["unserved_after"],
-         "covered_share_after": figures["covered_share"]}
-        for name, figures in summary["services"].items()
-    ]
-    echo_table(pd.DataFrame(rows).round(3))
-    if "pathways" in summary:
-        click.echo("")
-        echo_table(pd.DataFrame([
-            {"condition": name, "cases_per_year": f["expected_cases_after"], "timely_before": f["timely_cases_before"],
-             "timely_after": f["timely_cases_after"], "mean_minutes_after": f["mean_minutes_after"],
-             "p90_minutes_after": f["p90_minutes_after"]}
-            for name, f in summary["pathways"]["conditions"].items()]).round(1))
-    if len(allocations):
-        click.echo("")
-        echo_table(allocations[["site_id", "site_name", "resource", "quantity", "cost_yuan"]])
-    click.echo(f"Results written to {target}")
+            click.echo(tr("cli.plan.robust", mode=robust,
+                          cost=tr.number(summary["robust"]["cost_of_robustness"])))
+            echo_table(shown(robust_plan.gaps.round({"today": 1, "robust": 1, "plain": 1}), tr))
+    exit_unless_optimal(result.status, f"status {result.status}, gap {gap_text(summary['gap'], translator('en'))}; "
+                        "the plan written is the best found at the requested MIP gap")
 
 
 main.add_command(locate_group)
@@ -441,11 +411,13 @@ def vulnerability_command(region: str, scenario_path: Path | None, services: tup
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write frontier.csv, the chart and each budget's summary.")
 @overwrite_option
+@language_option
 @cache_option
 @handle_errors
 def sweep_command(region: str, scenario_path: Path | None, budgets: str, objective: str, solver: str | None,
                   time_limit_s: float | None, mip_gap: float | None, no_warm_start: bool, workers: int,
-                  scheduler: str | None, out_dir: Path | None, overwrite: bool, cache_dir: Path | None) -> None:
+                  scheduler: str | None, out_dir: Path | None, overwrite: bool, language: str | None,
+                  cache_dir: Path | None) -> None:
     """What each extra yuan buys: the optimal plan at every budget, and the budget-gap frontier.
 
     Exits 3 after writing when some budget failed (its row says why), 6 when some budget was not proven optimal.
@@ -469,8 +441,9 @@ def sweep_command(region: str, scenario_path: Path | None, budgets: str, objecti
     finally:
         status.clear()
     columns = ["budget_yuan", "cost_yuan", "status", "gap", "weighted_gap", "marginal_people_per_10k_yuan"]
-    echo_table(result.frontier[[c for c in columns if c in result.frontier.columns]])
-    click.echo(f"Frontier written to {target}")
+    tr = output_translator(language, prepared.region.language)
+    echo_table(shown(result.frontier[[c for c in columns if c in result.frontier.columns]], tr))
+    click.echo(tr("cli.sweep.written", target=target))
     exit_for_statuses(result.frontier)
 
 
@@ -481,9 +454,10 @@ def sweep_command(region: str, scenario_path: Path | None, budgets: str, objecti
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write comparison.csv, comparison.json and a chart here.")
 @overwrite_option
+@language_option
 @handle_errors
 def compare_command(result_dirs: tuple[Path, ...], output_format: str, out_dir: Path | None,
-                    overwrite: bool) -> None:
+                    overwrite: bool, language: str | None) -> None:
     """Several results or scenarios side by side: cost, status, each service's unserved population, GPs.
 
     Example: allocopt compare plan-20m/ plan-30m/ plan-equity/
@@ -493,9 +467,10 @@ def compare_command(result_dirs: tuple[Path, ...], output_format: str, out_dir: 
     if out_dir is not None:
         check_output_dir(out_dir, kind=compare.COMPARE_KIND, overwrite=overwrite, inputs=result_dirs)
     table = compare.compare_results(result_dirs)
-    click.echo(compare.render_comparison(table, output_format=output_format))
+    tr = output_translator(language, compare.result_language(result_dirs[0]))
+    click.echo(compare.render_comparison(table, output_format=output_format, tr=tr))
     if out_dir is not None:
-        compare.write_comparison(table, out_dir, overwrite=overwrite, inputs=result_dirs)
+        compare.write_comparison(table, out_dir, overwrite=overwrite, inputs=result_dirs, tr=tr)
 
 
 @main.command("batch")
@@ -549,15 +524,16 @@ def batch_command(regions: tuple[str, ...], regions_dir: Path | None, scenario_p
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the report (default: RESULT_DIR itself).")
 @overwrite_option
+@language_option
 @handle_errors
-def report_command(result_dir: Path, out_dir: Path | None, overwrite: bool) -> None:
+def report_command(result_dir: Path, out_dir: Path | None, overwrite: bool, language: str | None) -> None:
     """Maps, an Excel workbook and a self-contained HTML report of an optimize result directory.
 
     Example: allocopt report results/valley-county-20250101-120000
     """
     from allocopt.report import write_report
 
-    files = write_report(result_dir, out_dir=out_dir, overwrite=overwrite)
+    files = write_report(result_dir, out_dir=out_dir, overwrite=overwrite, language=language)
     click.echo(f"Report: {files.report}")
     click.echo(f"Workbook: {files.workbook}")
     click.echo(f"Maps: {len(files.maps)} PNG files in {files.report.parent}")

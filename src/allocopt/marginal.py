@@ -35,6 +35,7 @@ MARGINAL_COLUMNS = ("service", "newly_covered_people", "newly_covered_cases_per_
 """Columns `with_contributions` appends to an allocation table (docs/results.md)."""
 
 _PRIMARY_CARE_RESOURCES = ("open_site", "gp", "village_doctor")
+_KNOWN_RESOURCES = frozenset({*_PRIMARY_CARE_RESOURCES, *EQUIPMENT, *(center_column(s) for s in CENTERS)})
 
 
 def row_service(resource: str) -> str:
@@ -47,7 +48,8 @@ def row_service(resource: str) -> str:
 
 
 def with_contributions(problem: Problem, plan: Plan, allocations: pd.DataFrame) -> pd.DataFrame:
-    """`allocations` (rows of `results.allocation_table` for `plan`) with MARGINAL_COLUMNS appended."""
+    """`allocations` (rows of `results.allocation_table` for `plan`) with MARGINAL_COLUMNS appended; rows of
+    resources this module does not know (added by other model parts) get empty figures."""
     provided = provision(problem, plan)
     position = {site: j for j, site in enumerate(problem.site_ids)}
     sole_people: dict[str, np.ndarray] = {}
@@ -61,6 +63,11 @@ def with_contributions(problem: Problem, plan: Plan, allocations: pd.DataFrame) 
     for site_id, resource, quantity in zip(allocations["site_id"], allocations["resource"], allocations["quantity"],
                                            strict=True):
         j, v = position[site_id], row_service(str(resource))
+        if str(resource) not in _KNOWN_RESOURCES:  # a resource of another model part: no contribution defined here
+            people.append(float("nan"))
+            cases.append(float("nan"))
+            shortage.append(float("nan"))
+            continue
         lost = bool(v in sole_people and provided[v][j]
                     and not provision(problem, _without(plan, j, str(resource)))[v][j])
         people.append(float(sole_people[v][j]) if lost else 0.0)

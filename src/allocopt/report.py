@@ -17,9 +17,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Real
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import geopandas as gpd
@@ -32,7 +30,6 @@ from allocopt.errors import DataError
 from allocopt.export import CSV_ENCODING, atomic_output_dir, from_spreadsheet_cell, read_manifest, write_text
 from allocopt.i18n import FALLBACK_LANGUAGE, LANGUAGES, Translator, translator
 from allocopt.report_blocks import Block, Paragraph, Section, png_figure
-from allocopt.services import service_label
 from allocopt.workbook import write_workbook
 
 SUMMARY_FILE = "summary.json"
@@ -120,91 +117,6 @@ def read_result_dir(result_dir: str | Path) -> ResultData:
     )
 
 
-def summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """The run's headline figures as rows `figure, value, unit` (missing optional figures are left out)."""
-    solver = summary.get("solver") or {}
-    gp = summary.get("gp") or {}
-    scenario = summary.get("scenario") or {}
-    budget_lines = summary.get("budget") or {}
-    rows: list[tuple[str, Any, str]] = [
-        ("region", summary.get("region"), ""),
-        ("synthetic region", summary.get("region_synthetic"), ""),
-        ("scenario", scenario.get("name"), ""),
-        ("scenario source", scenario.get("source"), ""),
-        ("objective", summary.get("objective_name"), ""),
-        ("status", summary.get("status"), ""),
-        ("objective value", summary.get("objective"), ""),
-        ("best bound", summary.get("best_bound"), ""),
-        ("optimality gap", summary.get("gap"), "share"),
-        ("solver", " ".join(str(solver[k]) for k in ("name", "version") if solver.get(k)) or None, ""),
-        ("solve time", solver.get("seconds"), "s"),
-        *((f"budget ({line.removesuffix('_yuan')})", value, "yuan") for line, value in budget_lines.items()),
-        ("cost", summary.get("cost_yuan"), "yuan"),
-        ("budget used", _ratio(summary.get("cost_yuan"), summary.get("budget_yuan")), "share"),
-        ("capital cost", summary.get("capital_yuan"), "yuan"),
-        ("annual cost", summary.get("annual_yuan"), "yuan"),
-        ("population", summary.get("population"), "people"),
-        ("GPs per 10,000 before", gp.get("per_10k_before"), "GPs per 10k"),
-        ("GPs per 10,000 after", gp.get("per_10k_after"), "GPs per 10k"),
-        ("GPs per 10,000 target", gp.get("target_per_10k"), "GPs per 10k"),
-        ("GP shortage before", gp.get("shortage_people_before"), "people"),
-        ("GP shortage after", gp.get("shortage_people_after"), "people"),
-        ("GPs added", gp.get("added"), "GPs"),
-        ("allocopt version", summary.get("allocopt_version"), ""),
-    ]
-    kept = [row for row in rows if row[1] is not None]
-    return pd.DataFrame(kept, columns=["figure", "value", "unit"])
-
-
-def _ratio(part: Any, whole: Any) -> float | None:
-    """part / whole for two numbers with a positive whole, else None (e.g. a budget split into lines)."""
-    numbers = [v for v in (part, whole) if isinstance(v, Real) and not isinstance(v, bool)]
-    return float(part) / float(whole) if len(numbers) == 2 and float(whole) > 0 else None
-
-
-def services_table(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per service of summary.json: threshold, covered and unserved people before and after the plan."""
-    rows = []
-    for service, figures in summary["services"].items():
-        rows.append(
-            {
-                "service": service,
-                "label": service_label(service),
-                "threshold_minutes": figures.get("threshold_minutes"),
-                "unserved_before": figures["unserved_before"],
-                "unserved_after": figures["unserved_after"],
-                "covered_population_before": figures.get("covered_population_before"),
-                "covered_population_after": figures.get("covered_population"),
-                "covered_share_before": figures.get("covered_share_before"),
-                "covered_share_after": figures.get("covered_share"),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-INDICATOR_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType({
-    "medical_point_15min_share": ("Residents within 15 minutes of a first-contact point", "share"),
-    "gp_per_10k": ("GPs per 10,000 residents", "ratio"),
-    "beds_per_1000": ("Beds per 1,000 residents", "ratio"),
-    "township_hcs_per_township": ("Township health centers per township", "ratio"),
-    "village_clinics_per_village": ("Village clinics per village", "ratio"),
-    "staffed_village_clinics_per_village": ("Staffed village clinics per village", "ratio"),
-})
-"""Readable name and unit of each indicator of summary.json `indicators` (allocopt.indicators)."""
-
-
-def indicators_table(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per indicator of summary.json: before, after, the national target or reference and its source
-    (no rows for results written before the indicators existed)."""
-    rows = [{"indicator": name, "label": INDICATOR_LABELS.get(name, (name, ""))[0],
-             "unit": INDICATOR_LABELS.get(name, ("", "ratio"))[1], "before": values.get("before"),
-             "after": values.get("after"), "national": values.get("national"),
-             "national_kind": values.get("national_kind"), "source": values.get("source")}
-            for name, values in summary.get("indicators", {}).items()]
-    return pd.DataFrame(rows, columns=["indicator", "label", "unit", "before", "after", "national", "national_kind",
-                                       "source"])
-
-
 def report_language(summary: Mapping[str, Any], language: str | None = None) -> str:
     """The language of the report: `language` when given, else the region's (summary.json `region.language`, or
     `region_language`), else `allocopt.i18n.FALLBACK_LANGUAGE`."""
@@ -273,7 +185,7 @@ def draw_report(result_dir: Path, out_dir: Path, *, directory: Path, dpi: int = 
         chart_figure = maps.budget_gap_chart(result.frontier, region=region, scenario=scenario,
                                              budget_yuan=summary.get("budget_yuan"), tr=tr)
         chart = maps.save_png(chart_figure, out_dir / FRONTIER_CHART_FILE, dpi=dpi)
-    workbook = write_workbook(_sheets(result), out_dir / WORKBOOK_FILE, tr=tr)
+    workbook = write_workbook(result, out_dir / WORKBOOK_FILE, tr=tr, result_dir=result_dir)
     closures = closures_section(result_dir, out_dir, township_layer=result.township_layer, region=region,
                                 scenario=scenario, dpi=dpi, tr=tr)
     html = render_html(result, service_maps=service_maps, facilities_map=facilities_path, frontier_chart=chart,
@@ -395,23 +307,6 @@ def _read_layers(path: Path) -> dict[str, gpd.GeoDataFrame]:
             raise DataError(f"{path}: layer {required!r} is missing; see docs/results.md")
     wanted = ("townships", "facilities", "referrals", "demand")
     return {name: gpd.read_file(path, layer=name, engine="pyogrio") for name in wanted if name in names}
-
-
-def _sheets(result: ResultData) -> dict[str, pd.DataFrame]:
-    services = services_table(result.summary).drop(columns=["label"])
-    sheets = {
-        "Summary": summary_table(result.summary),
-        "Services": services,
-        **({"Indicators": indicators_table(result.summary).drop(columns=["label"])}
-           if result.summary.get("indicators") else {}),
-        "Allocations": result.allocations,
-        "Townships": result.townships,
-    }
-    if result.referrals is not None:
-        sheets["Referrals"] = pd.DataFrame(result.referrals.drop(columns=result.referrals.geometry.name))
-    if result.frontier is not None:
-        sheets["Frontier"] = result.frontier
-    return sheets
 
 
 def closures_section(result_dir: Path, out_dir: Path, *, township_layer: gpd.GeoDataFrame, region: str,

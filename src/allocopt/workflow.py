@@ -330,13 +330,15 @@ def plan_summary(prepared: Prepared, result: Result, *, robust: RobustPlan | Non
 
 
 def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overwrite: bool = False,
-               report: bool = False, robust: RobustPlan | None = None, years: YearsPlan | None = None) -> Path:
+               report: bool = False, robust: RobustPlan | None = None, years: YearsPlan | None = None,
+               language: str | None = None) -> Path:
     """Write summary.json, allocations.csv, townships.csv and result.gpkg (docs/results.md), for a robust plan
     scenarios.csv and the result.gpkg layer critical_links (docs/closures.md), with `[ems]` ems_stations.csv,
     ems_demand.csv and the layer ems_stations (docs/ems.md), with `[n_minus_1]` n_minus_1.csv and the layer
     n_minus_1 (docs/closures.md), for a multi-year plan schedule.csv and years.csv (docs/years.md; `result` is
     then its last year), and with `report` the maps (ems_map.png, and timeline.png for a multi-year plan, too),
-    plan.xlsx and report.html, as one atomic result folder (`allocopt.export.atomic_output_dir`)."""
+    plan.xlsx and report.html (in `language`, default the region's), as one atomic result folder
+    (`allocopt.export.atomic_output_dir`)."""
     region = prepared.region
     townships = region.townships[["code", "geometry"]].merge(result.townships, on="code", how="left")
     existing = region.sites.drop(columns=["name", "kind", "level", "township_code"])
@@ -376,7 +378,7 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
         if report:
             from allocopt.report import draw_report
 
-            draw_report(staging, staging, directory=Path(out_dir))
+            draw_report(staging, staging, directory=Path(out_dir), language=language)
             if result.ems is not None and region.ems_stations is not None:
                 from allocopt.ems_map import ems_station_map, save_ems_map
 

@@ -8,6 +8,7 @@ stable English keys.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,33 @@ _PLAN_ALLOCATION_COLUMNS = ("site_id", "site_name", "resource", "quantity", "cos
 
 
 def shown(table: pd.DataFrame, tr: Translator) -> pd.DataFrame:
-    """`table` as people read it: vocabulary values in words, headers from `cli.column.*` (else the name)."""
+    """`table` as people read it: vocabulary values in words, numbers written by their unit (grouped digits,
+    percentages), headers from `cli.column.*` (else the name)."""
     words = table.copy()
     for column, family in _TERM_COLUMNS.items():
         if column in words.columns:
             words[column] = words[column].map(lambda v, f=family: tr.term(f, v) if isinstance(v, str) else v)
+    for column in words.columns:
+        if pd.api.types.is_numeric_dtype(words[column]) and not pd.api.types.is_bool_dtype(words[column]):
+            words[column] = words[column].map(lambda v, c=str(column): _number_text(c, v, tr))
     return words.rename(columns=lambda c: tr(f"cli.column.{c}") if tr.has(f"cli.column.{c}") else c)
+
+
+def _number_text(column: str, value: float, tr: Translator) -> str:
+    """A number of a printed table, written by the unit its column name carries."""
+    if pd.isna(value):
+        return "—"
+    if "share" in column or column == "gap":
+        return tr.share(value, decimals=4 if column == "gap" else 1)
+    if column == "threshold_minutes":
+        return tr.number(value)
+    if "minutes" in column or "per_10k" in column or column in ("today", "robust", "plain"):
+        return tr.number(value, decimals=1 if "minutes" in column else 2)
+    return tr.number(value, decimals=0 if float(value).is_integer() or _WHOLE.search(column) else 2)
+
+
+_WHOLE = re.compile(r"yuan|people|population|unserved|cases|quantity|visits|weighted_gap|year|gps")
+"""Columns counted in whole units (people, yuan, items): printed without decimals."""
 
 
 def gap_text(gap: float | None, tr: Translator) -> str:
@@ -58,7 +80,7 @@ def echo_plan(summary: Mapping[str, Any], allocations: pd.DataFrame, target: Pat
     rows = [{"service": name, "threshold_minutes": figures["threshold_minutes"],
              "unserved_before": figures["unserved_before"], "unserved_after": figures["unserved_after"],
              "covered_share_after": figures["covered_share"]} for name, figures in summary["services"].items()]
-    echo_table(shown(pd.DataFrame(rows).round(3), tr))
+    echo_table(shown(pd.DataFrame(rows), tr))
     if summary.get("tiers"):
         click.echo("")
         click.echo(tiers_line(summary["tiers"], tr))
@@ -73,7 +95,7 @@ def echo_plan(summary: Mapping[str, Any], allocations: pd.DataFrame, target: Pat
     if len(allocations):
         click.echo("")
         columns = [c for c in _PLAN_ALLOCATION_COLUMNS if c in allocations.columns]
-        echo_table(shown(allocations[columns].round(1), tr))
+        echo_table(shown(allocations[columns], tr))
     click.echo(tr("cli.plan.written", target=target))
 
 

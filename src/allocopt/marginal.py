@@ -13,7 +13,8 @@ n_i = sum_j W_v[i, j] P_v[j] the providers of point i, the people that site j al
 
     sole_v[j] = sum_i population_i [n_i = 1] W_v[i, j] P_v[j]      (one matrix product per service),
 
-and row r's contribution is sole_v[j] when removing r stops j providing v, else 0; expected cases likewise with
+and row r's contribution is sole_v[j] when removing r stops j providing v, else 0 (one provision call per kind
+of resource, with that resource taken out everywhere, answers this for every row); expected cases likewise with
 each point's yearly cases of condition v. A GP row also lowers its township's GP shortage (people beyond the
 target density): gp_shortage_reduced_people = shortage(GPs - q) - shortage(GPs). Contributions do not add up:
 two rows that need each other (an opened site and the GP who staffs it) each count the people both bring.
@@ -55,10 +56,17 @@ def with_contributions(problem: Problem, plan: Plan, allocations: pd.DataFrame) 
     sole_people: dict[str, np.ndarray] = {}
     sole_cases: dict[str, np.ndarray] = {}
     for v in problem.services:
-        sole_people[v] = _sole_coverage(problem, v, provided[v], problem.demand_population)
-        if v in problem.demand_cases:
-            sole_cases[v] = _sole_coverage(problem, v, provided[v], problem.demand_cases[v])
+        yearly = problem.demand_cases.get(v)
+        sums = _sole_coverage(problem, v, provided[v],
+                              [problem.demand_population, *([] if yearly is None else [np.asarray(yearly, float)])])
+        sole_people[v] = sums[0]
+        if yearly is not None:
+            sole_cases[v] = sums[1]
     township_gps = _township_gps(problem, plan)
+    # Provision at a site depends on that site's decisions alone, so taking a resource out at every site at
+    # once gives, at each site, its provision without that row: one `provision` call per resource.
+    without = {r: provision(problem, _without(plan, r)) for r in set(map(str, allocations["resource"]))
+               if r in _KNOWN_RESOURCES}
     people, cases, shortage = [], [], []
     for site_id, resource, quantity in zip(allocations["site_id"], allocations["resource"], allocations["quantity"],
                                            strict=True):
@@ -68,8 +76,7 @@ def with_contributions(problem: Problem, plan: Plan, allocations: pd.DataFrame) 
             cases.append(float("nan"))
             shortage.append(float("nan"))
             continue
-        lost = bool(v in sole_people and provided[v][j]
-                    and not provision(problem, _without(plan, j, str(resource)))[v][j])
+        lost = bool(v in sole_people and provided[v][j] and not without[str(resource)][v][j])
         people.append(float(sole_people[v][j]) if lost else 0.0)
         cases.append((float(sole_cases[v][j]) if lost else 0.0) if v in sole_cases else float("nan"))
         shortage.append(_shortage_reduced(problem, township_gps, j, int(quantity)) if resource == "gp" else 0.0)
@@ -79,20 +86,23 @@ def with_contributions(problem: Problem, plan: Plan, allocations: pd.DataFrame) 
                               gp_shortage_reduced_people=np.asarray(shortage, dtype=float))
 
 
-def _sole_coverage(problem: Problem, service: str, providers: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Per site: the sum of `weights` (population, or yearly cases) over the demand points it alone covers for
-    `service` (0 where it does not provide the service)."""
-    within = (problem.minutes <= problem.scenario.thresholds_minutes[service]) & providers[None, :]
-    alone = within & (within.sum(axis=1) == 1)[:, None]
-    return np.asarray(weights, dtype=float) @ alone
+def _sole_coverage(problem: Problem, service: str, providers: np.ndarray,
+                   weights: list[np.ndarray]) -> list[np.ndarray]:
+    """Per site, for each of `weights` (population, yearly cases): the sum over the demand points that the site
+    alone covers for `service` (0 where it does not provide the service)."""
+    columns = np.flatnonzero(providers)
+    if columns.size == 0:
+        return [np.zeros(len(providers)) for _ in weights]
+    within = problem.minutes[:, columns] <= problem.scenario.thresholds_minutes[service]
+    alone = within.sum(axis=1) == 1
+    site = columns[within[alone].argmax(axis=1)]  # the one provider of each such point
+    return [np.bincount(site, weights=np.asarray(w, dtype=float)[alone], minlength=len(providers)) for w in weights]
 
 
-def _without(plan: Plan, site: int, resource: str) -> Plan:
-    """`plan` with the allocation of `resource` at position `site` taken out."""
+def _without(plan: Plan, resource: str) -> Plan:
+    """`plan` with `resource` taken out at every site."""
     def dropped(values: np.ndarray) -> np.ndarray:
-        copy = values.copy()
-        copy[site] = 0
-        return copy
+        return np.zeros_like(values)
 
     if resource == "open_site":
         return dataclasses.replace(plan, opened=dropped(plan.opened))

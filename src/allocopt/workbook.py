@@ -86,7 +86,8 @@ def summary_sheet(summary: Mapping[str, Any], allocations: pd.DataFrame, tr: Tra
 
 
 def opening(summary: Mapping[str, Any], tr: Translator) -> list[str]:
-    """Two sentences: what the plan costs, and what it buys for primary care and GPs."""
+    """The opening: what the plan costs, what it buys for primary care and GPs, and who stays beyond reach (and
+    how many villages no eligible site can bring within the limit)."""
     cost = tr("workbook.summary.cost", cost=tr.yuan(summary.get("cost_yuan") or 0.0),
               capital=tr.yuan(summary.get("capital_yuan") or 0.0), annual=tr.yuan(summary.get("annual_yuan") or 0.0))
     budget = summary.get("budget_yuan")
@@ -106,6 +107,12 @@ def opening(summary: Mapping[str, Any], tr: Translator) -> list[str]:
                        added=tr.number(gp.get("added") or 0)))
     if buys:
         sentences.append(tr("workbook.summary.buys", figures=tr("workbook.summary.separator").join(buys)))
+    if primary is not None and primary.get("unserved_after"):
+        minutes = tr.number(primary.get("threshold_minutes") or 0)
+        uncoverable = primary.get("uncoverable_demand_points") or 0
+        sentences.append(tr("workbook.summary.beyond", people=tr.people(primary["unserved_after"]), minutes=minutes)
+                         + (tr("workbook.summary.uncoverable", count=tr.number(uncoverable), minutes=minutes)
+                            if uncoverable else ""))
     return sentences
 
 
@@ -253,5 +260,15 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def _headers(tr: Translator, *columns: str) -> dict[str, str]:
-    """Column -> its header in words (`workbook.column.<name>`), the name itself where the catalogue has none."""
-    return {c: tr(f"workbook.column.{c}") if tr.has(f"workbook.column.{c}") else c for c in map(str, columns)}
+    """Column -> its header in words (`workbook.column.<name>`, or for `covered_share_<service>` the service's
+    share), the name itself where the catalogue has none."""
+    return {c: _header(tr, c) for c in map(str, columns)}
+
+
+def _header(tr: Translator, column: str) -> str:
+    if tr.has(f"workbook.column.{column}"):
+        return tr(f"workbook.column.{column}")
+    service = column.removeprefix("covered_share_")
+    if service != column and tr.has(f"common.service.{service}"):
+        return tr("workbook.column.covered_share_of", service=tr.term("common.service", service))
+    return column

@@ -96,3 +96,31 @@ def test_compare_in_chinese_by_the_results_language(tmp_path: Path) -> None:
     assert "grassroots visit share after" in english.output and "总投入" not in english.output
     machine = json.loads(CliRunner().invoke(main, ["compare", *plans, "--format", "json"]).stdout)
     assert machine[0]["grassroots_share_after"] == 0.66 and "cost_yuan" in machine[0]
+
+
+def test_the_plan_printout_shows_tiers_pathways_and_years(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from allocopt.cli_text import echo_plan
+    from allocopt.i18n import translator
+
+    summary = json.loads((fx.write_result_dir(tmp_path / "plan") / "summary.json").read_text(encoding="utf-8"))
+    summary["tiers"] = {"grassroots_share_before": 0.338, "grassroots_share_after": 0.47,
+                        "target_grassroots_share": 0.65, "meets_target_after": False,
+                        "mean_referral_minutes_before": 50.57, "mean_referral_minutes_after": 47.92, "links_changed": 2}
+    summary["pathways"] = {"conditions": {"stroke": {"timely_cases_before": 120.0, "timely_cases_after": 310.5,
+                                                     "timely_share_before": 0.29, "timely_share_after": 0.756,
+                                                     "mean_minutes_before": 140.0, "mean_minutes_after": 88.25}}}
+    summary["years"] = {"first": 2026, "last": 2027, "per_year": [
+        {"year": 2026, "capital_yuan": 5e6, "annual_yuan": 1e6, "gps_added": 10, "gp_per_10k": 2.1,
+         "weighted_gap": 9000.0},
+        {"year": 2027, "capital_yuan": 4e6, "annual_yuan": 2e6, "gps_added": 8, "gp_per_10k": 2.9,
+         "weighted_gap": 7000.0}]}
+    echo_plan(summary, fx.ALLOCATIONS, tmp_path / "plan", translator("zh"))
+    printed = capsys.readouterr().out
+    assert "基层就诊率33.8% → 47.0%（目标65.0%，未达标）" in printed
+    assert "平均转诊时间50.6 → 47.9分钟；调整医共体转诊关系2处" in printed
+    assert "卒中中心" in printed and "75.6%" in printed and "310" in printed
+    assert "年度" in printed and "2026 " in printed and "2,026" not in printed and "4,000,000" in printed
+    echo_plan(summary, fx.ALLOCATIONS, tmp_path / "plan", translator("en"))
+    english = capsys.readouterr().out
+    assert "grassroots visit share 33.8% -> 47.0% (target 65.0%, not met)" in english
+    assert "Care pathways" in english and "Year by year" in english and "Stroke center" in english

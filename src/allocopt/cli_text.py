@@ -46,6 +46,8 @@ def _number_text(column: str, value: float, tr: Translator) -> str:
         return "—"
     if "share" in column or column == "gap":
         return tr.share(value, decimals=4 if column == "gap" else 1)
+    if column == "year":
+        return str(int(value))
     if column == "threshold_minutes":
         return tr.number(value)
     if "minutes" in column or "per_10k" in column or column in ("today", "robust", "plain"):
@@ -53,7 +55,7 @@ def _number_text(column: str, value: float, tr: Translator) -> str:
     return tr.number(value, decimals=0 if float(value).is_integer() or _WHOLE.search(column) else 2)
 
 
-_WHOLE = re.compile(r"yuan|people|population|unserved|cases|quantity|visits|weighted_gap|year|gps")
+_WHOLE = re.compile(r"yuan|people|population|unserved|cases|quantity|visits|weighted_gap|gps")
 """Columns counted in whole units (people, yuan, items): printed without decimals."""
 
 

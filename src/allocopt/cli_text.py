@@ -20,7 +20,8 @@ from allocopt._clitools import echo_table, terminal_text
 from allocopt.i18n import Translator
 
 _TERM_COLUMNS: Mapping[str, str] = {"service": "common.service", "resource": "common.resource",
-                                    "level": "common.level", "condition": "common.service"}
+                                    "level": "common.level", "condition": "common.service",
+                                    "status": "cli.value.status"}
 """Columns whose values are vocabulary names, printed in the planner's words."""
 
 _PLAN_ALLOCATION_COLUMNS = ("site_id", "site_name", "resource", "quantity", "cost_yuan", "newly_covered_people",

@@ -87,7 +87,7 @@ def summary_sheet(summary: Mapping[str, Any], allocations: pd.DataFrame, tr: Tra
 
 def opening(summary: Mapping[str, Any], tr: Translator) -> list[str]:
     """The opening: what the plan costs, what it buys for primary care and GPs, and who stays beyond reach (and
-    how many villages no eligible site can bring within the limit)."""
+    how many of them no eligible site can bring within the limit: what money cannot fix)."""
     cost = tr("workbook.summary.cost", cost=tr.yuan(summary.get("cost_yuan") or 0.0),
               capital=tr.yuan(summary.get("capital_yuan") or 0.0), annual=tr.yuan(summary.get("annual_yuan") or 0.0))
     budget = summary.get("budget_yuan")
@@ -109,9 +109,9 @@ def opening(summary: Mapping[str, Any], tr: Translator) -> list[str]:
         sentences.append(tr("workbook.summary.buys", figures=tr("workbook.summary.separator").join(buys)))
     if primary is not None and primary.get("unserved_after"):
         minutes = tr.number(primary.get("threshold_minutes") or 0)
-        uncoverable = primary.get("uncoverable_demand_points") or 0
+        uncoverable = primary.get("uncoverable_population") or 0
         sentences.append(tr("workbook.summary.beyond", people=tr.people(primary["unserved_after"]), minutes=minutes)
-                         + (tr("workbook.summary.uncoverable", count=tr.number(uncoverable), minutes=minutes)
+                         + (tr("workbook.summary.uncoverable", people=tr.people(uncoverable), minutes=minutes)
                             if uncoverable else ""))
     return sentences
 

@@ -124,3 +124,22 @@ def test_the_plan_printout_shows_tiers_pathways_and_years(tmp_path: Path, capsys
     english = capsys.readouterr().out
     assert "grassroots visit share 33.8% -> 47.0% (target 65.0%, not met)" in english
     assert "Care pathways" in english and "Year by year" in english and "Stroke center" in english
+
+
+def test_access_map_and_table_follow_lang(tiny_region_path: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from allocopt import maps
+
+    drawn = []
+    original = maps.access_map
+
+    def spy(*args, **kwargs):
+        drawn.append(kwargs["tr"].language)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(maps, "access_map", spy)
+    outcome = CliRunner().invoke(main, ["access", str(tiny_region_path), "--lang", "zh", "--map",
+                                        str(tmp_path / "gaps.png"), "--cache-dir", str(tmp_path / "cache")])
+    assert outcome.exit_code == 0, outcome.output
+    assert drawn == ["zh"] and (tmp_path / "gaps.png").read_bytes().startswith(b"\x89PNG")
+    assert "常住人口" in outcome.output and "基本医疗（首诊）" in outcome.output

@@ -142,7 +142,7 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
     if out_dir is not None:
         workflow.write_access(report, out_dir, overwrite=overwrite, inputs=inputs)
     if map_path is not None:
-        workflow.write_access_map(prepared, report, map_path)
+        workflow.write_access_map(prepared, report, map_path, language=language)
     services = report.services.reset_index(drop=True)
     if output_format == "json":
         echo_json(report.to_dict())
@@ -437,11 +437,11 @@ def sweep_command(region: str, scenario_path: Path | None, budgets: str, objecti
         result = sweep.sweep_budgets(prepared, values, objective=objective, solver=solver,
                                      time_limit_s=time_limit_s, mip_gap=mip_gap, warm_start=not no_warm_start,
                                      workers=workers, scheduler=scheduler, progress=progress_reporter(status))
-        sweep.write_sweep(result, target, overwrite=overwrite, inputs=inputs)
+        tr = output_translator(language, prepared.region.language)
+        sweep.write_sweep(result, target, overwrite=overwrite, inputs=inputs, tr=tr)
     finally:
         status.clear()
     columns = ["budget_yuan", "cost_yuan", "status", "gap", "weighted_gap", "marginal_people_per_10k_yuan"]
-    tr = output_translator(language, prepared.region.language)
     echo_table(shown(result.frontier[[c for c in columns if c in result.frontier.columns]], tr))
     click.echo(tr("cli.sweep.written", target=target))
     exit_for_statuses(result.frontier)

@@ -29,6 +29,7 @@ import pandas as pd
 from allocopt.engine import ProgressCallback, Task, TaskOutcome, open_engine
 from allocopt.errors import AllocoptError, ScenarioError
 from allocopt.export import atomic_output_dir, write_csv, write_json
+from allocopt.i18n import Translator, translator
 from allocopt.money import parse_money
 from allocopt.optimize import TODAY, StartPlan, optimize_problem
 from allocopt.results import Result
@@ -327,15 +328,17 @@ SWEEP_KIND = "sweep"
 
 
 def write_sweep(sweep: Sweep, out_dir: str | Path, *, overwrite: bool = False,
-                inputs: Sequence[str | Path] = ()) -> Path:
-    """Write frontier.csv, the budget-gap chart, sweep.json and summaries/budget-<yuan>.json, atomically.
+                inputs: Sequence[str | Path] = (), tr: Translator | None = None) -> Path:
+    """Write frontier.csv, the budget-gap chart (labelled in `tr`'s language, English by default), sweep.json and
+    summaries/budget-<yuan>.json, atomically.
 
     `overwrite` and `inputs` (the files and folders the sweep read) as in `allocopt.export.check_output_dir`.
     """
     from allocopt import maps
 
     figure = maps.budget_gap_chart(
-        sweep.frontier, region=sweep.region, scenario=sweep.scenario, budget_yuan=sweep.scenario_budget_yuan
+        sweep.frontier, region=sweep.region, scenario=sweep.scenario, budget_yuan=sweep.scenario_budget_yuan,
+        tr=tr or translator("en"),
     )
     with atomic_output_dir(out_dir, kind=SWEEP_KIND, overwrite=overwrite, inputs=inputs) as staging:
         write_csv(sweep.frontier, staging / FRONTIER_FILE)

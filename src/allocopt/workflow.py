@@ -28,6 +28,7 @@ from allocopt.costs import (
 from allocopt.errors import AllocoptError, ScenarioError
 from allocopt.export import atomic_output_dir, write_csv, write_geopackage, write_json
 from allocopt.failure_coverage import failure_layer, region_failure_sets
+from allocopt.i18n import FALLBACK_LANGUAGE, translator
 from allocopt.model import Problem, build_problem, classic
 from allocopt.model.capacity_coverage import CoveragePlan, ResourceKind, capacity_coverage
 from allocopt.model.classic import LocateResult
@@ -227,8 +228,10 @@ def write_access(report: AccessReport, out_dir: str | Path, *, overwrite: bool =
     return Path(out_dir)
 
 
-def write_access_map(prepared: Prepared, report: AccessReport, path: str | Path) -> Path:
-    """Draw today's population-weighted travel minutes per township and service to a PNG file."""
+def write_access_map(prepared: Prepared, report: AccessReport, path: str | Path, *,
+                     language: str | None = None) -> Path:
+    """Draw today's population-weighted travel minutes per township and service to a PNG file, labelled in
+    `language` (default: the region's, else `i18n.FALLBACK_LANGUAGE`)."""
     from allocopt import maps
     from allocopt.services import SERVICES
 
@@ -241,6 +244,7 @@ def write_access_map(prepared: Prepared, report: AccessReport, path: str | Path)
         region=prepared.region.name,
         scenario=prepared.scenario.name,
         thresholds_minutes=prepared.scenario.thresholds_minutes,
+        tr=translator(language or prepared.region.language or FALLBACK_LANGUAGE),
     )
     return maps.save_png(figure, path)
 

@@ -260,15 +260,21 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def _headers(tr: Translator, *columns: str) -> dict[str, str]:
-    """Column -> its header in words (`workbook.column.<name>`, or for `covered_share_<service>` the service's
-    share), the name itself where the catalogue has none."""
+    """Column -> its header in words (`workbook.column.<name>`; for `covered_share_<service>`,
+    `expected_cases_<service>` and `indicator_<name>` the service's or indicator's words), the name itself where
+    the catalogue has none."""
     return {c: _header(tr, c) for c in map(str, columns)}
 
 
 def _header(tr: Translator, column: str) -> str:
     if tr.has(f"workbook.column.{column}"):
         return tr(f"workbook.column.{column}")
-    service = column.removeprefix("covered_share_")
-    if service != column and tr.has(f"common.service.{service}"):
-        return tr("workbook.column.covered_share_of", service=tr.term("common.service", service))
+    for prefix, key in (("covered_share_", "workbook.column.covered_share_of"),
+                        ("expected_cases_", "workbook.column.expected_cases_of")):
+        service = column.removeprefix(prefix)
+        if service != column and tr.has(f"common.service.{service}"):
+            return tr(key, service=tr.term("common.service", service))
+    indicator = column.removeprefix("indicator_")
+    if indicator != column and tr.has(f"common.indicator.{indicator}"):
+        return tr(f"common.indicator.{indicator}")
     return column

@@ -20,7 +20,7 @@ from allocopt._clitools import echo_table, terminal_text
 from allocopt.i18n import Translator
 
 _TERM_COLUMNS: Mapping[str, str] = {"service": "common.service", "resource": "common.resource",
-                                    "level": "common.level", "condition": "common.service",
+                                    "level": "common.level", "condition": "common.condition",
                                     "status": "cli.value.status"}
 """Columns whose values are vocabulary names, printed in the planner's words."""
 
@@ -38,6 +38,8 @@ def shown(table: pd.DataFrame, tr: Translator) -> pd.DataFrame:
     for column in words.columns:
         if pd.api.types.is_numeric_dtype(words[column]) and not pd.api.types.is_bool_dtype(words[column]):
             words[column] = words[column].map(lambda v, c=str(column): _number_text(c, v, tr))
+        else:
+            words[column] = words[column].map(lambda v: "—" if v is None else v)
     return words.rename(columns=lambda c: tr(f"cli.column.{c}") if tr.has(f"cli.column.{c}") else c)
 
 

@@ -491,7 +491,8 @@ def _region_meta(name: str, county: str, valleys: int, arguments: Mapping[str, A
               if layer != "candidates" or arguments["candidates"] > 0]
     source_note = f" (allocopt.generate, seed {arguments['seed']})"
     return {
-        "region": {"name": name, "description": description, "crs": CRS, "synthetic": True, "language": "zh",
+        "region": {"name": name, "title": f"{county}县" if valleys == 1 else f"{county}等{valleys}县",
+                   "description": description, "crs": CRS, "synthetic": True, "language": "zh",
                    "calibration": calibration},
         "generator": {"module": "allocopt.generate", **arguments},
         "layers": {layer: {"file": "region.gpkg", "layer": layer, "source": _LAYER_SOURCES[layer] + source_note,

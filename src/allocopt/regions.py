@@ -50,7 +50,7 @@ _TOML_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "": {"region": dict, "layers": dict, "network": dict, "generator": dict},
     "region": {
         "name": str, "description": str, "crs": str, "synthetic": bool, "calibration": str, "source": str,
-        "license": str, "language": str,
+        "license": str, "language": str, "title": str,
     },
     "layer": {
         "file": str, "layer": str, "source": str, "license": str, "x_column": str, "y_column": str, "crs": str,
@@ -100,6 +100,8 @@ class Region:
     or None when the bundle has none."""
     language: str | None = None
     """Language of the outputs written for people (`allocopt.i18n.LANGUAGES`), from region.toml; None: unset."""
+    title: str | None = None
+    """The region's name as its people write it ("东塘县"), for titles of reports; None: `name` stands."""
 
 
 def path_safe_name(name: str, *, max_length: int = 80) -> str:
@@ -195,6 +197,7 @@ def load_region(name_or_path: str | Path) -> Region:
         speeds_kmh=network.get("speeds_kmh", {}),
         sources=sources,
         language=language,
+        title=region_table.get("title"),
     )
 
 
@@ -224,6 +227,7 @@ def build_region(
     speeds_kmh: Mapping[str, float] | None = None,
     sources: Mapping[str, str] | None = None,
     language: str | None = None,
+    title: str | None = None,
 ) -> Region:
     """Assemble a `Region` from layers already validated by `schema.validate` and already in `crs`.
 
@@ -295,6 +299,7 @@ def build_region(
                 _township_positions(ems_stations, townships, where=where("ems_stations"))],
             where=where("ems_stations")),
         language=language,
+        title=title,
     )
 
 

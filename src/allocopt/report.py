@@ -128,7 +128,10 @@ def report_language(summary: Mapping[str, Any], language: str | None = None) -> 
 
 
 def region_name(summary: Mapping[str, Any]) -> str:
-    """The region's name in summary.json (`region`, or `region.name` when the region is an object)."""
+    """The region's name as its people write it (summary.json `region_title`), else its bundle name (`region`, or
+    `region.name` when the region is an object)."""
+    if summary.get("region_title"):
+        return str(summary["region_title"])
     region = summary["region"]
     return str(region.get("name", "")) if isinstance(region, Mapping) else str(region)
 

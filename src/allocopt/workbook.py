@@ -71,7 +71,7 @@ def township_names(townships: pd.DataFrame) -> dict[str, str]:
 def summary_sheet(summary: Mapping[str, Any], allocations: pd.DataFrame, tr: Translator) -> Sheet:
     """The opening: title, what the plan buys for how much, indicators, services, investment, tiered care."""
     parts: list[Text | Table] = [
-        Text(tr("workbook.summary.title", region=summary.get("region", ""),
+        Text(tr("workbook.summary.title", region=summary.get("region_title") or summary.get("region", ""),
                 scenario=(summary.get("scenario") or {}).get("name", "")), size=14),
         *(Text(sentence) for sentence in opening(summary, tr)),
     ]

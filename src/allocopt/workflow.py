@@ -318,6 +318,7 @@ def plan_summary(prepared: Prepared, result: Result, *, robust: RobustPlan | Non
         "region": region.name,
         "region_synthetic": region.synthetic,
         "region_language": region.language,
+        "region_title": region.title or region.name,
         "scenario": {"name": scenario.name, "source": scenario.source, "settings": scenario_to_dict(scenario)},
     }
     summary.update(result.to_summary())

@@ -71,7 +71,8 @@ def echo_plan(summary: Mapping[str, Any], allocations: pd.DataFrame, target: Pat
     """The plan's headline (status, cost, GPs), per-service reach, tiered care, pathways, years, the allocations."""
     status = tr.term("cli.value.status", str(summary["status"]))
     proven = "" if summary["status"] == "optimal" else tr("cli.plan.not_proven")
-    click.echo(tr("cli.plan.heading", region=terminal_text(summary.get("region_title") or summary["region"]), status=status, proven=proven,
+    region = terminal_text(summary.get("region_title") or summary["region"])
+    click.echo(tr("cli.plan.heading", region=region, status=status, proven=proven,
                   objective=tr.term("cli.value.objective", str(summary["objective_name"])),
                   gap=gap_text(summary["gap"], tr)))
     budget = summary["budget_yuan"]

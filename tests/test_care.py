@@ -27,11 +27,12 @@ from allocopt.indicators import region_indicators, township_indicators
 from allocopt.model import Problem, build_model
 from allocopt.model.allocation import dominated_primary_sites
 from allocopt.model.problem import expected_cases
+from allocopt.model.tier_data import referral_capacity
 from allocopt.optimize import optimize_problem
 from allocopt.scenario import load_scenario, scenario_from_dict
 from allocopt.schema import LAYERS, DefaultsWarning, validate
 from allocopt.services import EQUIPMENT, first_contact
-from allocopt.tiers import parse_tiers, referral_capacity
+from allocopt.tiers import parse_tiers
 
 INF = np.inf
 ONLY_PRIMARY = {"primary_care": 1.0, "chest_pain": 0.0, "stroke": 0.0, "trauma": 0.0, "ct": 0.0, "dr": 0.0,

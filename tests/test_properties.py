@@ -26,6 +26,7 @@ from allocopt import workflow
 from allocopt.errors import InfeasibleError, ScenarioError
 from allocopt.generate import generate_region, write_region
 from allocopt.model import Problem
+from allocopt.model.tier_data import TierInputs
 from allocopt.optimize import optimize_problem
 from allocopt.results import Result
 from allocopt.scenario import Scenario, scenario_from_dict
@@ -39,7 +40,6 @@ from allocopt.services import (
     PROVIDER_DEFINITIONS,
     SERVICES,
 )
-from allocopt.tiers import TierInputs
 
 PEOPLE_TOL = 1e-6
 YUAN_TOL = 1e-3

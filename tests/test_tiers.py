@@ -13,10 +13,11 @@ import pytest
 
 from allocopt.errors import DataError, InfeasibleError, ScenarioError
 from allocopt.model import Problem, build_model, build_problem, solve_model
+from allocopt.model.tier_data import TierInputs
 from allocopt.optimize import optimize, optimize_problem
 from allocopt.scenario import Scenario, scenario_from_dict, scenario_to_dict
 from allocopt.services import GRASSROOTS_LEVELS, SERVICES
-from allocopt.tiers import BASE_VISITS_PER_YEAR, TierInputs, TiersSettings, parse_tiers
+from allocopt.tiers import BASE_VISITS_PER_YEAR, TiersSettings, parse_tiers
 
 INF = np.inf
 

@@ -4,7 +4,7 @@ A capacitated assignment (one MILP): every existing grassroots site j is linked 
     minimize   sum_j sum_h L_j tau_jh x[j,h]
     subject to sum_h x[j,h] = 1 for each j;  sum_j L_j x[j,h] <= C_h for each h;  x[j,h] = 0 where tau_jh > T,
 where L_j is j's referral load (referral share x the visits j handles today, its first-contact capacity of
-`allocopt.tiers.site_base_capacity`), tau_jh the site-to-hospital minutes, C_h the hospital's referral capacity
+`model.tier_data.site_base_capacity`), tau_jh the site-to-hospital minutes, C_h the hospital's referral capacity
 (beds x visits per bed) and T the maximum referral minutes. Kept links (`fix_existing_links`) use up capacity
 first; sites without load go to their nearest allowed hospital. The module also computes the site x hospital
 travel matrix and draws referral links as lines for GeoPackage layers.
@@ -25,12 +25,7 @@ import pulp
 import shapely
 
 from allocopt.errors import DataError, InfeasibleError
-from allocopt.network import RoadNetwork
-from allocopt.regions import Region
-from allocopt.services import GRASSROOTS_LEVELS, hospital_kinds
-from allocopt.solve import DEFAULT_SOLVER, solve
-from allocopt.tiers import (
-    TiersSettings,
+from allocopt.model.tier_data import (
     allowed_links,
     hospital_sites,
     leads_of,
@@ -39,6 +34,11 @@ from allocopt.tiers import (
     site_base_capacity,
     unlinkable_reasons,
 )
+from allocopt.network import RoadNetwork
+from allocopt.regions import Region
+from allocopt.services import GRASSROOTS_LEVELS, hospital_kinds
+from allocopt.solve import DEFAULT_SOLVER, solve
+from allocopt.tiers import TiersSettings
 from allocopt.travel import MatrixLike, TravelMatrix, aligned_minutes, travel_times
 
 LINK_COLUMNS = ("site_id", "site_name", "level", "township_code", "load_visits", "lead_hospital_id",

@@ -19,6 +19,7 @@ import pulp
 from scipy import sparse
 
 from allocopt.errors import ScenarioError
+from allocopt.model._lp import NamedRows, unique_name
 from allocopt.model.ems import EmsModel, add_ambulances
 from allocopt.model.n_minus_1 import add_n_minus_1
 from allocopt.model.objectives import add_objective
@@ -35,22 +36,8 @@ targets (the budget is not applied)."""
 COST_LINES: tuple[str, ...] = ("total", "capital", "annual")
 """Which cost the `cost` objective minimizes."""
 
-_ILLEGAL = str.maketrans({c: "_" for c in "-+[] ->/"})
-
-
-def unique_name(names: set[str], family: str, *keys: str) -> str:
-    """`family[key,...]` as PuLP will write it, made unique among `names` (and added to them)."""
-    base = f"{family}[{','.join(keys)}]".translate(_ILLEGAL)
-    candidate, n = base, 1
-    while candidate in names:
-        n += 1
-        candidate = f"{base}_{n}"
-    names.add(candidate)
-    return candidate
-
-
 @dataclass(eq=False)
-class AllocationModel:
+class AllocationModel(NamedRows):
     """The PuLP model and its variables and expressions keyed by IDs.
 
     Variables: `open[site]`, `gp[site]`, `vd[site]` (village doctors), `eq[site, equipment]`, `ctr[site, center]`,
@@ -61,7 +48,8 @@ class AllocationModel:
     (population-weighted). `tiers` holds the tier families (`model.referral`) when the scenario has `[tiers]`,
     `ems` the ambulance family (`model.ems`) when it has `[ems]`, `pathways` the care-pathway families
     (`model.pathways`) when it has `[pathways]`.
-    `stages` are the objectives solved in turn (`solve_model`). The model is mutable
+    `stages` are the objectives solved in turn (`solve_model`); `name`, `var` and `constrain` (`_lp.NamedRows`)
+    add named variables and rows. The model is mutable
     while it is built and solved (PuLP stores solution values on its variables).
 
     `prefix` starts every variable and constraint name, so that several models (one per year of a multi-year plan,
@@ -121,14 +109,6 @@ class AllocationModel:
         if stock if stock is not None else integer:
             self.stocks[base] = var
         return var
-
-    def constrain(self, family: str, keys: tuple[str, ...], terms: list[tuple[pulp.LpVariable, float]],
-                  sense: int, rhs: float) -> None:
-        """Add `sum(coef * var) <sense> rhs` named `family[keys]` (terms of one variable add up)."""
-        expression = pulp.LpAffineExpression()
-        for var, coefficient in terms:
-            expression.addterm(var, coefficient)
-        self.lp.addConstraint(pulp.LpConstraint(expression, sense, self.name(family, *keys), rhs))
 
 
 def build_model(problem: Problem, *, objective: str = "gap", travel_cutoff_minutes: float | None = None,

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from allocopt.costs import CostMatrix, capacities_array, weights_array
 from allocopt.errors import InfeasibleError, ScenarioError
 from allocopt.model import max_cover, set_cover
-from allocopt.model._sparse import add_rows
+from allocopt.model._lp import add_rows
 from allocopt.model.capacitated import check_capacity, search_radius
 from allocopt.model.heuristics import (
     center_greedy,

@@ -1,6 +1,6 @@
 """p-median formulations (radius and assignment) and the exact reductions that shrink them.
 
-Both formulations are built from numpy/scipy arrays and handed to PuLP one row per expression (see `_sparse`).
+Both formulations are built from numpy/scipy arrays and handed to PuLP one row per expression (see `_lp.add_rows`).
 The radius formulation (Elloumi 2010, in its telescoped form) has one variable per distinct cost level of a
 demand unit instead of one per demand-site pair; the assignment formulation keeps x_ij and is the one that
 can carry site capacities. The reductions remove sites and cost levels that no plan at least as good as a known
@@ -16,7 +16,7 @@ import numpy as np
 import pulp
 import scipy.sparse as sp
 
-from allocopt.model._sparse import add_rows
+from allocopt.model._lp import add_rows
 
 FORMULATIONS = ("auto", "radius", "assignment")
 

@@ -27,6 +27,7 @@ from scipy import sparse
 
 from allocopt.ems import EmsData, EmsInputs, EmsSettings, prepare_ems, region_ems_inputs
 from allocopt.errors import DataError, ScenarioError
+from allocopt.model.tier_data import TierData, TierInputs, hospital_sites, prepare_tiers
 from allocopt.n_minus_1 import FailureSets
 from allocopt.pathways import PathwayData, PathwayInputs, prepare_pathways, region_pathway_inputs
 from allocopt.scenario import Eligibility, Scenario
@@ -43,7 +44,6 @@ from allocopt.services import (
     first_contact,
     hospital_kinds,
 )
-from allocopt.tiers import TierData, TierInputs, hospital_sites, prepare_tiers
 from allocopt.travel import MatrixLike, aligned_minutes
 
 PER_10K = 10_000.0

@@ -1,6 +1,6 @@
 """Tiered-care families of the allocation MILP: first contact, upward referral, consortium links, step-down care.
 
-Notation (the arrays of `allocopt.tiers.TierData`): i demand points with V_i visits a year; j primary sites with
+Notation (the arrays of `model.tier_data.TierData`): i demand points with V_i visits a year; j primary sites with
 base capacity B_j, r visits per GP and gp[j] added GPs; pairs (i, j) within the first-contact cutoff, t_ij
 minutes; h hospitals with referral capacity C_h and step-down demand D_h (patients); tau_jh referral minutes;
 s the referral share; K_j step-down capacity (patients); rho visits per resident.
@@ -31,14 +31,13 @@ import numpy as np
 import pulp
 
 from allocopt.errors import SolverError
+from allocopt.model._lp import NamedLp, NamedRows, Terms
 from allocopt.model.problem import Problem
+from allocopt.model.tier_data import TierData, unlinkable_reasons
 from allocopt.solve import DEFAULT_SOLVER, solve
-from allocopt.tiers import TierData, unlinkable_reasons
 
 if TYPE_CHECKING:
     from allocopt.model.allocation import AllocationModel
-
-Terms = list[tuple[pulp.LpVariable, float]]
 
 
 @dataclass(eq=False)
@@ -79,7 +78,7 @@ def add_tiers(m: AllocationModel, p: Problem) -> None:
                                              share * t.total_visits))
 
 
-def _add_families(m: AllocationModel, p: Problem, t: TierData, *, capacity: Mapping[int, tuple[float, Terms]],
+def _add_families(m: NamedRows, p: Problem, t: TierData, *, capacity: Mapping[int, tuple[float, Terms]],
                   linked: Mapping[int, pulp.LpVariable | None], leads: np.ndarray,
                   enforce_capacity: bool) -> TierModel:
     """First contact, referral and step-down over the sites of `capacity` (see the module docstring).
@@ -330,8 +329,6 @@ def evaluate_tiers(p: Problem, *, added_gps: np.ndarray, opened: np.ndarray, lea
     `enforce_capacity` referral loads may exceed hospital capacity (today's network as it is). Raises
     SolverError when the LP has no solution (a lead missing, or capacities a plan cannot meet).
     """
-    from allocopt.model.allocation import AllocationModel
-
     t = p.tiers
     assert t is not None, "only for problems with tiers"
     active = np.zeros(len(p.site_ids), dtype=bool)
@@ -341,8 +338,7 @@ def evaluate_tiers(p: Problem, *, added_gps: np.ndarray, opened: np.ndarray, lea
     if missing.size:
         raise SolverError(f"site(s) {', '.join(p.site_ids[j] for j in missing[:5])} have no lead hospital")
     capacity_visits = np.where(active, t.base_capacity + added_gps * t.settings.visits_per_gp_per_year, 0.0)
-    m = AllocationModel(problem=p, objective="gap", lp=pulp.LpProblem("allocopt_tiers", pulp.LpMinimize),
-                        services=())
+    m = NamedLp(pulp.LpProblem("allocopt_tiers", pulp.LpMinimize))
     tm = _add_families(m, p, t, capacity={int(j): (float(capacity_visits[j]), []) for j in np.flatnonzero(active)},
                        linked={int(j): None for j in np.flatnonzero(active)}, leads=leads,
                        enforce_capacity=enforce_capacity)

@@ -16,7 +16,7 @@ import scipy
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from allocopt.model._sparse import add_rows
+from allocopt.model._lp import add_rows
 from allocopt.solve import DEFAULT_SOLVER, solve
 from allocopt.watchdog import watched
 

@@ -1,7 +1,8 @@
 """The import graph of src/allocopt, read with ast: no cycle, and imports only go down the layers.
 
 Every import counts, at module level or inside a function (a lazy import hides a cycle, it does not remove it),
-except those under `if TYPE_CHECKING:`, which never run.
+and so does a module named to `_startup.deferred` or `importlib.import_module`, except imports under
+`if TYPE_CHECKING:`, which never run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ CLI = ("allocopt.cli", "allocopt.cli_*", "allocopt._clitools")
 """The command line: thin commands over the library; nothing else may import them."""
 
 FOUNDATION = ("allocopt.errors", "allocopt.services", "allocopt.money", "allocopt.inputs", "allocopt.watchdog",
-              "allocopt._startup", "allocopt.solve")
+              "allocopt._startup", "allocopt.choices", "allocopt.solve")
 """Modules every layer may use; they import only each other."""
 
 # (importers, modules they must not import, why)
@@ -70,11 +71,20 @@ def _imported(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
                 base = ".".join([*anchor, *([node.module] if node.module else [])])
             targets.add(base)
             targets.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and _loader_name(node.func) in ("deferred", "import_module") and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                targets.add(first.value)
         for child in ast.iter_child_nodes(node):
             visit(child)
 
     visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
     return {target for target in targets if target in modules and target != name}
+
+
+def _loader_name(func: ast.expr) -> str | None:
+    """The name a call is made through: `deferred(...)`, `importlib.import_module(...)`."""
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +124,8 @@ def test_graph_is_read(graph: dict[str, set[str]]) -> None:
     """The reader sees the imports it should (guards the test against reading nothing)."""
     assert "allocopt.model.problem" in graph["allocopt.model.allocation"]
     assert "allocopt.model._lp" in graph["allocopt.model.referral"]
-    assert "allocopt.workflow" in graph["allocopt.cli"]  # imported inside the commands
+    assert "allocopt.workflow" in graph["allocopt.cli"]  # deferred: imported when a command runs
+    assert "allocopt.model.capacity_coverage" in graph["allocopt.cli"]
 
 
 def test_cycle_finder_finds_a_cycle() -> None:

@@ -11,19 +11,24 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import numpy as np
-import pandas as pd
 
-from allocopt import workflow
-from allocopt._startup import EXIT_OUT_OF_MEMORY
+from allocopt._startup import EXIT_OUT_OF_MEMORY, deferred
 from allocopt.errors import AllocoptError, AllocoptWarning, ScenarioError
 from allocopt.i18n import FALLBACK_LANGUAGE, LANGUAGES, Translator, translator
 from allocopt.money import parse_money
-from allocopt.travel import TravelMatrix
 from allocopt.watchdog import solvers_left_running
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from allocopt import workflow
+    from allocopt.travel import TravelMatrix
+else:  # loaded when a command first uses them, not to declare the options
+    np, pd, workflow = deferred("numpy"), deferred("pandas"), deferred("allocopt.workflow")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -182,7 +187,8 @@ def warn_unreachable(matrix: TravelMatrix) -> None:
 
 
 def region_argument(command: F) -> F:
-    return click.argument("region", default=workflow.DEFAULT_REGION, required=False)(command)
+    # a callable default is called only when REGION is left out (the workflow is not loaded to declare it)
+    return click.argument("region", default=lambda: workflow.DEFAULT_REGION, required=False)(command)
 
 
 def scenario_option(command: F) -> F:

@@ -1,11 +1,15 @@
 """The command line's first step: loading allocopt's libraries, with one line instead of a traceback when the
-process has too little memory for them (a small `ulimit -v`, a crowded container)."""
+process has too little memory for them (a small `ulimit -v`, a crowded container), and only those a command
+needs: the CLI names the heavy modules through `deferred`, which imports them on first use, so that `allocopt
+--help` loads click and little else."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 EXIT_OUT_OF_MEMORY = 5
 """As for results that cannot be written: the machine lacks a resource; the input is not wrong as such."""
@@ -39,3 +43,29 @@ def _memory_cause(exc: BaseException) -> BaseException | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+class deferred:  # named like the module it stands in for
+    """`module` (or its attribute `name`), imported when it is first used: an attribute read or a call.
+
+    The CLI's commands use pandas, the workflow and the models; `deferred` lets the command modules name them at
+    the top as usual while `allocopt --help` and `allocopt locate pmedian --help` load none of them.
+    """
+
+    def __init__(self, module: str, name: str | None = None) -> None:
+        self._module = module
+        self._name = name
+
+    def _target(self) -> Any:
+        with libraries_loaded():  # memory too short to load them: one line, as at start
+            loaded = importlib.import_module(self._module)  # a dictionary look-up once loaded
+        return loaded if self._name is None else getattr(loaded, self._name)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._target(), attribute)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._module}{'.' + self._name if self._name else ''}>"

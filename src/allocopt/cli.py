@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from allocopt._startup import libraries_loaded
+from allocopt._startup import deferred, libraries_loaded
 
 with libraries_loaded():
     import click
-    import pandas as pd
 
-    from allocopt import workflow
     from allocopt._clitools import (
         MIP_GAP,
         MONEY,
@@ -50,11 +48,21 @@ with libraries_loaded():
     from allocopt.cli_locate import locate_group
     from allocopt.cli_text import echo_plan, gap_text, shown
     from allocopt.errors import ScenarioError
+    from allocopt.services import SERVICES
+    from allocopt.years_settings import parse_year_range
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from allocopt import workflow
     from allocopt.export import check_output_dir
     from allocopt.i18n import translator
     from allocopt.model.capacity_coverage import ResourceKind
-    from allocopt.services import SERVICES
-    from allocopt.years_settings import parse_year_range
+else:  # loaded when a command first uses them (`allocopt --help` needs none)
+    pd, workflow = deferred("pandas"), deferred("allocopt.workflow")
+    check_output_dir = deferred("allocopt.export", "check_output_dir")
+    translator = deferred("allocopt.i18n", "translator")
+    ResourceKind = deferred("allocopt.model.capacity_coverage", "ResourceKind")
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from allocopt._clitools import column_map, echo_json, handle_errors, terminal_text
-from allocopt.export import check_output_dir
 
 
 @click.command("generate-region")
@@ -37,7 +36,7 @@ def generate_region_command(out_dir: Path, townships: int, villages: int, seed: 
 
     Example: allocopt generate-region --townships 100 --villages 5000 --seed 1 city/
     """
-    from allocopt.export import REGION_KIND
+    from allocopt.export import REGION_KIND, check_output_dir
     from allocopt.generate import generate_region, write_region
 
     check_output_dir(out_dir, kind=REGION_KIND, overwrite=overwrite, replace_earlier=False)

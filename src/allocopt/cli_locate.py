@@ -6,12 +6,10 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import pandas as pd
 
-from allocopt import workflow
 from allocopt._clitools import (
     column_names,
     echo_json,
@@ -21,7 +19,15 @@ from allocopt._clitools import (
     solver_options,
     terminal_text,
 )
-from allocopt.costs import DISTANCES
+from allocopt._startup import deferred
+from allocopt.choices import DISTANCES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from allocopt import workflow
+else:  # loaded when a model runs, not for --help
+    pd, workflow = deferred("pandas"), deferred("allocopt.workflow")
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,13 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
 from allocopt._clitools import echo_table, terminal_text
-from allocopt.i18n import Translator
+from allocopt._startup import deferred
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from allocopt.i18n import Translator
+else:  # loaded when a command prints, not for --help
+    pd = deferred("pandas")
 
 _TERM_COLUMNS: Mapping[str, str] = {"service": "common.service", "resource": "common.resource",
                                     "level": "common.level", "condition": "common.condition",

@@ -16,12 +16,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
+from allocopt.choices import DISTANCES
 from allocopt.errors import DataError
 from allocopt.inputs import read_bytes
 
 COST_FORMATS = ("long", "wide", "orlib")
 CAPACITATED_FORMATS = ("orlib-cap", "lorena")
-DISTANCES = ("euclidean", "great-circle")
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG), for great-circle distances
 
 

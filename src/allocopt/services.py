@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 LEVELS: tuple[str, ...] = (
     "village_clinic",
@@ -71,6 +73,8 @@ def service_label(service: str) -> str:
 
 def hospital_kinds(levels: pd.Series | np.ndarray, kinds: pd.Series | np.ndarray) -> np.ndarray:
     """Kind of each site: a hospital's given kind (DEFAULT_HOSPITAL_KIND when blank), "" for non-hospitals."""
+    import numpy as np  # here, not at the top: the CLI offers SERVICES without loading numpy
+
     level = np.asarray(levels, dtype=object)
     kind = np.asarray(kinds, dtype=object)
     hospital = np.isin(level, np.asarray(HOSPITAL_LEVELS, dtype=object))
@@ -88,6 +92,8 @@ def first_contact(levels: Sequence[str] | np.ndarray, gps: np.ndarray, village_d
     "staffed": a township or community health center, or a village clinic with a GP or a village doctor;
     "gp": any grassroots site with at least one GP (the older, narrower definition).
     """
+    import numpy as np  # here, not at the top: the CLI offers SERVICES without loading numpy
+
     if provider not in PROVIDER_DEFINITIONS:
         raise KeyError(f"unknown primary-care provider {provider!r}; known: {', '.join(PROVIDER_DEFINITIONS)}")
     level = np.asarray(levels, dtype=object).reshape(-1)
@@ -104,6 +110,8 @@ def providers(sites: pd.DataFrame, service: str, *, provider: str = "staffed") -
     Primary care is a first-contact point (`first_contact`); an equipment service is a site with at least one
     unit; a center service is a site with that designation. Tables without a `village_doctors` column count none.
     """
+    import numpy as np  # here, not at the top: the CLI offers SERVICES without loading numpy
+
     existing = (sites["kind"] == "existing").to_numpy()
     if service == PRIMARY_CARE:
         doctors = (sites["village_doctors"].to_numpy() if "village_doctors" in sites.columns

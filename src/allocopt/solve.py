@@ -83,6 +83,7 @@ def solve(
     threads: int | None = None,
     warm_start: bool = False,
     progress: Progress | None = None,
+    session: HighsSession | None = None,
 ) -> SolveOutcome:
     """Solve a PuLP model with HiGHS or CBC and report status, objective, proven bound and relative gap.
 
@@ -93,7 +94,8 @@ def solve(
     values are handed to the solver as a starting plan; a start that sets only the integer decisions is first
     completed (`complete_start`), so that the watchdog holds a plan from the outset. Raises SolverError when the
     solver is unknown, missing or fails. Ctrl-C (KeyboardInterrupt) stops the solver, or abandons it after
-    `watchdog.INTERRUPT_GRACE_S`, and propagates.
+    `watchdog.INTERRUPT_GRACE_S`, and propagates. A `session` keeps the HiGHS instance for the next solve of
+    the same model (see `HighsSession`); CBC ignores it.
     """
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
@@ -109,13 +111,21 @@ def solve(
     try:
         ran = watch(
             lambda: runner(model, time_limit_s=left_s, mip_gap=mip_gap, threads=threads,
-                           warm_start=warm_start, best=best),
+                           warm_start=warm_start, best=best, session=session),
             cancel=best.cancel, time_limit_s=left_s,
             on_tick=None if progress is None else lambda seconds: progress(seconds, best.gap(), best.has_plan),
         )
     except _SOLVER_FAILURES as exc:
+        if session is not None:
+            session.discard()
         raise SolverError(f"solver {solver!r} failed ({type(exc).__name__}: {exc}); {_CRASH_FIX[solver]}") from exc
+    except BaseException:
+        if session is not None:
+            session.discard()
+        raise
     seconds = time.perf_counter() - start
+    if ran is None and session is not None:  # abandoned: its thread may still hold the instance
+        session.discard()
     if ran is None or (ran[0] == "not_solved" and best.has_plan):  # abandoned, or stopped before taking the start
         ran = best.restore(model, solver)
     status, bound_raw, version = ran
@@ -287,6 +297,45 @@ def _highspy() -> Any:
     return highspy
 
 
+class HighsSession:
+    """One HiGHS instance kept across the solves of one PuLP model whose later solves only add rows and change
+    the objective: the stages of `model.objectives.solve_model`, where each stage keeps the earlier objective by
+    one added row. The next solve loads only the new rows and the new costs instead of the whole model again.
+
+    Before reusing the instance the loader checks that the model still has the same columns (the same
+    variables, bounds and integrality) and that the rows loaded before are still its first rows, by identity;
+    otherwise (say `complete_start` changed bounds) it loads the model afresh. Rows must not be changed in
+    place between solves: only appended. The solver state (plan, basis) is cleared before each run, so a run
+    on the kept instance starts as a fresh one would, from the warm start it is given. A solve that is
+    abandoned or fails discards the instance.
+    """
+
+    def __init__(self) -> None:
+        self.highs: Any = None
+        self.columns: list[pulp.LpVariable] = []
+        self.column_state: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.rows: list[pulp.LpConstraint] = []
+        self.full_loads = 0
+        """How many times the whole model was loaded (1 when every later solve reused the instance)."""
+
+    def discard(self) -> None:
+        """Forget the instance: the next solve loads the model afresh."""
+        self.highs, self.columns, self.column_state, self.rows = None, [], None, []
+
+    def fits(self, variables: list[pulp.LpVariable], state: tuple[np.ndarray, np.ndarray, np.ndarray],
+             constraints: list[pulp.LpConstraint]) -> bool:
+        """The kept instance holds these columns (same variables, bounds, integrality) and the first rows."""
+        return (self.highs is not None and self.column_state is not None
+                and len(variables) == len(self.columns) and len(constraints) >= len(self.rows)
+                and all(a is b for a, b in zip(variables, self.columns, strict=True))
+                and all(np.array_equal(a, b) for a, b in zip(state, self.column_state, strict=True))
+                and all(a is b for a, b in zip(constraints, self.rows, strict=False)))
+
+    def remember(self, highs: Any, variables: list[pulp.LpVariable],
+                 state: tuple[np.ndarray, np.ndarray, np.ndarray], constraints: list[pulp.LpConstraint]) -> None:
+        self.highs, self.columns, self.column_state, self.rows = highs, variables, state, constraints
+
+
 class _BulkHiGHS(pulp.HiGHS):
     """PuLP's in-process HiGHS interface, loading the model as whole arrays and able to start from a plan.
 
@@ -295,46 +344,90 @@ class _BulkHiGHS(pulp.HiGHS):
     reading (`findSolutionValues`) relies on `var.index` and `constraint.index`, which are set the same way.
     """
 
-    def __init__(self, *, warm_start: bool, best: Incumbent, **kwargs: Any) -> None:
+    def __init__(self, *, warm_start: bool, best: Incumbent, session: HighsSession | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.warm_start = warm_start
         self.best = best
+        self.session = session
 
     def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:
-        """Create the Highs object with the process's standard output muted (see `_stdout_muted`)."""
-        with _stdout_muted():
-            super().createAndConfigureSolver(lp)
+        """Create the Highs object with the process's standard output muted (see `_stdout_muted`), or take the
+        session's, its solution cleared and its options set again as PuLP sets them on a new one."""
+        kept = None if self.session is None else self.session.highs
+        if kept is None:
+            with _stdout_muted():
+                super().createAndConfigureSolver(lp)
+            return
+        kept.clearSolver()
+        kept.resetOptions()
+        kept.setOptionValue("output_flag", bool(self.msg))
+        for option, value in (("mip_rel_gap", self.gapRel), ("mip_abs_gap", self.gapAbs),
+                              ("threads", self.threads), ("time_limit", self.timeLimit)):
+            if value is not None:
+                kept.setOptionValue(option, float(value) if option == "time_limit" else value)
+        for option, value in self.optionsDict.items():
+            kept.setOptionValue(option, value)
+        lp.solverModel = kept
 
     def buildSolverModel(self, lp: pulp.LpProblem) -> None:
-        """Pass columns (costs, bounds, integrality), the objective's constant and rows (CSR) to HiGHS in bulk.
+        """Pass columns (costs, bounds, integrality), the objective's constant and rows (CSR) to HiGHS in bulk;
+        on the session's kept instance only the costs, the constant and the rows added since.
 
         The constant matters: HiGHS measures its relative gap on the objective it holds, and without the
         constant a weighted gap of 997 people held as -896,806 stopped at a real gap of 5.7%.
         """
-        highspy = _highspy()
-        inf = highspy.kHighsInf
-        sense = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        highs = lp.solverModel
         variables = lp.variables()
+        costs, lower, upper, integer = self._columns(lp, variables)
+        state_arrays = (lower, upper, integer)
+        constraints = lp.constraints()
+        session = self.session
+        sense = -1.0 if lp.sense == pulp.LpMaximize else 1.0
+        if session is not None and session.highs is highs and session.fits(variables, state_arrays, constraints):
+            highs.changeColsCost(len(costs), np.arange(len(costs), dtype=np.int32), costs)
+            new_rows = constraints[len(session.rows):]
+            first_row = len(session.rows)
+        else:
+            if session is not None and session.highs is highs:  # the model changed: a fresh instance
+                session.discard()
+                self.createAndConfigureSolver(lp)
+                highs = lp.solverModel
+            highs.addCols(len(costs), costs, lower, upper, 0, np.zeros(0, np.int32), np.zeros(0, np.int32),
+                          np.zeros(0))
+            cols = np.flatnonzero(integer).astype(np.int32)
+            if len(cols):
+                kinds = np.full(len(cols), int(_highspy().HighsVarType.kInteger), dtype=np.uint8)
+                highs.changeColsIntegrality(len(cols), cols, kinds)
+            new_rows, first_row = constraints, 0
+            if session is not None:
+                session.full_loads += 1
+        highs.changeObjectiveOffset(sense * float(lp.objective.constant))
+        self._add_rows(highs, new_rows, first_row)
+        if session is not None:
+            session.remember(highs, variables, state_arrays, constraints)
+
+    def _columns(self, lp: pulp.LpProblem, variables: list[pulp.LpVariable]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Costs (in HiGHS's minimizing sense), lower and upper bounds and integrality of the columns; sets
+        each variable's `index`, by which PuLP reads the plan back."""
+        inf = _highspy().kHighsInf
+        sense = -1.0 if lp.sense == pulp.LpMaximize else 1.0
         n = len(variables)
-        costs = np.empty(n)
-        lower = np.empty(n)
-        upper = np.empty(n)
-        integer_cols = []
+        costs, lower, upper = np.empty(n), np.empty(n), np.empty(n)
+        integer = np.zeros(n, dtype=bool)
         for i, var in enumerate(variables):
             var.index = i
             costs[i] = sense * lp.objective.get(var, 0.0)
             lower[i] = -inf if var.lowBound is None else var.lowBound
             upper[i] = inf if var.upBound is None else var.upBound
-            if var.cat == pulp.LpInteger and self.mip:
-                integer_cols.append(i)
-        highs = lp.solverModel
-        highs.changeObjectiveOffset(sense * float(lp.objective.constant))
-        highs.addCols(n, costs, lower, upper, 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
-        if integer_cols:
-            cols = np.asarray(integer_cols, dtype=np.int32)
-            kinds = np.full(len(cols), int(highspy.HighsVarType.kInteger), dtype=np.uint8)
-            highs.changeColsIntegrality(len(cols), cols, kinds)
-        constraints = lp.constraints()
+            integer[i] = var.cat == pulp.LpInteger and self.mip
+        return costs, lower, upper, integer
+
+    @staticmethod
+    def _add_rows(highs: Any, constraints: Sequence[pulp.LpConstraint], first_row: int) -> None:
+        """Add `constraints` as rows `first_row`, `first_row + 1`, ... in one call (CSR); sets each `index`."""
+        inf = _highspy().kHighsInf
         m = len(constraints)
         row_lower = np.empty(m)
         row_upper = np.empty(m)
@@ -342,7 +435,7 @@ class _BulkHiGHS(pulp.HiGHS):
         indices: list[int] = []
         values: list[float] = []
         for r, constraint in enumerate(constraints):
-            constraint.index = r
+            constraint.index = first_row + r
             starts[r] = len(indices)
             for var, coefficient in constraint.items():
                 if coefficient != 0:
@@ -352,15 +445,8 @@ class _BulkHiGHS(pulp.HiGHS):
             row_lower[r] = -inf if lb is None else lb
             row_upper[r] = inf if ub is None else ub
         if m:
-            highs.addRows(
-                m,
-                row_lower,
-                row_upper,
-                len(indices),
-                starts,
-                np.asarray(indices, dtype=np.int32),
-                np.asarray(values, dtype=np.float64),
-            )
+            highs.addRows(m, row_lower, row_upper, len(indices), starts, np.asarray(indices, dtype=np.int32),
+                          np.asarray(values, dtype=np.float64))
 
     def callSolver(self, lp: pulp.LpProblem) -> None:
         """Hand over the current variable values as a starting plan when asked, then run until done or stopped.
@@ -386,6 +472,8 @@ class _BulkHiGHS(pulp.HiGHS):
         def searching(event: Any) -> None:
             best.offer(None, None, sense * event.data_out.mip_dual_bound)
 
+        highs.cbMipImprovingSolution.clear()  # a kept instance holds the callbacks of the last solve
+        highs.cbMipInterrupt.clear()
         highs.cbMipImprovingSolution.subscribe(improved)
         highs.cbMipInterrupt.subscribe(searching)
         highs.HandleUserInterrupt = True
@@ -425,11 +513,12 @@ def _solve_highs(
     threads: int | None,
     warm_start: bool,
     best: Incumbent,
+    session: HighsSession | None = None,
 ) -> tuple[str, float | None, str]:
     """Run HiGHS in process; return (status, best bound in the model's sense, version)."""
     highspy = _highspy()
-    engine = _BulkHiGHS(warm_start=warm_start, best=best, msg=False, timeLimit=time_limit_s, gapRel=mip_gap,
-                        threads=threads)
+    engine = _BulkHiGHS(warm_start=warm_start, best=best, session=session, msg=False, timeLimit=time_limit_s,
+                        gapRel=mip_gap, threads=threads)
     model.solve(engine)
     highs = model.solverModel
     version = f"{highs.versionMajor()}.{highs.versionMinor()}.{highs.versionPatch()}"
@@ -438,6 +527,8 @@ def _solve_highs(
     info = highs.getInfo()
     has_plan = info.primal_solution_status == 2  # kSolutionStatusFeasible
     if model_status == status_enum.kUnboundedOrInfeasible:
+        if session is not None:  # the check below changes the instance's costs and options
+            session.discard()
         status = _infeasible_or_unbounded(highs, highspy)
     elif model_status == status_enum.kOptimal:
         status = "optimal"
@@ -506,6 +597,7 @@ def _solve_cbc(
     threads: int | None,
     warm_start: bool,
     best: Incumbent,
+    session: HighsSession | None = None,
 ) -> tuple[str, float | None, str]:
     """Run PuLP's bundled CBC with its log in a temporary file; return (status, best bound, version).
 
@@ -566,4 +658,5 @@ def _cbc_bound(log: str, model: pulp.LpProblem) -> float | None:
 
 
 _RUNNERS: dict[str, Callable[..., tuple[str, float | None, str]]] = {"highs": _solve_highs, "cbc": _solve_cbc}
-"""How each solver runs: (model, time_limit_s, mip_gap, threads, warm_start, best) -> (status, bound, version)."""
+"""How each solver runs: (model, time_limit_s, mip_gap, threads, warm_start, best, session) -> (status, bound,
+version); CBC ignores the session."""

@@ -18,7 +18,7 @@ import pulp
 from allocopt.errors import ScenarioError
 from allocopt.model.problem import Problem
 from allocopt.services import GP_SHORTAGE
-from allocopt.solve import DEFAULT_SOLVER, Progress, SolveOutcome, solve
+from allocopt.solve import DEFAULT_SOLVER, HighsSession, Progress, SolveOutcome, solve
 
 if TYPE_CHECKING:
     from allocopt.model.allocation import AllocationModel
@@ -129,9 +129,11 @@ def solve_model(m: StagedModel, *, solver: str = DEFAULT_SOLVER, time_limit_s: f
     deadline, and a later stage that has no time left, or ends without a plan, leaves the earlier stage's plan
     (its outcome is then "feasible" with an unknown gap). Stops at the first stage without a plan. `progress`
     is told the seconds since the solve began and the gap of the current stage's best plan. Solution values
-    stay on the model's variables.
+    stay on the model's variables. With HiGHS the stages share one solver instance (`solve.HighsSession`): a
+    later stage loads its one added row and its objective, not the whole model again.
     """
     began = time.monotonic()
+    session = HighsSession()
     deadline = None if time_limit_s is None else began + time_limit_s
     outcomes: list[SolveOutcome] = []
     for index, stage in enumerate(m.stages):
@@ -149,7 +151,7 @@ def solve_model(m: StagedModel, *, solver: str = DEFAULT_SOLVER, time_limit_s: f
         elapsed = None if progress is None else _since(began, progress)
         earlier_plan = [(var, var.varValue) for var in m.lp.variables()] if index else []
         outcome = solve(m.lp, solver=solver, time_limit_s=None if left_s is None else max(left_s, MIN_STAGE_S),
-                        mip_gap=mip_gap, warm_start=warm_start or index > 0, progress=elapsed)
+                        mip_gap=mip_gap, warm_start=warm_start or index > 0, progress=elapsed, session=session)
         if index and not outcome.has_plan:
             for var, value in earlier_plan:
                 var.varValue = value

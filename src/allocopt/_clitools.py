@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from allocopt._startup import EXIT_OUT_OF_MEMORY, deferred
+from allocopt.choices import PLAN_OBJECTIVES, SOLVERS
 from allocopt.errors import AllocoptError, AllocoptWarning, ScenarioError
 from allocopt.i18n import FALLBACK_LANGUAGE, LANGUAGES, Translator, translator
 from allocopt.money import parse_money
@@ -292,15 +293,38 @@ MIP_GAP = _FiniteRange(min=0, max=1, max_open=True)
 TIME_LIMIT = _FiniteRange(min=0, min_open=True)
 
 
-def solver_options(command: F) -> F:
-    """--solver, --time-limit and --mip-gap, as the solving commands share them."""
-    command = click.option("--mip-gap", type=MIP_GAP, default=None,
-                           help="Relative optimality gap, a fraction in [0, 1) (default 1e-4).")(command)
-    command = click.option("--time-limit", "time_limit_s", type=TIME_LIMIT, default=None,
-                           help="Wall-clock seconds for the whole solve; past it the best plan found is "
-                                "returned with its gap (exit 6).")(command)
-    return click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None,
-                        help="MILP solver (default: highs).")(command)
+def solver_option(command: F) -> F:
+    """--solver, one of the library's solvers (`choices.SOLVERS`)."""
+    return click.option("--solver", type=click.Choice(SOLVERS), default=None,
+                        help=f"MILP solver (default: {SOLVERS[0]}, the faster on our benchmarks).")(command)
+
+
+def solver_options_for(limited: str) -> Callable[[F], F]:
+    """--solver, --time-limit and --mip-gap, with the time limit holding for `limited` ("each budget's whole
+    solve")."""
+
+    def decorate(command: F) -> F:
+        command = click.option("--mip-gap", type=MIP_GAP, default=None,
+                               help="Relative optimality gap within which a plan counts as optimal, a fraction in "
+                                    "[0, 1) (default 1e-4).")(command)
+        command = click.option("--time-limit", "time_limit_s", type=TIME_LIMIT, default=None,
+                               help=f"Wall-clock seconds for {limited}; past it the best plan found is returned "
+                                    "with its gap (exit 6).")(command)
+        return solver_option(command)
+
+    return decorate
+
+
+solver_options = solver_options_for("the whole solve (all stages)")
+"""--solver, --time-limit and --mip-gap, as the solving commands share them."""
+
+
+def objective_option(command: F) -> F:
+    """--objective, one of the objectives a plan is chosen by (`choices.PLAN_OBJECTIVES`)."""
+    return click.option("--objective", type=click.Choice(PLAN_OBJECTIVES), default="gap", show_default=True,
+                        help="gap: fewest people unserved (weighted); equity: smallest worst-township gap share, "
+                             "then gap; travel: least population-weighted time to primary care. Each then takes "
+                             "the cheapest plan of that quality.")(command)
 
 
 def workers_options(command: F) -> F:

@@ -19,9 +19,7 @@ with libraries_loaded():
     import click
 
     from allocopt._clitools import (
-        MIP_GAP,
         MONEY,
-        TIME_LIMIT,
         Group,
         cache_option,
         column_names,
@@ -31,18 +29,22 @@ with libraries_loaded():
         exit_unless_optimal,
         handle_errors,
         language_option,
+        objective_option,
         output_translator,
         overwrite_option,
         progress_reporter,
         region_argument,
         scenario_option,
+        solver_option,
         solver_options,
+        solver_options_for,
         status_line,
         terminal_text,
         township_labels,
         warn_unreachable,
         workers_options,
     )
+    from allocopt.choices import ROBUST_MODES
     from allocopt.cli_bundle import build_region_command, generate_region_command
     from allocopt.cli_ems import ems_command
     from allocopt.cli_locate import locate_group
@@ -174,23 +176,13 @@ def access_command(region: str, scenario_path: Path | None, output_format: str, 
 @scenario_option
 @click.option("--budget", "budget_yuan", type=MONEY, default=None,
               help="Total budget in yuan, e.g. 30000000, 3e7, 30M or 3000万 (replaces the scenario's budget lines).")
-@click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True,
-              help="gap: fewest people unserved (weighted); equity: smallest worst-township gap share, then gap; "
-                   "travel: least population-weighted time to primary care. Each then takes the cheapest plan "
-                   "of that quality.")
-@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None,
-              help="MILP solver (default: highs, the faster on our benchmarks).")
-@click.option("--time-limit", "time_limit_s", type=TIME_LIMIT, default=None,
-              help="Wall-clock seconds for the whole solve (all stages); past it the best plan found is returned "
-                   "with its gap (exit 6).")
-@click.option("--mip-gap", type=MIP_GAP, default=None,
-              help="Relative optimality gap within which a plan counts as optimal, a fraction in [0, 1) "
-                   "(default 1e-4).")
+@objective_option
+@solver_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Result directory (default: results/<region>-<timestamp>/).")
 @click.option("--report", "with_report", is_flag=True, help="Also write maps, plan.xlsx and report.html.")
 @overwrite_option
-@click.option("--robust", type=click.Choice(["expected", "worst"]), default=None,
+@click.option("--robust", type=click.Choice(ROBUST_MODES), default=None,
               help="Plan for the scenario's [[closures]] too: least expected gap, or least worst-scenario gap.")
 @click.option("--years", "years_text", default=None, metavar="START:END",
               help="Plan year by year, e.g. 2026:2030, under the scenario's [years] section (docs/years.md); "
@@ -326,7 +318,7 @@ def cover_command(costs_path: Path, costs_format: str, threshold: float, budget:
 @scenario_option
 @click.option("--max-referral-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Hard limit on a primary site's travel time to its lead hospital.")
-@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
+@solver_option
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @cache_option
 @handle_errors
@@ -409,11 +401,8 @@ def vulnerability_command(region: str, scenario_path: Path | None, services: tup
 @click.option("--budgets", required=True, metavar="START:STOP:STEPS",
               help="Budgets in yuan: STEPS evenly spaced from START to STOP, or a comma-separated list "
                    "(amounts as --budget takes them: 0:60M:7, 20M,30M).")
-@click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True)
-@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
-@click.option("--time-limit", "time_limit_s", type=TIME_LIMIT, default=None,
-              help="Wall-clock seconds for each budget's whole solve.")
-@click.option("--mip-gap", type=MIP_GAP, default=None, help="Relative optimality gap, in [0, 1) (default 1e-4).")
+@objective_option
+@solver_options_for("each budget's whole solve")
 @click.option("--no-warm-start", is_flag=True, help="Solve each budget from scratch.")
 @workers_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -486,11 +475,8 @@ def compare_command(result_dirs: tuple[Path, ...], output_format: str, out_dir: 
 @click.option("--regions-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Run every region bundle found in this directory.")
 @scenario_option
-@click.option("--objective", type=click.Choice(["gap", "equity", "travel"]), default="gap", show_default=True)
-@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: highs).")
-@click.option("--time-limit", "time_limit_s", type=TIME_LIMIT, default=None,
-              help="Wall-clock seconds for each region's whole solve.")
-@click.option("--mip-gap", type=MIP_GAP, default=None, help="Relative optimality gap, in [0, 1) (default 1e-4).")
+@objective_option
+@solver_options_for("each region's whole solve")
 @workers_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write batch.csv (default: results/batch-<timestamp>/).")

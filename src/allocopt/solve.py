@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pulp
 
+from allocopt.choices import SOLVERS
 from allocopt.errors import SolverError
 from allocopt.watchdog import watch
 
-SOLVERS = ("highs", "cbc")
 DEFAULT_SOLVER = "highs"
 DEFAULT_MIP_GAP = 1e-4
 """The relative gap within which a plan counts as optimal when no MIP gap is given (HiGHS's own default)."""

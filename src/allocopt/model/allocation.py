@@ -18,6 +18,7 @@ import numpy as np
 import pulp
 from scipy import sparse
 
+from allocopt.choices import OBJECTIVES
 from allocopt.errors import ScenarioError
 from allocopt.model._lp import NamedRows, unique_name
 from allocopt.model.ems import EmsModel, add_ambulances
@@ -27,11 +28,6 @@ from allocopt.model.pathways import PathwayModel, add_pathways
 from allocopt.model.problem import PER_10K, Problem
 from allocopt.model.referral import TierModel, add_tiers
 from allocopt.services import CENTERS, EQUIPMENT, HEALTH_CENTER_LEVELS, PRIMARY_CARE
-
-OBJECTIVES: tuple[str, ...] = ("gap", "equity", "travel", "cost")
-"""`gap`: weighted people left unserved; `equity`: largest township gap share, then the gap; `travel`:
-population-weighted minutes to the nearest primary-care site; `cost`: the cheapest plan meeting the hard
-targets (the budget is not applied)."""
 
 COST_LINES: tuple[str, ...] = ("total", "capital", "annual")
 """Which cost the `cost` objective minimizes."""

@@ -18,16 +18,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pulp
 
+from allocopt.choices import ROBUST_MODES
 from allocopt.errors import ScenarioError
 from allocopt.model.objectives import gap_weights
 from allocopt.model.problem import Problem
 
 if TYPE_CHECKING:
     from allocopt.model.allocation import AllocationModel
-
-ROBUST_MODES: tuple[str, ...] = ("expected", "worst")
-"""`expected`: minimize the weighted gap over normal conditions and the closure scenarios; `worst`: minimize the
-largest scenario gap, then the expected one."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -31,7 +31,7 @@ import pulp
 import pytest
 from click.testing import CliRunner, Result
 
-from allocopt import engine, export, solve, watchdog
+from allocopt import engine, export, highs, solve, watchdog
 from allocopt._clitools import EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED
 from allocopt.cli import main
 from allocopt.model import objectives
@@ -96,7 +96,7 @@ def test_highs_crash_exits_4_naming_the_fix(runner: CliRunner, tiny_region_path:
     def crash(self: Any, lp: pulp.LpProblem) -> None:
         raise error
 
-    monkeypatch.setattr(solve._BulkHiGHS, "callSolver", crash)
+    monkeypatch.setattr(highs.BulkHiGHS, "callSolver", crash)
     result = optimize(runner, tiny_region_path, earlier)
     assert_one_error(result, 4, "solver 'highs' failed", type(error).__name__, "--solver cbc", "pip install")
     assert_untouched(earlier)
@@ -135,7 +135,7 @@ def test_no_new_result_directory_after_a_solver_failure(runner: CliRunner, tiny_
     def crash(self: Any, lp: pulp.LpProblem) -> None:
         raise RuntimeError("HiGHS internal error")
 
-    monkeypatch.setattr(solve._BulkHiGHS, "callSolver", crash)
+    monkeypatch.setattr(highs.BulkHiGHS, "callSolver", crash)
     with runner.isolated_filesystem(temp_dir=tmp_path) as cwd:
         result = runner.invoke(main, ["optimize", str(tiny_region_path), "--cache-dir", str(tmp_path / "cache")])
         assert result.exit_code == 4
@@ -192,9 +192,9 @@ def _stalling(*, with_plan: bool = False, lp_too: bool = False,
     def stall(model: pulp.LpProblem, *, best: solve.Incumbent, **options: Any) -> tuple[str, float | None, str]:
         later = any(constraint.name.startswith("stage_keep") for constraint in model.constraints())
         if not (model.isMIP() or lp_too) or (later_stages and not later):
-            return solve._solve_highs(model, best=best, **options)
+            return highs.solve_highs(model, best=best, **options)
         if with_plan:
-            solve._solve_highs(model, best=solve.Incumbent(), **options)
+            highs.solve_highs(model, best=solve.Incumbent(), **options)
             objective = float(pulp.value(model.objective))
             best.offer(np.array([var.varValue for var in model.variables()]), objective,
                        objective - 0.05 * abs(objective) - 1.0)
@@ -371,7 +371,7 @@ def test_ctrl_c_during_the_solve_exits_130(runner: CliRunner, tiny_region_path: 
     def interrupted(self: Any, lp: pulp.LpProblem) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(solve._BulkHiGHS, "callSolver", interrupted)
+    monkeypatch.setattr(highs.BulkHiGHS, "callSolver", interrupted)
     result = optimize(runner, tiny_region_path, earlier)
     assert_one_error(result, EXIT_INTERRUPTED, "Interrupted", "no partial results")
     assert_untouched(earlier)

@@ -20,7 +20,7 @@ CLI = ("allocopt.cli", "allocopt.cli_*", "allocopt._clitools")
 """The command line: thin commands over the library; nothing else may import them."""
 
 FOUNDATION = ("allocopt.errors", "allocopt.services", "allocopt.money", "allocopt.inputs", "allocopt.watchdog",
-              "allocopt._startup", "allocopt.choices", "allocopt.solve")
+              "allocopt._startup", "allocopt.choices", "allocopt.highs", "allocopt.solve")
 """Modules every layer may use; they import only each other."""
 
 # (importers, modules they must not import, why)

@@ -14,12 +14,12 @@ import pytest
 
 from allocopt import solve as solve_module
 from allocopt.errors import SolverError
+from allocopt.highs import HighsSession
 from allocopt.model import build_model, solve_model
 from allocopt.model import objectives as objectives_module
 from allocopt.solve import (
     DEFAULT_SOLVER,
     SOLVERS,
-    HighsSession,
     SolveOutcome,
     plan_gap,
     plan_status,
@@ -277,7 +277,7 @@ def test_highs_measures_its_gap_on_the_objective_with_its_constant() -> None:
 
 
 def test_the_pulp_hooks_the_highs_loader_relies_on_still_exist() -> None:
-    """solve._BulkHiGHS overrides PuLP's HiGHS steps and relies on how PuLP reads results back: a PuLP release
+    """highs.BulkHiGHS overrides PuLP's HiGHS steps and relies on how PuLP reads results back: a PuLP release
     that renames or reorders them must fail here, not as wrong plans (PuLP is pinned below its next major)."""
     highs = pulp.HiGHS
     for hook in ("createAndConfigureSolver", "buildSolverModel", "callSolver", "findSolutionValues"):

@@ -16,9 +16,10 @@ import numpy as np
 import pulp
 
 from allocopt.errors import ScenarioError
+from allocopt.highs import HighsSession
 from allocopt.model.problem import Problem
 from allocopt.services import GP_SHORTAGE
-from allocopt.solve import DEFAULT_SOLVER, HighsSession, Progress, SolveOutcome, solve
+from allocopt.solve import DEFAULT_SOLVER, Progress, SolveOutcome, solve
 
 if TYPE_CHECKING:
     from allocopt.model.allocation import AllocationModel
@@ -129,7 +130,7 @@ def solve_model(m: StagedModel, *, solver: str = DEFAULT_SOLVER, time_limit_s: f
     deadline, and a later stage that has no time left, or ends without a plan, leaves the earlier stage's plan
     (its outcome is then "feasible" with an unknown gap). Stops at the first stage without a plan. `progress`
     is told the seconds since the solve began and the gap of the current stage's best plan. Solution values
-    stay on the model's variables. With HiGHS the stages share one solver instance (`solve.HighsSession`): a
+    stay on the model's variables. With HiGHS the stages share one solver instance (`highs.HighsSession`): a
     later stage loads its one added row and its objective, not the whole model again.
     """
     began = time.monotonic()

@@ -22,11 +22,11 @@ def _piped(*args: str, cwd: Path) -> subprocess.Popen[bytes]:
 
 
 def test_a_reader_gone_before_any_output_is_a_quiet_exit(tmp_path: Path) -> None:
-    child = _piped("regions", cwd=tmp_path)
-    assert child.stdout is not None and child.stderr is not None
-    child.stdout.close()  # the only reader: the child's first write meets a closed pipe
-    err = child.stderr.read().decode()
-    assert child.wait(timeout=120) == EXIT_BROKEN_PIPE, err
+    with _piped("regions", cwd=tmp_path) as child:  # closes the pipes at the end
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.close()  # the only reader: the child's first write meets a closed pipe
+        err = child.stderr.read().decode()
+        assert child.wait(timeout=120) == EXIT_BROKEN_PIPE, err
     assert err == ""
 
 
@@ -35,12 +35,12 @@ def test_a_reader_that_stops_after_one_line_is_a_quiet_exit(tmp_path: Path) -> N
     costs = tmp_path / "costs.csv"
     rows = [f"village-{i},{site},{(i * 7 + j) % 50 + 1}" for i in range(4000) for j, site in enumerate(("a", "b"))]
     costs.write_text("demand,site,cost\n" + "\n".join(rows) + "\n")
-    child = _piped("locate", "pmedian", "--costs", str(costs), "-p", "1", "--format", "json", cwd=tmp_path)
-    assert child.stdout is not None and child.stderr is not None
-    assert child.stdout.readline().decode() == "{\n"
-    child.stdout.close()
-    err = child.stderr.read().decode()
-    assert child.wait(timeout=120) == EXIT_BROKEN_PIPE, err
+    with _piped("locate", "pmedian", "--costs", str(costs), "-p", "1", "--format", "json", cwd=tmp_path) as child:
+        assert child.stdout is not None and child.stderr is not None
+        assert child.stdout.readline().decode() == "{\n"
+        child.stdout.close()
+        err = child.stderr.read().decode()
+        assert child.wait(timeout=120) == EXIT_BROKEN_PIPE, err
     assert err == ""
 
 

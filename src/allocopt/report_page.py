@@ -81,6 +81,7 @@ def subset_font(characters: str) -> bytes:
     subsetter.subset(font)
     buffer = io.BytesIO()
     subset.save_font(font, buffer, options)
+    font.close()  # the TTFont holds the 16 MB .otf open until closed
     return buffer.getvalue()
 
 

@@ -16,7 +16,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "allocopt"
 
-CLI = ("allocopt.cli", "allocopt.cli_*", "allocopt._clitools")
+CLI = ("allocopt.__main__", "allocopt.cli", "allocopt.cli_*", "allocopt._clitools")
 """The command line: thin commands over the library; nothing else may import them."""
 
 FOUNDATION = ("allocopt.errors", "allocopt.services", "allocopt.money", "allocopt.inputs", "allocopt.watchdog",

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
-from allocopt import workflow
 from allocopt._clitools import (
     MONEY,
     cache_option,
@@ -24,7 +22,16 @@ from allocopt._clitools import (
     status_line,
     terminal_text,
 )
-from allocopt.export import check_output_dir
+from allocopt._startup import deferred
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from allocopt import workflow
+    from allocopt.export import check_output_dir
+else:  # loaded when the command runs, not for --help
+    pd, workflow = deferred("pandas"), deferred("allocopt.workflow")
+    check_output_dir = deferred("allocopt.export", "check_output_dir")
 
 
 @click.command("ems")

@@ -9,7 +9,8 @@ import pytest
 
 from allocopt import workflow
 from allocopt.marginal import MARGINAL_COLUMNS, row_service, with_contributions
-from allocopt.results import Plan, allocation_table, recompute_access
+from allocopt.plan import Plan
+from allocopt.results import allocation_table, recompute_access
 from allocopt.services import CENTERS, EQUIPMENT
 from test_results import small_problem
 

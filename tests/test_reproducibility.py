@@ -26,7 +26,8 @@ import allocopt
 from allocopt.cli import main
 from allocopt.model import Problem
 from allocopt.optimize import optimize_problem
-from allocopt.results import Plan, allocation_table, recompute_access, weighted_gap
+from allocopt.plan import Plan
+from allocopt.results import allocation_table, recompute_access, weighted_gap
 from allocopt.scenario import scenario_from_dict
 from allocopt.services import SERVICES
 

@@ -15,7 +15,8 @@ from allocopt.closure_plan import NORMAL, _plan_of
 from allocopt.model import Problem
 from allocopt.model.robust import ClosureProblem, add_robust
 from allocopt.optimize import optimize_problem
-from allocopt.results import Plan, recompute_access, weighted_gap
+from allocopt.plan import Plan
+from allocopt.results import recompute_access, weighted_gap
 from allocopt.scenario import scenario_from_dict
 from allocopt.services import GP_SHORTAGE, SERVICES
 

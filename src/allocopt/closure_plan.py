@@ -24,8 +24,9 @@ from allocopt.model.robust import ClosureProblem, add_robust
 from allocopt.network import RoadNetwork
 from allocopt.optimize import optimize_problem
 from allocopt.pathways import transfer_matrix
+from allocopt.plan import Plan
 from allocopt.regions import Region
-from allocopt.results import Plan, Result, recompute_access, weighted_gap
+from allocopt.results import Result, recompute_access, weighted_gap
 from allocopt.scenario import Scenario
 from allocopt.services import CENTERS, EQUIPMENT, center_column
 from allocopt.solve import DEFAULT_SOLVER

@@ -6,7 +6,7 @@ site serve primary care, equipment its own service, a center designation its cen
 
     newly_covered_people[r] = covered_v(plan) - covered_v(plan without r).
 
-Whether a site provides a service depends only on that site's own provision (`results.provision`), so removing r
+Whether a site provides a service depends only on that site's own provision (`plan.provision`), so removing r
 can change service v at j alone, and a demand point i loses v exactly when j is its only provider of v within
 the threshold T_v. With W_v[i, j] = [minutes_ij <= T_v], P_v[j] the full plan's provision and
 n_i = sum_j W_v[i, j] P_v[j] the providers of point i, the people that site j alone covers are
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from allocopt.model.problem import Problem
-from allocopt.results import Plan, gp_shortage_people, provision
+from allocopt.plan import Plan, gp_shortage_people, provision
 from allocopt.services import CENTERS, EQUIPMENT, PRIMARY_CARE, center_column
 
 MARGINAL_COLUMNS = ("service", "newly_covered_people", "newly_covered_cases_per_year", "gp_shortage_reduced_people")

@@ -195,7 +195,7 @@ class NMinus1Result:
 def n_minus_1_result(sets: FailureSets, p: Problem, before: Mapping[str, NDArray[np.bool_]],
                      after: Mapping[str, NDArray[np.bool_]]) -> NMinus1Result:
     """Recompute, from the sets and the providing sites `before` and `after` the plan (boolean per site and
-    service, `results.provision`), who keeps each service under every single failure and which segments still
+    service, `plan.provision`), who keeps each service under every single failure and which segments still
     break it."""
     summary, tables, worst = {}, [], {}
     for v in sets.services:

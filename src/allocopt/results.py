@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,10 +22,12 @@ from allocopt.access import ratio_array
 from allocopt.ems_results import EmsResult, ems_result_from_model
 from allocopt.errors import SolverError
 from allocopt.indicators import INDICATORS, NATIONAL_TARGETS, region_indicators, township_indicators
+from allocopt.marginal import with_contributions
 from allocopt.model.allocation import AllocationModel
 from allocopt.model.problem import PER_10K, Problem
 from allocopt.n_minus_1 import NMinus1Result, n_minus_1_result
 from allocopt.pathway_results import PathwayResult, pathway_result
+from allocopt.plan import Plan, gp_shortage_people, provision
 from allocopt.scenario import Budget
 from allocopt.services import (
     CENTERS,
@@ -33,7 +35,6 @@ from allocopt.services import (
     GP_SHORTAGE,
     PRIMARY_CARE,
     center_column,
-    first_contact,
 )
 from allocopt.solve import SolveOutcome, plan_gap, plan_status
 from allocopt.tier_results import TierResult, tier_result
@@ -43,49 +44,6 @@ _RELATIVE_TOLERANCE = 1e-5
 
 ALLOCATION_COLUMNS = ("site_id", "site_name", "level", "township_code", "resource", "quantity", "capital_yuan",
                       "annual_yuan", "cost_yuan")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The integer decisions of a solution, per site (arrays aligned with `Problem.site_ids`)."""
-
-    opened: np.ndarray
-    added_gps: np.ndarray
-    added_equipment: Mapping[str, np.ndarray]
-    new_centers: Mapping[str, np.ndarray]
-    added_village_doctors: np.ndarray
-    tier_centers: Mapping[str, np.ndarray] = field(default_factory=dict)
-    """Sites a plan gives a tier of a pathway condition (`[pathways]`): centers of the ring report, costed as tiers."""
-
-    @classmethod
-    def empty(cls, problem: Problem) -> Plan:
-        """The plan that changes nothing (today's provision)."""
-        n = len(problem.site_ids)
-        return cls(np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64),
-                   {k: np.zeros(n, dtype=np.int64) for k in EQUIPMENT}, {s: np.zeros(n, dtype=bool) for s in CENTERS},
-                   np.zeros(n, dtype=np.int64))
-
-    @classmethod
-    def from_model(cls, m: AllocationModel) -> Plan:
-        """The decisions held by the solved model's variables, rounded to whole numbers."""
-        position = {site: j for j, site in enumerate(m.problem.site_ids)}
-        plan = cls.empty(m.problem)
-        for site, var in m.open.items():
-            plan.opened[position[site]] = _whole(var) >= 1
-        for site, var in m.gp.items():
-            plan.added_gps[position[site]] = _whole(var)
-        for site, var in m.vd.items():
-            plan.added_village_doctors[position[site]] = _whole(var)
-        for (site, k), var in m.eq.items():
-            plan.added_equipment[k][position[site]] = _whole(var)
-        for (site, s), var in m.ctr.items():
-            plan.new_centers[s][position[site]] = _whole(var) >= 1
-        if m.pathways is None:
-            return plan
-        tiers: dict[str, np.ndarray] = {}
-        for (site, s, _), var in m.pathways.hold.items():
-            tiers.setdefault(s, np.zeros(len(position), dtype=bool))[position[site]] |= _whole(var) >= 1
-        return replace(plan, tier_centers=tiers)
 
 
 @dataclass(frozen=True)
@@ -263,7 +221,6 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
     before = recompute_access(p, Plan.empty(p), travel_cutoff_minutes=cutoff)
     after = recompute_access(p, plan, travel_cutoff_minutes=cutoff)
     ems = ems_result_from_model(m, relative_tolerance=_RELATIVE_TOLERANCE) if m.ems is not None else None
-    from allocopt.marginal import with_contributions  # builds on `provision` below: imported when called
 
     allocations = with_contributions(p, plan, allocation_table(p, plan))
     if ems is not None:
@@ -338,26 +295,6 @@ def build_result(m: AllocationModel, outcomes: Sequence[SolveOutcome], *, time_l
     )
 
 
-def provision(problem: Problem, plan: Plan) -> dict[str, np.ndarray]:
-    """Boolean per site and service: the site provides the service once `plan` is carried out.
-
-    Primary care: an open first-contact point (`services.first_contact`: a health center, or a clinic with a GP or
-    a village doctor; a grassroots site with a GP under `primary_care.provider = "gp"`); equipment: an open site
-    with a unit; centers: an open site with the designation or (`[pathways]`) a tier of the condition. Existing
-    sites are open; candidates are open when the plan opens them.
-    """
-    is_open = ~problem.is_candidate | plan.opened
-    contact = first_contact(problem.site_level, problem.existing_gps + plan.added_gps,
-                            problem.existing_village_doctors + plan.added_village_doctors,
-                            problem.scenario.primary_care_provider)
-    result = {PRIMARY_CARE: is_open & contact}
-    for k in EQUIPMENT:
-        result[k] = is_open & (problem.existing_equipment[k] + plan.added_equipment[k] >= 1)
-    for s in CENTERS:
-        result[s] = is_open & (problem.existing_centers[s] | plan.new_centers[s] | plan.tier_centers.get(s, False))
-    return result
-
-
 def recompute_access(problem: Problem, plan: Plan, *, travel_cutoff_minutes: float) -> Access:
     """Access after `plan` from the travel minutes alone: nearest provider, coverage, GP staffing, gaps.
 
@@ -390,13 +327,6 @@ def recompute_access(problem: Problem, plan: Plan, *, travel_cutoff_minutes: flo
     primary = nearest[PRIMARY_CARE]
     travel = float((population * np.minimum(primary, travel_cutoff_minutes)).sum())
     return Access(nearest, covered, unserved, unserved_weighted, township_gps, shortage, gap_share, travel)
-
-
-def gp_shortage_people(population: np.ndarray, gps: np.ndarray, target_per_10k: float) -> np.ndarray:
-    """People left without a GP at the target density: max(0, P - GPs * 10,000 / target); 0 without a target."""
-    if target_per_10k <= 0:
-        return np.zeros(len(population))
-    return np.maximum(0.0, population - gps * PER_10K / target_per_10k)
 
 
 def weighted_gap(problem: Problem, access: Access) -> float:
@@ -547,10 +477,6 @@ def _uncoverable(p: Problem, service: str) -> tuple[str, ...]:
 
 def _cost_line(line: str, capital: float, annual: float) -> float:
     return {"total": capital + annual, "capital": capital, "annual": annual}[line]
-
-
-def _whole(var: pulp.LpVariable) -> int:
-    return round(float(var.varValue or 0.0))
 
 
 def _share(numerator: float, denominator: float) -> float | None:

@@ -19,6 +19,7 @@ from allocopt import maps, report
 from allocopt.errors import DataError
 from allocopt.export import CSV_ENCODING, write_csv, write_geopackage
 from allocopt.i18n import translator
+from allocopt.interactive_map import csp_hash
 
 TEST_DPI = 60
 EN = translator("en")
@@ -146,9 +147,13 @@ def test_page_is_self_contained(written):
     page = _parse(files.report)
     links = [(tag, attrs.get("src") or attrs.get("href") or "") for tag, attrs in page.tags]
     assert not [link for link in links if re.match(r"\s*(https?:)?//", link[1], re.IGNORECASE)]
-    assert not [tag for tag, _ in page.tags if tag in ("script", "link", "iframe", "object", "embed")]
+    assert not [tag for tag, _ in page.tags if tag in ("link", "iframe", "object", "embed")]
+    assert not [attrs for tag, attrs in page.tags if tag == "script" and attrs]  # inline scripts only, no src
+    scripts = re.findall(r"<script>(.*?)</script>", files.report.read_text(encoding="utf-8"), flags=re.DOTALL)
+    assert len(scripts) == 2  # the interactive map's: plotly.js and the figure
     csp = [a["content"] for t, a in page.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
-    assert csp == ["default-src 'none'; img-src data:; font-src data:; style-src 'unsafe-inline'"]
+    assert csp == ["default-src 'none'; img-src data:; font-src data:; style-src 'unsafe-inline'; script-src "
+                   + " ".join(csp_hash(script) for script in scripts)]
     assert re.search(r'src:url\(data:font/woff2;base64,[A-Za-z0-9+/=]+\) format\("woff2"\)',
                      files.report.read_text(encoding="utf-8"))
     images = [attrs["src"] for tag, attrs in page.tags if tag == "img"]
@@ -168,7 +173,8 @@ def test_every_text_is_escaped(tmp_path):
     directory = fx.write_result_dir(tmp_path / "r", referrals=False, frontier=False, scenario_name=hostile)
     files = report.write_report(directory, dpi=TEST_DPI)
     page = _parse(files.report)
-    assert not [tag for tag, _ in page.tags if tag == "script"]
+    scripts = re.findall(r"<script>(.*?)</script>", files.report.read_text(encoding="utf-8"), flags=re.DOTALL)
+    assert len(scripts) == 2 and not [script for script in scripts if 'alert("x")' in script]  # the map's only
     assert hostile in "".join(page.text)
     assert "&lt;script&gt;" in files.report.read_text(encoding="utf-8")
 

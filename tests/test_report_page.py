@@ -20,6 +20,7 @@ import result_fixture as fx
 from allocopt import report, report_sections
 from allocopt.export import write_csv
 from allocopt.i18n import FALLBACK_LANGUAGE, LANGUAGES, translator
+from allocopt.interactive_map import csp_hash
 from test_report import _Page, _parse, _rows
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,7 +41,8 @@ INDICATORS = {
 PATHWAYS = {"conditions": {"stroke": {"expected_cases_after": 410.7, "timely_cases_before": 120.0,
                                       "timely_cases_after": 250.5, "timely_share_before": 0.29,
                                       "timely_share_after": 0.61, "mean_minutes_before": 95.3,
-                                      "mean_minutes_after": 70.25}},
+                                      "mean_minutes_after": 70.25, "p90_minutes_before": 140.0,
+                                      "p90_minutes_after": 118.0}},
             "telemedicine_sites_after": 2}
 YEARS = pd.DataFrame({"year": [2026, 2027], "population": [130_000.0, 131_000.0],
                       "capital_yuan": [7_000_000.0, 2_550_000.0], "annual_yuan": [1_500_000.0, 2_650_000.0],
@@ -76,9 +78,11 @@ def pages(result_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 
 
 def _words(path: Path) -> str:
-    """The text a reader sees (every text node, the style sheet left out), its runs of white space as one space."""
+    """The text a reader sees (every text node, the style sheet and the interactive map's scripts left out), its
+    runs of white space as one space."""
     page = _Page()
-    page.feed(re.sub(r"<style>.*?</style>", " ", path.read_text(encoding="utf-8"), flags=re.DOTALL))
+    page.feed(re.sub(r"<style>.*?</style>|<script>.*?</script>", " ", path.read_text(encoding="utf-8"),
+                     flags=re.DOTALL))
     return " ".join(" ".join(page.text).split())
 
 
@@ -124,8 +128,10 @@ def test_the_numbers_of_the_report_are_those_of_summary_json(pages: dict[str, Pa
     tiers = _rows(page, "tiers-table")
     assert float(tiers["grassroots_share"][1][1]) == TIERS["grassroots_share_before"]
     assert float(tiers["mean_referral_minutes"][2][1]) == TIERS["mean_referral_minutes_after"]
-    pathway = _rows(page, "pathways-table")["stroke"]
-    assert [float(cell[1]) for cell in pathway[2:6]] == [120.0, 250.5, 0.29, 0.61]
+    pathways = _rows(page, "pathways-table")
+    assert list(pathways) == ["stroke/before", "stroke/after"]
+    assert [float(cell[1]) for cell in pathways["stroke/before"][3:7]] == [120.0, 0.29, 95.3, 140.0]
+    assert [float(cell[1]) for cell in pathways["stroke/after"][2:7]] == [410.7, 250.5, 0.61, 70.2, 118.0]
     years = _rows(page, "years-table")
     assert list(years) == ["2026", "2027"]
     assert years["2027"][2][0] == report_sections.placed(fx.ALLOCATIONS.iloc[4:], tr)
@@ -219,11 +225,13 @@ def _system_has_cjk_font() -> bool:
 def test_chromium_draws_the_page_offline_with_its_own_chinese_glyphs(pages: dict[str, Path], tmp_path: Path,
                                                                     language: str) -> None:
     html = pages[language].read_text(encoding="utf-8")
-    # A test copy: the page's own policy (data: images and font only, no network) stays, plus this inline script.
+    # A test copy: the page's own policy (data: images and font only, no network, the interactive map's scripts by
+    # hash) stays, plus the hash of this check's script.
     policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', html)
-    assert policy
+    assert policy and "unsafe-inline&#x27;; script-src &#x27;sha256-" in policy.group(1)
+    check_hash = csp_hash(_BROWSER_CHECK.removeprefix("<script>").removesuffix("</script>")).replace("'", "&#x27;")
     copy = tmp_path / "report-test.html"
-    copy.write_text(html.replace(policy.group(1), policy.group(1) + "; script-src &#x27;unsafe-inline&#x27;")
+    copy.write_text(html.replace(policy.group(1), f"{policy.group(1)} {check_hash}")
                     .replace("</body>", _BROWSER_CHECK + "</body>"), encoding="utf-8")
     profile = tmp_path / "profile"
     completed = subprocess.run(

@@ -10,11 +10,14 @@ labelled with their ambulances (green where the plan adds some, hollow for candi
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import matplotlib
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -22,9 +25,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-from allocopt.ems_results import EmsResult
 from allocopt.export import atomic_file
 from allocopt.fonts import font_families
+from allocopt.i18n import FALLBACK_LANGUAGE, Translator, translator
+from allocopt.map_frame import scale_bar_length_m
 
 DPI = 200
 """Resolution of the PNG."""
@@ -33,18 +37,22 @@ _CMAP = "YlOrRd"
 _STAFFED = "#2166ac"
 _ADDED = "#1a9850"
 _UNREACHED = "#bdbdbd"
+_ENGLISH = translator(FALLBACK_LANGUAGE)
 
 
-def ems_station_map(townships: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, stations: gpd.GeoDataFrame,
-                    ems: EmsResult, *, title: str) -> Figure:
-    """Before and after panels of response minutes and stations.
+def ems_station_map(townships: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, *,
+                    demand_figures: pd.DataFrame, station_figures: pd.DataFrame, summary: Mapping[str, Any],
+                    title: str, tr: Translator = _ENGLISH) -> Figure:
+    """Before and after panels of response minutes and stations, in the language of `tr`.
 
     `townships` (polygons), `demand` (points with `id`) and `stations` (points with `id`) are in one metric CRS;
-    `ems` gives the figures, matched by id. Returns the figure (save it with `save_ems_map`).
+    `demand_figures` and `station_figures` are the tables of ems_demand.csv and ems_stations.csv
+    (`EmsResult.demand`, `EmsResult.stations`), matched by id; `summary` is summary.json `ems`
+    (`EmsResult.summary()`). Returns the figure (save it with `save_ems_map`).
     """
-    figures = ems.demand.set_index("id").reindex(demand["id"].astype(str))
-    table = ems.stations.set_index("id").reindex(stations["id"].astype(str))
-    threshold = ems.data.settings.response_threshold_minutes
+    figures = demand_figures.set_index(demand_figures["id"].astype(str)).reindex(demand["id"].astype(str))
+    table = station_figures.set_index(station_figures["id"].astype(str)).reindex(stations["id"].astype(str))
+    threshold = float(summary["response_threshold_minutes"])
     finite = figures[["response_minutes_before", "response_minutes_after"]].to_numpy()
     finite = finite[np.isfinite(finite)]
     norm = Normalize(vmin=0.0, vmax=max(float(finite.max()) if finite.size else threshold, threshold))
@@ -55,31 +63,33 @@ def ems_station_map(townships: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, stati
         axes = fig.subplots(1, 2, sharex=True, sharey=True)
         for ax, label in zip(axes, ("before", "after"), strict=True):
             _panel(ax, townships, demand, stations, minutes=figures[f"response_minutes_{label}"].to_numpy(),
-                   population=figures["population"].to_numpy(), ambulances=table[f"ambulances_{label}"].to_numpy(),
-                   added=table["added"].to_numpy() if label == "after" else np.zeros(len(table), dtype=np.int64),
-                   norm=norm)
-            summary = ems.summary()[label]
-            ax.set_title(f"{'Today' if label == 'before' else 'With the plan'}: {summary['fleet']} ambulances, "
-                         f"{summary['covered_share']:.0%} within {threshold:g} min", fontsize=10)
+                   population=figures["population"].to_numpy(dtype=float),
+                   ambulances=table[f"ambulances_{label}"].to_numpy(dtype=np.int64),
+                   added=table["added"].to_numpy(dtype=np.int64) if label == "after"
+                   else np.zeros(len(table), dtype=np.int64), norm=norm, tr=tr)
+            state = summary[label]
+            ax.set_title(tr("maps.ems.panel", when=tr("maps.before") if label == "before" else tr("maps.after"),
+                            fleet=tr.number(state["fleet"]), share=tr.share(state["covered_share"], decimals=0),
+                            minutes=f"{threshold:g}"), fontsize=10)
         fig.colorbar(ScalarMappable(norm=norm, cmap=_CMAP), ax=list(axes), shrink=0.6,
-                     label="response minutes (dispatch + drive) from the nearest staffed station")
-        fig.legend(handles=_legend(), loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+                     label=tr("maps.ems.colour_bar"))
+        fig.legend(handles=_legend(tr), loc="outside lower center", ncols=2, fontsize=8, frameon=False)
         fig.suptitle(title)
     return fig
 
 
-def save_ems_map(fig: Figure, path: str | Path) -> Path:
+def save_ems_map(fig: Figure, path: str | Path, *, dpi: int = DPI) -> Path:
     """Render `fig` to a PNG at `path`, replacing it only once the image is complete."""
     with matplotlib.rc_context({"font.family": font_families()}), warnings.catch_warnings(), \
             atomic_file(path) as staging:
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
-        fig.savefig(staging, format="png", dpi=DPI)
+        fig.savefig(staging, format="png", dpi=dpi)
     return Path(path)
 
 
 def _panel(ax: Axes, townships: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, *,
            minutes: np.ndarray, population: np.ndarray, ambulances: np.ndarray, added: np.ndarray,
-           norm: Normalize) -> None:
+           norm: Normalize, tr: Translator) -> None:
     """One state: township outlines, demand points by response minutes, stations by ambulances."""
     townships.boundary.plot(ax=ax, color="#636363", linewidth=0.6)
     xy = np.column_stack([demand.geometry.x, demand.geometry.y])
@@ -102,24 +112,18 @@ def _panel(ax: Axes, townships: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, stat
     ax.set_yticks([])
     ax.set_xlabel("")
     ax.set_ylabel("")
-    length_m = _scale_length_m(float(np.ptp(townships.total_bounds[[0, 2]])))
-    ax.add_artist(AnchoredSizeBar(ax.transData, length_m, f"{length_m / 1000:g} km", "lower left", frameon=False,
-                                  size_vertical=length_m / 50))
-    ax.annotate("N", xy=(0.95, 0.97), xytext=(0.95, 0.88), xycoords="axes fraction", ha="center",
+    length_m = scale_bar_length_m(float(np.ptp(townships.total_bounds[[0, 2]])))
+    ax.add_artist(AnchoredSizeBar(ax.transData, length_m, tr("common.unit.km", count=f"{length_m / 1000:g}"),
+                                  "lower left", frameon=False, size_vertical=length_m / 50))
+    ax.annotate(tr("maps.north"), xy=(0.95, 0.97), xytext=(0.95, 0.88), xycoords="axes fraction", ha="center",
                 arrowprops={"arrowstyle": "-|>", "color": "black"}, fontsize=9)
 
 
-def _scale_length_m(width_m: float) -> float:
-    """The longest 1, 2 or 5 x 10^k metres within a third of the map's width."""
-    power = 10 ** np.floor(np.log10(max(width_m / 3, 1.0)))
-    return float(max(step * power for step in (1, 2, 5) if step * power <= max(width_m / 3, 1.0)))
-
-
-def _legend() -> list[Line2D]:
+def _legend(tr: Translator) -> list[Line2D]:
     return [
-        Line2D([], [], marker="s", linestyle="", color=_STAFFED, label="station with ambulances (count)"),
-        Line2D([], [], marker="s", linestyle="", color=_ADDED, label="ambulances added (+n)"),
+        Line2D([], [], marker="s", linestyle="", color=_STAFFED, label=tr("maps.ems.staffed")),
+        Line2D([], [], marker="s", linestyle="", color=_ADDED, label=tr("maps.ems.added")),
         Line2D([], [], marker="s", linestyle="", markerfacecolor="none", color=_STAFFED,
-               label="candidate station, not opened"),
-        Line2D([], [], marker="o", linestyle="", color=_UNREACHED, label="no staffed station reaches"),
+               label=tr("maps.ems.not_opened")),
+        Line2D([], [], marker="o", linestyle="", color=_UNREACHED, label=tr("maps.ems.unreached")),
     ]

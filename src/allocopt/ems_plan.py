@@ -21,6 +21,8 @@ from allocopt.ems_map import ems_station_map, save_ems_map
 from allocopt.ems_results import EmsResult, ems_result_from_model
 from allocopt.errors import InfeasibleError, SolverError
 from allocopt.export import atomic_output_dir, write_csv, write_geopackage, write_json
+from allocopt.i18n import FALLBACK_LANGUAGE, translator
+from allocopt.maps import map_title
 from allocopt.model.allocation import AllocationModel, add_budget
 from allocopt.model.ems import add_ambulances, ems_limits
 from allocopt.model.objectives import solve_model
@@ -136,8 +138,9 @@ def _fleet_message(m: AllocationModel) -> str:
 
 
 def write_ems_plan(prepared: Prepared, plan: EmsPlan, out_dir: str | Path, *, overwrite: bool = False) -> Path:
-    """Write summary.json, allocations.csv, ems_stations.csv, ems_demand.csv, result.gpkg and ems_map.png."""
-    region = prepared.region
+    """Write summary.json, allocations.csv, ems_stations.csv, ems_demand.csv, result.gpkg and ems_map.png (in
+    English, the fallback language)."""
+    region, tr = prepared.region, translator(FALLBACK_LANGUAGE)
     assert region.ems_stations is not None, "an ambulance plan has stations"
     stations = region.ems_stations[["id", "geometry"]].merge(plan.ems.stations, on="id", how="left")
     demand = region.demand[["id", "geometry"]].merge(plan.ems.demand, on="id", how="left")
@@ -147,7 +150,9 @@ def write_ems_plan(prepared: Prepared, plan: EmsPlan, out_dir: str | Path, *, ov
         write_csv(plan.ems.stations, staging / "ems_stations.csv")
         write_csv(plan.ems.demand, staging / "ems_demand.csv")
         write_geopackage({"ems_stations": stations, "demand": demand}, staging / "result.gpkg")
-        save_ems_map(ems_station_map(region.townships, region.demand, region.ems_stations, plan.ems,
-                                     title=f"{region.name} · {prepared.scenario.name}: 120 ambulances"),
+        save_ems_map(ems_station_map(region.townships, region.demand, region.ems_stations,
+                                     demand_figures=plan.ems.demand, station_figures=plan.ems.stations,
+                                     summary=plan.ems.summary(),
+                                     title=map_title(tr, region.name, prepared.scenario.name, tr("maps.ems.title"))),
                      staging / "ems_map.png")
     return Path(out_dir)

@@ -68,6 +68,8 @@ def before_after_map(
     threshold_minutes: float | None = None,
     facilities: gpd.GeoDataFrame | None = None,
     provider: str = "staffed",
+    what: str | None = None,
+    legend_title: str | None = None,
     tr: Translator = _ENGLISH,
 ) -> Figure:
     """Township choropleth of `service` travel time before and after the plan, side by side in the classes of
@@ -76,6 +78,8 @@ def before_after_map(
     Reads `<service>_minutes_before` and `<service>_minutes_after` (population-weighted mean minutes; NaN where
     no provider is reachable, drawn hatched). With `facilities` (the result's layer) the sites providing the
     service are marked, those the plan adds in gold (`provider`: the scenario's primary-care provider rule).
+    `what` and `legend_title` replace the title's "travel time to the nearest site" and the legend's "travel time"
+    for other minutes on the same scale (the minutes to definitive treatment of a care pathway).
     """
     columns = (f"{service}_minutes_before", f"{service}_minutes_after")
     require_columns(townships, columns, layer="townships")
@@ -101,8 +105,8 @@ def before_after_map(
         if providers is not None:
             handles += map_sites.provider_handles(tr, any_new=bool(providers[1].any()))
         fig.legend(handles=handles, loc="outside right center", fontsize=8, frameon=False,
-                   title=_class_title(tr, threshold_minutes), title_fontsize=8)
-        fig.suptitle(_title(tr, region, scenario, tr("maps.before_after.title", service=service_name)))
+                   title=legend_title or _class_title(tr, threshold_minutes), title_fontsize=8)
+        fig.suptitle(map_title(tr, region, scenario, what or tr("maps.before_after.title", service=service_name)))
         for ax, marked in zip(axes, shown, strict=True):
             points = [] if sites is None or marked is None else list(
                 zip(sites.geometry.x[marked], sites.geometry.y[marked], strict=True))
@@ -156,7 +160,7 @@ def access_map(
         fig.legend(handles=class_handles(tr, None, relative=relative), loc="outside right center", fontsize=8,
                    frameon=False, title=tr("maps.legend.classes_standard") if relative else tr("maps.legend.minutes"),
                    title_fontsize=8)
-        fig.suptitle(_title(tr, region, scenario, tr("maps.access.title")))
+        fig.suptitle(map_title(tr, region, scenario, tr("maps.access.title")))
         for ax in grid[:len(chosen)]:
             place_labels(ax, _township_labels(layer, fontsize=6.0 if len(chosen) > 1 else 7.0))
     return fig
@@ -200,7 +204,7 @@ def facilities_map(
         handles += map_sites.draw_additions(ax, sites, tr)
         frame_map(ax, base, tr)
         fig.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False)
-        ax.set_title(_title(tr, region, scenario, tr("maps.facilities.title")))
+        ax.set_title(map_title(tr, region, scenario, tr("maps.facilities.title")))
         labels = [*map_sites.site_labels(sites, tr), *_township_labels(base, priority=-1.0)]
         note = fig.supxlabel(tr("maps.facilities.omitted", count=len(labels)), fontsize=7, color="#555555")
         _, left_out = place_labels(ax, labels)  # the note holds its longest text while labels are placed
@@ -252,7 +256,7 @@ def budget_gap_chart(
         ax.set_ylim(bottom=0.0)
         ax.grid(alpha=0.3)
         fig.legend(loc="outside right upper", fontsize=8, frameon=False)
-        ax.set_title(_title(tr, region, scenario, tr("maps.budget.title")))
+        ax.set_title(map_title(tr, region, scenario, tr("maps.budget.title")))
     return fig
 
 
@@ -289,7 +293,7 @@ def critical_links_map(
                 labels.append(Label(str(label), point.x, point.y, priority=-float(rank), fontsize=7.0))
         frame_map(ax, layer, tr)
         fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7, label=tr("maps.critical.colourbar"))
-        ax.set_title(_title(tr, region, scenario, tr("maps.critical.title", top=top)))
+        ax.set_title(map_title(tr, region, scenario, tr("maps.critical.title", top=top)))
         place_labels(ax, labels)
     return fig
 
@@ -312,7 +316,8 @@ def _figure_and_axes(ax: Axes | None, *, figsize: tuple[float, float]) -> tuple[
     return root, ax
 
 
-def _title(tr: Translator, region: str, scenario: str, what: str) -> str:
+def map_title(tr: Translator, region: str, scenario: str, what: str) -> str:
+    """The title of a map or chart: the region and scenario, then what it shows."""
     return tr("maps.title", region=region, scenario=scenario, what=what)
 
 

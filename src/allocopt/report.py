@@ -25,10 +25,11 @@ import pandas as pd
 import pyogrio
 from markupsafe import Markup
 
-from allocopt import maps, report_outcomes, report_page, report_sections
+from allocopt import maps, report_optional, report_outcomes, report_page, report_sections
 from allocopt.errors import DataError
 from allocopt.export import CSV_ENCODING, atomic_output_dir, from_spreadsheet_cell, read_manifest, write_text
 from allocopt.i18n import FALLBACK_LANGUAGE, LANGUAGES, Translator, translator
+from allocopt.interactive_map import InteractiveMap, interactive_map
 from allocopt.report_blocks import Block, Paragraph, Section, png_figure
 from allocopt.workbook import write_workbook
 
@@ -127,6 +128,13 @@ def report_language(summary: Mapping[str, Any], language: str | None = None) -> 
     return found if found in LANGUAGES else FALLBACK_LANGUAGE
 
 
+def primary_care_provider(summary: Mapping[str, Any]) -> str:
+    """The scenario's primary-care provider rule (summary.json `scenario.settings.primary_care.provider`), which
+    decides the sites the service maps mark; "staffed" (the default) for results written without it."""
+    settings = (summary.get("scenario") or {}).get("settings") or {}
+    return str((settings.get("primary_care") or {}).get("provider") or "staffed")
+
+
 def region_name(summary: Mapping[str, Any]) -> str:
     """The region's name as its people write it (summary.json `region_title`), else its bundle name (`region`, or
     `region.name` when the region is an object)."""
@@ -161,8 +169,8 @@ def write_report(result_dir: str | Path, *, out_dir: str | Path | None = None, d
 
 def is_report_file(name: str) -> bool:
     """Whether `name` (relative to a result directory) is one of the files `draw_report` writes."""
-    return name in (REPORT_FILE, WORKBOOK_FILE, FACILITIES_MAP_FILE, FRONTIER_CHART_FILE) or bool(
-        re.fullmatch(r"map_\w+\.png", name))
+    return name in (REPORT_FILE, WORKBOOK_FILE, FACILITIES_MAP_FILE, FRONTIER_CHART_FILE,
+                    *report_optional.OPTIONAL_FILES) or bool(re.fullmatch(r"map_\w+\.png", name))
 
 
 def draw_report(result_dir: Path, out_dir: Path, *, directory: Path, dpi: int = maps.DPI,
@@ -177,7 +185,8 @@ def draw_report(result_dir: Path, out_dir: Path, *, directory: Path, dpi: int = 
     service_maps: list[tuple[str, Path]] = []
     for service, values in summary["services"].items():
         figure = maps.before_after_map(result.township_layer, service, region=region, scenario=scenario,
-                                       threshold_minutes=values.get("threshold_minutes"), tr=tr)
+                                       threshold_minutes=values.get("threshold_minutes"),
+                                       facilities=result.facilities, provider=primary_care_provider(summary), tr=tr)
         caption = tr("report.figure.service_map", service=tr.term("common.service", service))
         service_maps.append((caption, maps.save_png(figure, out_dir / f"map_{service}.png", dpi=dpi)))
     facilities = maps.facilities_map(result.facilities, townships=result.township_layer, referrals=result.referrals,
@@ -191,12 +200,24 @@ def draw_report(result_dir: Path, out_dir: Path, *, directory: Path, dpi: int = 
     workbook = write_workbook(result, out_dir / WORKBOOK_FILE, tr=tr, result_dir=result_dir)
     closures = closures_section(result_dir, out_dir, township_layer=result.township_layer, region=region,
                                 scenario=scenario, dpi=dpi, tr=tr)
+    drawn = {"summary": summary, "townships": result.township_layer, "region": region, "scenario": scenario,
+             "dpi": dpi, "tr": tr, "read_csv": _read_csv}
+    ems = report_optional.ems_section(result_dir, out_dir, **drawn)
+    pathway_maps = report_optional.pathway_maps(result_dir, out_dir, **drawn)
+    timeline = report_optional.timeline(result.schedule, result.years, out_dir, region=region, scenario=scenario,
+                                        dpi=dpi, tr=tr)
+    n_minus_1 = report_optional.n_minus_1_section(result_dir, summary, tr, _read_csv)
+    interactive = interactive_map(result, tr=tr, font_family=f'"{report_page.FONT_FAMILY}", sans-serif')
     html = render_html(result, service_maps=service_maps, facilities_map=facilities_path, frontier_chart=chart,
-                       closures=closures, language=tr.language)
+                       closures=closures, language=tr.language, interactive=interactive, ems=ems,
+                       pathway_maps=pathway_maps, timeline_chart=timeline, n_minus_1=n_minus_1)
     page = write_text(html, out_dir / REPORT_FILE)
     closures_map = (out_dir / CRITICAL_LINKS_MAP_FILE,) if closures else ()
+    ems_map = (out_dir / report_optional.EMS_MAP_FILE,) if ems else ()
     return ReportFiles(report=page, workbook=workbook,
-                       maps=(*(p for _, p in service_maps), facilities_path, *closures_map), frontier_chart=chart)
+                       maps=(*(p for _, p in service_maps), facilities_path, *closures_map, *ems_map,
+                             *(p for _, p in pathway_maps), *((timeline,) if timeline else ())),
+                       frontier_chart=chart)
 
 
 def _moved(files: ReportFiles, staging: Path, target: Path) -> ReportFiles:
@@ -212,10 +233,14 @@ def _moved(files: ReportFiles, staging: Path, target: Path) -> ReportFiles:
 def render_html(result: ResultData, *, service_maps: Sequence[tuple[str, Path]] = (),
                 facilities_map: Path | None = None, frontier_chart: Path | None = None,
                 closures: Section | None = None, language: str | None = None,
-                interactive_map: str = "") -> str:
+                interactive: InteractiveMap | None = None, ems: Section | None = None,
+                pathway_maps: Sequence[tuple[str, Path]] = (), timeline_chart: Path | None = None,
+                n_minus_1: Section | None = None) -> str:
     """The self-contained plan document: every text escaped, every image (a PNG file) embedded as a data URI,
     the CJK glyphs it uses embedded as a font. `closures` is the section `closures_section` drew, if any;
-    `interactive_map` an HTML fragment (trusted, from `allocopt.interactive_map`) shown in the plan section."""
+    `interactive` the interactive map (`allocopt.interactive_map`), shown in the plan section and allowed by the
+    page's CSP through its scripts' hashes. `ems`, `pathway_maps`, `timeline_chart` and `n_minus_1` are what
+    `allocopt.report_optional` drew for the result, if anything."""
     summary = result.summary
     tr = translator(report_language(summary, language))
     region = region_name(summary)
@@ -231,8 +256,12 @@ def render_html(result: ResultData, *, service_maps: Sequence[tuple[str, Path]] 
             costs.append(png_figure(tr("report.figure.frontier"), frontier_chart))
         costs.append(report_outcomes.frontier(result.frontier, tr))
     tiers = report_outcomes.tiers(summary, tr)
-    pathways = report_outcomes.pathways(summary, tr)
-    years = report_outcomes.years(result.years, result.schedule, tr) if result.years is not None else ()
+    pathways: tuple[Block, ...] = (*report_outcomes.pathways(summary, tr),
+                                   *(png_figure(caption, path) for caption, path in pathway_maps))
+    years: tuple[Block, ...] = (report_outcomes.years(result.years, result.schedule, tr)
+                                if result.years is not None else ())
+    if years and timeline_chart is not None:
+        years = (*years, png_figure(tr("report.figure.timeline"), timeline_chart))
     sections = [
         report_sections.overview(result, tr, region=region),
         report_sections.gaps(result, tr),
@@ -241,8 +270,10 @@ def render_html(result: ResultData, *, service_maps: Sequence[tuple[str, Path]] 
         Section("outcomes", tr("report.section.outcomes"), tuple(outcomes)),
         *([Section("tiers", tr("report.section.tiers"), tiers)] if tiers else []),
         *([Section("pathways", tr("report.section.pathways"), pathways)] if pathways else []),
+        *([ems] if ems is not None else []),
         *([Section("years", tr("report.section.years"), years)] if years else []),
         *([closures] if closures is not None else []),
+        *([n_minus_1] if n_minus_1 is not None else []),
         Section("appendix", tr("report.section.appendix"), report_outcomes.appendix(summary, tr), appendix=True),
     ]
     page = report_page.Page(
@@ -250,7 +281,10 @@ def render_html(result: ResultData, *, service_maps: Sequence[tuple[str, Path]] 
         subtitle=tr("report.subtitle", scenario=str(summary["scenario"]["name"])),
         lead=report_sections.lead(result, tr), notes=report_sections.notes(summary, tr), sections=tuple(sections),
         footer=tr("report.footer", version=str(summary.get("allocopt_version", ""))),
-        interactive_map=Markup(interactive_map), interactive_map_heading=tr("report.figure.interactive_map"))
+        interactive_map=Markup(interactive.html if interactive is not None else ""),
+        interactive_map_heading=tr("report.figure.interactive_map"),
+        script_sources=interactive.csp_sources if interactive is not None else (),
+        font_text=interactive.text if interactive is not None else "")
     return report_page.render(page)
 
 

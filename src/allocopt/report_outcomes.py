@@ -179,22 +179,22 @@ def _source(name: str, figures: Mapping[str, Any], tr: Translator) -> str:
 
 
 def pathways(summary: Mapping[str, Any], tr: Translator) -> tuple[Table, ...]:
-    """Care pathways (summary.json `pathways`): per condition the yearly cases treated within their time window
-    and the mean minutes to definitive treatment, before and after the plan."""
+    """Care pathways (summary.json `pathways`): per condition, before and after the plan, the yearly cases treated
+    within their time window and the mean and 90th-percentile minutes to definitive treatment (a row per condition
+    and state, keyed `<condition>/<before|after>`, so that the table stays narrow enough to print)."""
     conditions = (summary.get("pathways") or {}).get("conditions") or {}
     if not conditions:
         return ()
     n = Numbers(tr)
-    rows = tuple(Row((Cell(tr.term("common.service", str(name))), n.count(f.get("expected_cases_after")),
-                      n.count(f.get("timely_cases_before")), n.count(f.get("timely_cases_after")),
-                      n.share(f.get("timely_share_before")), n.share(f.get("timely_share_after")),
-                      n.minutes(_rounded(f.get("mean_minutes_before"))),
-                      n.minutes(_rounded(f.get("mean_minutes_after")))), key=str(name))
-                 for name, f in conditions.items())
-    headers = (tr("report.column.condition"), tr("report.column.cases_per_year"),
-               tr("report.column.timely_cases_before"), tr("report.column.timely_cases_after"),
-               tr("report.column.timely_share_before"), tr("report.column.timely_share_after"),
-               tr("report.column.treatment_minutes_before"), tr("report.column.treatment_minutes_after"))
+    rows = tuple(Row((Cell(tr.term("common.service", str(name))), Cell(tr(f"report.column.{when}")),
+                      n.count(f.get(f"expected_cases_{when}", f.get("expected_cases_after"))),
+                      n.count(f.get(f"timely_cases_{when}")), n.share(f.get(f"timely_share_{when}")),
+                      n.minutes(_rounded(f.get(f"mean_minutes_{when}"))),
+                      n.minutes(_rounded(f.get(f"p90_minutes_{when}")))), key=f"{name}/{when}")
+                 for name, f in conditions.items() for when in ("before", "after"))
+    headers = (tr("report.column.condition"), tr("report.column.plan_state"), tr("report.column.cases_per_year"),
+               tr("report.column.timely_cases"), tr("report.column.timely_share"),
+               tr("report.column.treatment_minutes"), tr("report.column.p90_minutes"))
     return (Table("pathways-table", headers, rows),)
 
 

@@ -30,7 +30,6 @@ ALWAYS_IN_FONT = "".join(chr(c) for c in range(0x20, 0x7F)) + "一二三四五�
 """Characters the subset always holds: printable ASCII and those of the section numbers the style generates."""
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _POLICY = "default-src 'none'; img-src data:; font-src data:; style-src 'unsafe-inline'"
-_POLICY_WITH_SCRIPT = _POLICY + "; script-src 'unsafe-inline'"
 
 
 @dataclass(frozen=True)
@@ -46,17 +45,24 @@ class Page:
     footer: str
     interactive_map: Markup = field(default_factory=Markup)
     interactive_map_heading: str = ""
+    script_sources: tuple[str, ...] = ()
+    """CSP source expressions (`'sha256-...'`) of the interactive map's inline scripts."""
+    font_text: str = ""
+    """Text the page shows that is not in its HTML (the interactive map's labels), for the font subset."""
 
 
 def render(page: Page) -> str:
     """The page as HTML, with the subset font for every character it shows."""
     first = _render(page, font_css=Markup(""))
-    return _render(page, font_css=Markup(font_face(first)))
+    return _render(page, font_css=Markup(font_face(first + page.font_text)))
 
 
 def policy(page: Page) -> str:
-    """The page's Content-Security-Policy: no network; inline script only when an interactive map is embedded."""
-    return _POLICY_WITH_SCRIPT if page.interactive_map else _POLICY
+    """The page's Content-Security-Policy: no network; with an interactive map, exactly its inline scripts (by
+    hash, `Page.script_sources`), no other script."""
+    if not page.interactive_map:
+        return _POLICY
+    return f"{_POLICY}; script-src {' '.join(page.script_sources)}"
 
 
 def font_face(text: str) -> str:

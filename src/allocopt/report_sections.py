@@ -213,7 +213,7 @@ def _measure(resource: str) -> str:
         return "people"
     if resource.startswith("open_site"):
         return "site"
-    if resource.endswith("_center"):
+    if resource.endswith("_center") or "." in resource:  # "<condition>.<tier>": a pathway center tier
         return "center"
     return "vehicle" if resource == "ambulance" else "equipment"
 

@@ -341,8 +341,8 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
     scenarios.csv and the result.gpkg layer critical_links (docs/closures.md), with `[ems]` ems_stations.csv,
     ems_demand.csv and the layer ems_stations (docs/ems.md), with `[n_minus_1]` n_minus_1.csv and the layer
     n_minus_1 (docs/closures.md), for a multi-year plan schedule.csv and years.csv (docs/years.md; `result` is
-    then its last year), and with `report` the maps (ems_map.png, and timeline.png for a multi-year plan, too),
-    plan.xlsx and report.html (in `language`, default the region's), as one atomic result folder
+    then its last year), and with `report` the maps and charts (`allocopt.report.draw_report`), plan.xlsx and
+    report.html (in `language`, default the region's), as one atomic result folder
     (`allocopt.export.atomic_output_dir`)."""
     region = prepared.region
     townships = region.townships[["code", "geometry"]].merge(result.townships, on="code", how="left")
@@ -384,16 +384,6 @@ def write_plan(prepared: Prepared, result: Result, out_dir: str | Path, *, overw
             from allocopt.report import draw_report
 
             draw_report(staging, staging, directory=Path(out_dir), language=language)
-            if result.ems is not None and region.ems_stations is not None:
-                from allocopt.ems_map import ems_station_map, save_ems_map
-
-                save_ems_map(ems_station_map(region.townships, region.demand, region.ems_stations, result.ems,
-                                             title=f"{region.name} · {prepared.scenario.name}: 120 ambulances"),
-                             staging / "ems_map.png")
-            if years is not None:
-                from allocopt.timeline import save_timeline
-
-                save_timeline(years.schedule, years.table, staging / "timeline.png")
     return Path(out_dir)
 
 

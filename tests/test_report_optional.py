@@ -13,12 +13,13 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely.geometry import Point
+from shapely.geometry import LineString, Point
 
 import result_fixture as fx
 from allocopt import report, report_optional
 from allocopt.export import write_csv, write_geopackage
 from allocopt.i18n import LANGUAGES, translator
+from allocopt.interactive_map import map_figure
 from test_report import _parse, _rows
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -79,6 +80,11 @@ def _with_everything(directory: Path) -> Path:
     centres = {code: layers["townships"].geometry.iloc[i].centroid for i, code in enumerate(CODES)}
     layers["ems_stations"] = gpd.GeoDataFrame(
         STATIONS[["id"]], geometry=[Point(centres[c].x + 500.0, centres[c].y) for c in STATIONS["township_code"]],
+        crs=fx.CRS)
+    door = layers["facilities"].geometry.iloc[0]
+    layers["pathways"] = gpd.GeoDataFrame(  # the ems and self rows of a point share one line: drawn once
+        PATHWAYS[["demand_id", "township_code", "condition", "arrival", "expected_cases"]],
+        geometry=[LineString([layers["demand"].geometry.iloc[i % 4], door]) for i in range(len(PATHWAYS))],
         crs=fx.CRS)
     write_geopackage(layers, directory / "result.gpkg")
     return directory
@@ -155,6 +161,14 @@ def test_report_dir_redraws_the_optional_figures_in_place(tmp_path: Path) -> Non
     report.write_report(directory, dpi=TEST_DPI)
     assert (directory / "timeline.png").read_bytes().startswith(b"\x89PNG")
     assert (directory / "ems_map.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_interactive_map_switches_each_condition_s_pathways_on_and_off(full: Path) -> None:
+    tr = translator("zh")
+    figure = map_figure(report.read_result_dir(full), tr=tr)
+    traces = [t for t in figure.data if t.name == tr("maps.interactive.pathways", condition="卒中中心")]
+    assert len(traces) == 1 and traces[0].visible == "legendonly"
+    assert list(traces[0].x).count(None) == len(CODES)  # four distinct lines (each ends in a break), one path
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")

@@ -2,8 +2,9 @@
 
 Townships are drawn as polygons in the result's projected coordinates (no map tiles, no network request),
 coloured by one indicator chosen from a menu: each service's covered share before or after the plan, on one
-shared 0-100 % scale. Sites are drawn by level, with what the plan opens and adds; referral lines and township
-names can be switched on and off in the legend; hovering a township or a site shows its numbers.
+shared 0-100 % scale. Sites are drawn by level, with what the plan opens and adds; referral lines, the care
+pathways after the plan (one line set per condition) and township names can be switched on and off in the
+legend; hovering a township or a site shows its numbers.
 
 Built with Plotly: plotly.js ships inside the `plotly` Python package and is inlined into the fragment, so the
 page needs no network. The fragment holds two inline scripts (plotly.js and the figure); the page's CSP must
@@ -55,6 +56,8 @@ _SITE_TRACES: tuple[tuple[tuple[str, ...], str, float, str], ...] = (
     (("county_hospital", "tertiary_hospital"), "triangle-up", 14.0, "#000000"),
 )
 """Existing sites by level: levels, marker symbol, size (px), colour."""
+PATHWAY_COLOURS = ("#d7301f", "#6a51a3", "#238b45")
+"""Colours of the care-pathway lines, one per condition in the result's order."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ def map_figure(result: ResultData, *, tr: Translator = _ENGLISH, font_family: st
     count = len(townships)
     if result.referrals is not None and not result.referrals.empty:
         figure.add_trace(_referral_trace(metric(result.referrals, layer="referrals", crs=townships.crs), tr))
+    if result.pathways is not None and not result.pathways.empty:
+        for trace in _pathway_traces(metric(result.pathways, layer="pathways", crs=townships.crs), tr):
+            figure.add_trace(trace)
     figure.add_trace(_names_trace(townships, tr))
     for trace in _site_traces(sites, tr):
         figure.add_trace(trace)
@@ -194,15 +200,36 @@ def _names_trace(townships: gpd.GeoDataFrame, tr: Translator) -> go.Scatter:
 
 
 def _referral_trace(links: gpd.GeoDataFrame, tr: Translator) -> go.Scatter:
+    xs, ys = _line_path(links.geometry)
+    return go.Scatter(x=xs, y=ys, mode="lines", line={"color": REFERRAL_COLOUR, "width": 1.2}, opacity=0.6,
+                      name=tr("maps.interactive.referrals"), hoverinfo="skip")
+
+
+def _pathway_traces(pathways: gpd.GeoDataFrame, tr: Translator) -> list[go.Scatter]:
+    """Per care-pathway condition, the lines of the best pathway after the plan (demand point, first door, center),
+    each drawn once, hidden until switched on in the legend."""
+    traces = []
+    for number, (condition, rows) in enumerate(pathways.groupby("condition", sort=False)):
+        lines = rows.geometry[~rows.geometry.is_empty]
+        unique = lines[~lines.to_wkb().duplicated()]
+        xs, ys = _line_path(unique)
+        traces.append(go.Scatter(x=xs, y=ys, mode="lines", opacity=0.7, hoverinfo="skip", visible="legendonly",
+                                 line={"color": PATHWAY_COLOURS[number % len(PATHWAY_COLOURS)], "width": 1.0},
+                                 name=tr("maps.interactive.pathways",
+                                         condition=tr.term("common.service", str(condition)))))
+    return traces
+
+
+def _line_path(lines: Sequence[BaseGeometry] | gpd.GeoSeries) -> tuple[list[float | None], list[float | None]]:
+    """(Multi)line strings as one path, parts separated by None."""
     xs: list[float | None] = []
     ys: list[float | None] = []
-    for line in links.geometry:
+    for line in lines:
         for part in getattr(line, "geoms", [line]):
             x, y = part.coords.xy
             xs += [round(v, 1) for v in x] + [None]
             ys += [round(v, 1) for v in y] + [None]
-    return go.Scatter(x=xs, y=ys, mode="lines", line={"color": REFERRAL_COLOUR, "width": 1.2}, opacity=0.6,
-                      name=tr("maps.interactive.referrals"), hoverinfo="skip")
+    return xs, ys
 
 
 def _site_traces(sites: gpd.GeoDataFrame, tr: Translator) -> list[go.Scatter]:

@@ -76,6 +76,8 @@ class ResultData:
     demand: gpd.GeoDataFrame | None = None
     years: pd.DataFrame | None = None
     schedule: pd.DataFrame | None = None
+    pathways: gpd.GeoDataFrame | None = None
+    """result.gpkg `pathways`: the best pathway after the plan per demand point, condition and arrival."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ def read_result_dir(result_dir: str | Path) -> ResultData:
         demand=layers.get("demand"),
         years=years,
         schedule=schedule,
+        pathways=layers.get("pathways"),
     )
 
 
@@ -342,7 +345,7 @@ def _read_layers(path: Path) -> dict[str, gpd.GeoDataFrame]:
     for required in ("townships", "facilities"):
         if required not in names:
             raise DataError(f"{path}: layer {required!r} is missing; see docs/results.md")
-    wanted = ("townships", "facilities", "referrals", "demand")
+    wanted = ("townships", "facilities", "referrals", "demand", "pathways")
     return {name: gpd.read_file(path, layer=name, engine="pyogrio") for name in wanted if name in names}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -16,6 +17,10 @@ from allocopt.i18n import FALLBACK_LANGUAGE, Translator, translator
 from allocopt.map_frame import font_context
 
 _SHARES = ("covered_share_primary_care", "covered_share_chest_pain", "covered_share_stroke", "covered_share_trauma")
+_SHARE_COLOURS = ("#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+"""Colours of the covered-share lines, apart from the GP density line's blue."""
+_BAR_COLOURS = matplotlib.colormaps["tab20"]
+"""Twenty distinct colours, so that a plan's many resources do not share one."""
 _MONEY_UNIT_YUAN = {"zh": 1e4, "en": 1e6}
 """Unit of the spending axis: 万元 in Chinese, million yuan in English (as `allocopt.maps`)."""
 _ENGLISH = translator(FALLBACK_LANGUAGE)
@@ -33,7 +38,7 @@ def _chart(schedule: pd.DataFrame, years: pd.DataFrame, *, title: str, tr: Trans
     for column in ("year", "capital_yuan", "annual_yuan", "gp_per_10k"):
         if column not in years.columns:
             raise DataError(f"years.csv: missing column {column!r}; write it with allocopt optimize --years")
-    fig = Figure(figsize=(12.0, 5.0), layout="constrained")
+    fig = Figure(figsize=(14.0, 5.0), layout="constrained")
     spend, indicators = fig.subplots(1, 2)
     labels = years["year"].astype(int).to_numpy()
     added = schedule[schedule["quantity"] > 0]
@@ -41,9 +46,10 @@ def _chart(schedule: pd.DataFrame, years: pd.DataFrame, *, title: str, tr: Trans
                                 fill_value=0.0).reindex(labels, fill_value=0.0)
     unit = _MONEY_UNIT_YUAN.get(tr.language, 1e6)
     bottom = np.zeros(len(labels))
-    for resource in capital.columns:
+    for number, resource in enumerate(capital.columns):
         values = capital[resource].to_numpy() / unit
-        spend.bar(labels, values, bottom=bottom, label=tr.term("common.resource", str(resource)))
+        spend.bar(labels, values, bottom=bottom, label=tr.term("common.resource", str(resource)),
+                  color=_BAR_COLOURS(number % _BAR_COLOURS.N))
         bottom += values
     spend.plot(labels, years["annual_yuan"].to_numpy() / unit, color="black", marker="o",
                label=tr("maps.timeline.running_cost"))
@@ -55,15 +61,15 @@ def _chart(schedule: pd.DataFrame, years: pd.DataFrame, *, title: str, tr: Trans
     spend.set_xlabel(tr("maps.timeline.year"))
     spend.set_ylabel(tr("maps.timeline.money_axis"))
     spend.set_xticks(labels)
-    spend.legend(fontsize=7, frameon=False, loc="upper right")
+    spend.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars
     spend.set_title(tr("maps.timeline.spending"))
     indicators.plot(labels, years["gp_per_10k"].to_numpy(), marker="o", label=tr("common.indicator.gp_per_10k"))
     indicators.set_ylabel(tr("common.indicator.gp_per_10k"))
     indicators.set_xticks(labels)
     shares = indicators.twinx()
-    for column in _SHARES:
+    for column, colour in zip(_SHARES, _SHARE_COLOURS, strict=True):
         if column in years.columns:
-            shares.plot(labels, years[column].to_numpy() * 100, linestyle="--", marker=".",
+            shares.plot(labels, years[column].to_numpy() * 100, linestyle="--", marker=".", color=colour,
                         label=tr.term("common.service", column.removeprefix("covered_share_")))
     shares.set_ylabel(tr("maps.timeline.share_axis"))
     if shares.lines:  # years.csv of an older run may hold no covered shares

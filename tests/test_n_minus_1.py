@@ -279,7 +279,8 @@ REGION_SCENARIO = Path(__file__).resolve().parents[1] / "data" / "regions" / "va
 
 def _optimize(tmp_path: Path, extra: str | None, output_format: str = "json") -> tuple[int, str, Path]:
     out = tmp_path / f"plan{len(list(tmp_path.iterdir()))}"
-    command = ["optimize", "--out", str(out), "--format", output_format, "--cache-dir", str(tmp_path / "cache")]
+    command = ["optimize", "--out", str(out), "--format", output_format, "--cache-dir", str(tmp_path / "cache"),
+               "--lang", "en"]
     if extra is not None:
         path = tmp_path / f"scenario{len(list(tmp_path.iterdir()))}.toml"
         path.write_text(REGION_SCENARIO.read_text(encoding="utf-8") + extra, encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Care pathways before and after a plan, recomputed from the plan's designations and terminals alone.
+"""Care pathways before and after a plan, recomputed from the plan's designations, terminals and ambulance stations.
 
 For each demand point, condition and arrival (120 or self), the best pathway the state makes available is the
 fastest timely one (both windows met), else the fastest of all (reported, not timely). Timely-treated cases and
@@ -9,7 +9,7 @@ variables; `pathway_result` checks that the model claimed no more than the plan 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -102,7 +102,7 @@ def pathway_result(m: AllocationModel, *, relative_tolerance: float) -> PathwayR
                               for x, tier in enumerate(c.tiers))
     tele = np.array([round(pm.tele[s].varValue or 0) >= 1 if s in pm.tele else False for s in p.site_ids])
     before = evaluate(p, data, data.holds_now, np.zeros(len(p.site_ids), dtype=bool))
-    after = evaluate(p, data, holds, tele)
+    after = evaluate(_with_planned_stations(m), data, holds, tele)
     tolerance = relative_tolerance * max(1.0, p.total_population)
     for name, expression in pm.untreated.items():
         claimed = float(pulp.value(expression))
@@ -112,6 +112,18 @@ def pathway_result(m: AllocationModel, *, relative_tolerance: float) -> PathwayR
                               f"plan leaves {after.untreated[name]:,.1f}")
     return PathwayResult(before, after, _allocations(p, data, before, after), _table(p, before, after),
                          tuple(c.name for c in data.settings.conditions))
+
+
+def _with_planned_stations(m: AllocationModel) -> Problem:
+    """The problem with the ambulance response of the plan's staffed stations (today's and added) when the model
+    places ambulances, so 120 pathways after the plan use it; the problem unchanged otherwise."""
+    p, e = m.problem, m.ems
+    if p.ems is None or e is None:
+        return p
+    inputs = p.ems.inputs
+    added = np.array([round(e.amb[s].varValue or 0) if s in e.amb else 0 for s in inputs.station_ids])
+    return replace(p, ems_response_minutes=inputs.nearest_staffed_minutes(p.ems.settings,
+                                                                         inputs.ambulances + added))
 
 
 def _chosen(hold: Mapping[tuple[str, str, str], pulp.LpVariable], site_ids: tuple[str, ...], condition: str,

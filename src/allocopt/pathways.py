@@ -161,6 +161,25 @@ def response_minutes(p: Problem, settings: PathwaySettings) -> np.ndarray:
     return np.full(len(p.demand_ids), settings.response_minutes)
 
 
+def best_response_minutes(p: Problem, settings: PathwaySettings) -> np.ndarray:
+    """The fastest ambulance response any plan can give each point: with `[ems]` (the coupling of
+    `model.ems_pathways`), the nearest station staffed today or able to receive an ambulance; else today's."""
+    today = response_minutes(p, settings)
+    data = p.ems
+    if data is None:
+        return today
+    usable = (np.asarray(data.inputs.ambulances) > 0) | (data.max_added > 0)
+    if not usable.any():
+        return today
+    return np.minimum(today, data.inputs.response_minutes(data.settings)[:, usable].min(axis=1))
+
+
+def max_response_minutes(pw: Pathways, c: ConditionSettings, on_scene_minutes: float) -> np.ndarray:
+    """Per pathway, the slowest ambulance response that keeps it within both windows (inf for self-presenters)."""
+    slack = np.minimum(c.window_minutes - pw.first_treatment_minutes, c.ship_window_minutes - pw.total_minutes)
+    return np.where(pw.arrival == 0, pw.pre_minutes - on_scene_minutes + slack, np.inf)
+
+
 def _at_levels(level: np.ndarray, levels: tuple[str, ...]) -> np.ndarray:
     return np.isin(level, np.asarray(levels, dtype=object)) if len(level) else np.zeros(0, dtype=bool)
 
@@ -225,11 +244,12 @@ _FIELDS = ("point", "arrival", "kind", "door", "center", "door_tier", "tele", "p
 def _ems(p: Problem, data: PathwayData, c: ConditionSettings, lower: np.ndarray, upper: np.ndarray,
          tele: np.ndarray, windowed: bool) -> dict[str, np.ndarray]:
     """Mother-ship and drip-and-ship pathways of patients brought by a 120 ambulance."""
-    pre = response_minutes(p, data.settings) + data.settings.on_scene_minutes
+    today = response_minutes(p, data.settings) + data.settings.on_scene_minutes
+    pre = best_response_minutes(p, data.settings) + data.settings.on_scene_minutes if windowed else today
     points = np.arange(len(p.demand_ids))
     centers, doors = np.flatnonzero(upper), np.flatnonzero(lower)
     mother = _mother_ship(p, c, pre, points, centers, windowed)
-    drip = _drip(p, data, c, pre, points, doors, centers, tele, windowed, arrival=0)
+    drip = _drip(p, data, c, pre, points, doors, centers, tele, windowed, arrival=0, pre_today=today)
     return _stack([mother, drip])
 
 
@@ -283,10 +303,13 @@ def _variants(windowed: bool, tele_at: np.ndarray, saved: float) -> list[tuple[b
 
 def _drip(p: Problem, data: PathwayData, c: ConditionSettings, pre: np.ndarray, points: np.ndarray,
           doors: np.ndarray, centers: np.ndarray, tele: np.ndarray, windowed: bool, *,
-          arrival: int) -> dict[str, np.ndarray]:
+          arrival: int, pre_today: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Drip-and-ship through doors holding the lower tier to centers holding the upper one, in blocks of points.
 
-    A terminal variant (windowed) is kept only where the pathway without one is not timely."""
+    A terminal variant (windowed) is kept only where the pathway without one is not timely with the minutes before
+    the door of today (`pre_today`, default `pre`): where a plan's new station makes it timely, the terminal
+    variant still serves the plans without that station."""
+    shift = np.zeros_like(pre) if pre_today is None else pre_today - pre
     parts = [_table(np.zeros(0, dtype=np.int64), arrival, "drip_and_ship", np.zeros(0), np.zeros(0), LOWER,
                     False, np.zeros(0), np.zeros(0), 0.0, 0.0, 0.0, np.zeros(0), np.zeros(0), np.zeros(0))]
     if not (points.size and doors.size and centers.size):
@@ -307,7 +330,9 @@ def _drip(p: Problem, data: PathwayData, c: ConditionSettings, pre: np.ndarray, 
             keep = other[None] & (timely if windowed else np.isfinite(total))
             if needs_tele:
                 keep = keep & tele[doors][None, :, None] & ~timely_without
-            timely_without = timely
+            late = shift[rows][:, None, None]
+            timely_without = ((first[:, :, None] + late <= c.window_minutes)
+                              & (total + late <= c.ship_window_minutes))
             i, d, e = np.nonzero(keep)
             used = np.full(i.size, needs_tele) | (save[d] > 0)
             parts.append(_table(rows[i], arrival, "drip_and_ship", doors[d], centers[e], LOWER, used,

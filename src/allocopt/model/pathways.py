@@ -19,6 +19,8 @@ R_k of literals: (door, L), (door, U), (center, U), (door, terminal).
     x[k] in [0,1]         share of (i, c, g) treated over pathway k:           sum_k x[k] <= 1, x[k] <= and[R_k]
     minimum volume:       sum_{k treated at j by x} n_ic share_g x[k] >= V_x hold[j,c,x]
 
+With `[ems]`, a 120 pathway that needs a faster response than today's also needs staffed[S], some station of S
+holding an ambulance in the plan (`model.ems_pathways`), as one more literal of its conjunction.
 A literal held today is the constant 1 and leaves its rows out; y, reach and `and` variables are shared by every
 point needing the same literals, so their number grows with doors x centers, not with points, and points with the
 same options share one treated variable. Which center a timely transfer reaches does not change the objective, so
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pulp
 
+from allocopt.model.ems_pathways import improving_responses, staffed_var, station_levels
 from allocopt.model.problem import Problem
 from allocopt.pathway_settings import ConditionSettings
 from allocopt.pathways import LOWER, UPPER, PathwayData, Pathways, generate
@@ -64,21 +67,26 @@ class PathwayModel:
     objective: pulp.LpAffineExpression = field(default_factory=pulp.LpAffineExpression)
     variables: int = 0
     constraints: int = 0
+    improving: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    staffed: dict[tuple[int, ...], pulp.LpVariable] = field(default_factory=dict)
 
 
 def add_pathways(m: AllocationModel, p: Problem) -> None:
     """The pathway families, their costs added to `m.capital_yuan` and `m.annual_yuan` (nothing without
-    `[pathways]`). Call after `add_costs` and before `add_budget`."""
+    `[pathways]`); with `[ems]`, 120 pathways also need the ambulance that makes them timely
+    (`model.ems_pathways`). Call after `add_costs` and `add_ambulances`, before `add_budget`."""
     data = p.pathways
     if data is None:
         return
     pm = m.pathways = PathwayModel()
     before = (m.lp.numVariables(), m.lp.numConstraints())
+    pm.improving = improving_responses(p)
     for c in data.settings.conditions:
         _add_tiers(m, p, data, c)
     for c in data.settings.conditions:
         lower, upper = data.can_hold[c.name]
-        pm.pathways[c.name] = generate(p, data, c.name, lower=lower, upper=upper, tele=data.tele_eligible)
+        pw = generate(p, data, c.name, lower=lower, upper=upper, tele=data.tele_eligible)
+        pm.pathways[c.name] = pw.take(station_levels(p, pw, c, pm.improving) >= 0)
     used_tele = {int(j) for pw in pm.pathways.values() for j in pw.door[pw.tele]}
     for j in sorted(used_tele | _tele_required(p, data)):
         _tele_var(m, p, j)
@@ -181,6 +189,7 @@ def _add_flows(m: AllocationModel, p: Problem, data: PathwayData, c: ConditionSe
     per_group: dict[tuple[int, int], list[pulp.LpVariable]] = {}
     objective: dict[pulp.LpVariable, float] = {}
     volume: dict[tuple[int, str], list[tuple[pulp.LpVariable, float]]] = {}
+    levels = station_levels(p, pw, c, pm.improving)
     for k in range(len(pw)):
         i, g = int(pw.point[k]), int(pw.arrival[k])
         point = p.demand_ids[i]
@@ -189,7 +198,9 @@ def _add_flows(m: AllocationModel, p: Problem, data: PathwayData, c: ConditionSe
         per_group.setdefault((i, g), []).append(x)
         objective[x] = -float(weight[i] * share[g])
         need = _literals(pw, k)
-        available = _available(m, p, data, c, need, shared)
+        staffed = staffed_var(m, p, pm.improving, i, int(levels[k]), pm.staffed)
+        available = _conjunction(m, c, [*(_literal_var(m, p, data, c, literal) for literal in need), staffed],
+                                 shared)
         if available is not None:
             m.constrain("pathway_open", (point, c.name, str(k)), [(x, 1.0), (available, -1.0)],
                         pulp.LpConstraintLE, 0.0)
@@ -220,13 +231,6 @@ def _literal_var(m: AllocationModel, p: Problem, data: PathwayData, c: Condition
         return None
     tier = c.upper if what == "U" else c.lower
     return pm.hold[site, c.name, tier.name]
-
-
-def _available(m: AllocationModel, p: Problem, data: PathwayData, c: ConditionSettings,
-               need: tuple[Literal, ...], shared: dict[tuple[str, ...], pulp.LpVariable | None]
-               ) -> pulp.LpVariable | None:
-    """One variable bounding the availability of `need` (None: available today), shared across points."""
-    return _conjunction(m, c, [_literal_var(m, p, data, c, literal) for literal in need], shared)
 
 
 def _conjunction(m: AllocationModel, c: ConditionSettings, parts: list[pulp.LpVariable | None],
@@ -273,17 +277,21 @@ def _add_treated(m: AllocationModel, p: Problem, data: PathwayData, c: Condition
     share = np.array([1.0 - c.self_presentation_share, c.self_presentation_share])
     weight = p.demand_weight[c.name] * float(c.weight or 0.0)
     options: dict[tuple[int, int], list[pulp.LpVariable | None]] = {}
+    conjunctions: dict[tuple[str, ...], pulp.LpVariable | None] = {}
+    levels = station_levels(p, pw, c, pm.improving)
     direct = (pw.door == pw.center) & (pw.door_tier != LOWER)
     for q in np.flatnonzero(direct):
-        options.setdefault((int(pw.point[q]), int(pw.arrival[q])), []).append(
-            _literal_var(m, p, data, c, (int(pw.center[q]), "U")))
+        i = int(pw.point[q])
+        center = _literal_var(m, p, data, c, (int(pw.center[q]), "U"))
+        staffed = staffed_var(m, p, pm.improving, i, int(levels[q]), pm.staffed)
+        options.setdefault((i, int(pw.arrival[q])), []).append(
+            center if staffed is None else _conjunction(m, c, [center, staffed], conjunctions))
     rest = np.flatnonzero(~direct)
-    keys = np.column_stack([pw.point, pw.arrival, pw.door, pw.door_tier, pw.tele])[rest]
+    keys = np.column_stack([pw.point, pw.arrival, pw.door, pw.door_tier, pw.tele, levels])[rest]
     order = np.lexsort(keys.T[::-1])
     starts: list[int] = (np.flatnonzero(np.r_[True, (np.diff(keys[order], axis=0) != 0).any(axis=1)]).tolist()
                          if rest.size else [])
     reaches: dict[tuple[int, ...], pulp.LpVariable | None] = {}
-    conjunctions: dict[tuple[str, ...], pulp.LpVariable | None] = {}
     for start, stop in zip(starts, [*starts[1:], rest.size][:len(starts)], strict=True):
         group = rest[order[start:stop]]
         k = int(group[0])
@@ -292,6 +300,7 @@ def _add_treated(m: AllocationModel, p: Problem, data: PathwayData, c: Condition
         if pw.tele[k]:
             parts.append(_literal_var(m, p, data, c, (door, "tele")))
         parts.append(_reach(m, p, data, c, tuple(sorted(set(pw.center[group].tolist()))), reaches))
+        parts.append(staffed_var(m, p, pm.improving, int(pw.point[k]), int(levels[k]), pm.staffed))
         options.setdefault((int(pw.point[k]), int(pw.arrival[k])), []).append(
             _conjunction(m, c, parts, conjunctions))
     rows: dict[tuple[str, ...], pulp.LpVariable] = {}

@@ -54,8 +54,9 @@ def ems_problem(ems: dict[str, Any], *, budget: float, drive: np.ndarray = DRIVE
     )
 
 
+# A few hundred residents: the fleet norm would stop at today's ambulance, so these tests lift the cap.
 HAND = {"busy_fraction": 0.5, "ambulance_capital_yuan": 100.0, "ambulance_annual_yuan": 0.0,
-        "station_capital_yuan": 0.0, "station_annual_yuan": 0.0}
+        "station_capital_yuan": 0.0, "station_annual_yuan": 0.0, "fleet_cap": "none"}
 
 
 def test_settings_defaults_round_trip_and_bad_keys() -> None:
@@ -64,7 +65,8 @@ def test_settings_defaults_round_trip_and_bad_keys() -> None:
     for table, key in (({"busy_fraction": -0.1}, "ems.busy_fraction"), ({"busy_fraction": 1.0}, "ems.busy_fraction"),
                        ({"response_threshold_minutes": 0}, "ems.response_threshold_minutes"),
                        ({"max_ambulances_per_station": 1.5}, "ems.max_ambulances_per_station"),
-                       ({"fleet_norm_hard": "yes"}, "ems.fleet_norm_hard"), ({"speed": 1}, "ems.speed")):
+                       ({"fleet_norm_hard": "yes"}, "ems.fleet_norm_hard"), ({"speed": 1}, "ems.speed"),
+                       ({"fleet_cap": "half"}, "ems.fleet_cap"), ({"fleet_cap": -1}, "ems.fleet_cap")):
         with pytest.raises(ScenarioError, match=key.replace(".", r"\.")):
             scenario_from_dict({"ems": table})
     assert scenario_from_dict({}).ems is None
@@ -108,7 +110,7 @@ def test_brute_force_over_stations_and_fleets(seed: int) -> None:
     today, candidate = np.array([1, 0, 0, 0]), np.array([False, False, True, True])
     costs = {"ambulance_capital_yuan": 100.0, "ambulance_annual_yuan": 50.0, "station_capital_yuan": 80.0,
              "station_annual_yuan": 20.0}
-    settings = {"busy_fraction": 0.3, "max_ambulances_per_station": 2, **costs}
+    settings = {"busy_fraction": 0.3, "max_ambulances_per_station": 2, "fleet_cap": "none", **costs}
     budget = 500.0
     best = INF
     for added in itertools.product(range(2), range(3), range(3), range(3)):
@@ -129,6 +131,17 @@ def test_brute_force_over_stations_and_fleets(seed: int) -> None:
     assert joint.cost_yuan <= budget
 
 
+@pytest.mark.parametrize("cap, fleet", [("norm", 4), (2, 2), (0, 1), ("none", 8)])
+def test_the_fleet_stops_at_the_cap(cap: str | int, fleet: int) -> None:
+    # 360 residents, one ambulance per 100: the norm is 4. With money for everything (two stations of four
+    # ambulances at most) the plan stops at the cap, never below today's one ambulance; without a cap it fills
+    # both stations, as every ambulance adds some expected coverage.
+    settings = {**HAND, "residents_per_ambulance": 100.0, "fleet_cap": cap}
+    plan = solve_ambulances(ems_problem(settings, budget=1e6))
+    assert int(plan.ems.after.ambulances.sum()) == fleet
+    assert plan.ems.summary()["fleet_cap"] == (None if cap == "none" else max(fleet, 1))
+
+
 def test_hard_fleet_norm_is_met_or_explained() -> None:
     # 360 residents, one ambulance per 100: the norm asks for 4; one is on duty, three cost 300.
     norm = {**HAND, "residents_per_ambulance": 100.0, "fleet_norm_hard": True}
@@ -138,6 +151,8 @@ def test_hard_fleet_norm_is_met_or_explained() -> None:
         solve_ambulances(ems_problem(norm, budget=200.0))
     with pytest.raises(InfeasibleError, match="at most"):
         solve_ambulances(ems_problem({**norm, "max_ambulances_per_station": 1}, budget=1e6))
+    with pytest.raises(InfeasibleError, match="fleet_cap allows 3"):
+        solve_ambulances(ems_problem({**norm, "fleet_cap": 3}, budget=1e6))
 
 
 def test_no_station_reachable_is_one_data_error() -> None:

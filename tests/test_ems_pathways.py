@@ -46,7 +46,7 @@ def coupled_problem(*, budget: float, ems: bool = True, drive: np.ndarray = DRIV
                      "telemedicine": {"minutes_saved": 15.0, "capital_yuan": tele_cost, "annual_yuan": 0.0}},
     }
     if ems:
-        table["ems"] = {"dispatch_minutes": 3.0, "weight": 0.0, "max_ambulances_per_station": 1,
+        table["ems"] = {"dispatch_minutes": 3.0, "weight": 0.0, "max_ambulances_per_station": 1, "fleet_cap": "none",
                         "ambulance_capital_yuan": AMBULANCE, "ambulance_annual_yuan": 0.0,
                         "station_capital_yuan": 0.0, "station_annual_yuan": 0.0}
     stations = tuple("AB"[: drive.shape[1]]) if drive.shape[1] <= 2 else tuple(f"S{j}" for j in range(drive.shape[1]))

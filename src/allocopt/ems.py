@@ -41,6 +41,7 @@ class EmsSettings:
     weight: float = 1.0
     residents_per_ambulance: float = 30_000.0
     fleet_norm_hard: bool = False
+    fleet_cap: str | int = "norm"
     max_ambulances_per_station: int = 4
     ambulance_capital_yuan: float = 800_000.0
     ambulance_annual_yuan: float = 1_500_000.0
@@ -54,6 +55,16 @@ class EmsSettings:
     def fleet_norm(self, population: float) -> int:
         """Ambulances the norm asks for: ceil(population / residents_per_ambulance)."""
         return math.ceil(population / self.residents_per_ambulance - 1e-9)
+
+    def fleet_cap_ambulances(self, population: float, today: int) -> int | None:
+        """The most ambulances a plan may leave on duty (never below today's fleet); None without a cap.
+
+        The expected coverage of every further ambulance is positive, so without a cap the model spends whatever
+        budget it is given; "norm" stops at the fleet norm, a whole number at that many, "none" lifts the cap."""
+        if self.fleet_cap == "none":
+            return None
+        cap = self.fleet_norm(population) if self.fleet_cap == "norm" else int(self.fleet_cap)
+        return max(cap, today)
 
 
 SOURCES: Mapping[str, str] = {
@@ -71,6 +82,10 @@ SOURCES: Mapping[str, str] = {
     "residents_per_ambulance": "one ambulance per 30,000 residents (Shanghai reported exactly this in 2020; the "
                                "national norm is unconfirmed)",
     "fleet_norm_hard": "off by default: the norm is reported; true makes it a hard target",
+    "fleet_cap": "planning choice (unconfirmed): the plan stops at the fleet norm (never below today's fleet), "
+                 "because the expected coverage of every further ambulance is positive and the model alone "
+                 "would otherwise spend any budget; a county with measured busy fractions sets a number or "
+                 "\"none\"",
     "max_ambulances_per_station": "planning assumption: a township station garages up to four ambulances",
     "ambulance_capital_yuan": "an ambulance with its equipment costs about 0.5-1 million yuan (DOMAIN.md, "
                               "recall; unconfirmed): 0.8 million for a monitoring-type ambulance",
@@ -107,6 +122,8 @@ def parse_ems(table: Any) -> EmsSettings:
             if not isinstance(value, bool):
                 raise ScenarioError(f"key 'ems.fleet_norm_hard' must be true or false, got {value!r}")
             values[key] = value
+        elif key == "fleet_cap":
+            values[key] = _fleet_cap(value)
         elif key == "max_ambulances_per_station":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ScenarioError(f"key 'ems.{key}' must be a whole number >= 0, got {value!r}")
@@ -123,6 +140,14 @@ def parse_ems(table: Any) -> EmsSettings:
 def ems_to_dict(settings: EmsSettings) -> dict[str, Any]:
     """The settings in the TOML layout."""
     return {f.name: getattr(settings, f.name) for f in fields(EmsSettings)}
+
+
+def _fleet_cap(value: Any) -> str | int:
+    """`ems.fleet_cap`: "norm", "none" or a whole number of ambulances >= 0."""
+    if value in ("norm", "none") or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ScenarioError(f"key 'ems.fleet_cap' must be \"norm\", \"none\" or a whole number of ambulances >= 0, got "
+                        f"{value!r}")
 
 
 def _money(key: str, value: Any) -> Any:

@@ -119,6 +119,7 @@ class EmsResult:
             "fleet_norm": norm,
             "residents_per_ambulance_norm": settings.residents_per_ambulance,
             "fleet_norm_hard": settings.fleet_norm_hard,
+            "fleet_cap": settings.fleet_cap_ambulances(total, self.data.fleet_today),
             "stations_opened": int(self.opened.sum()),
             "ambulances_added": int(self.added.sum()),
         }

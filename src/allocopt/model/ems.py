@@ -11,6 +11,7 @@ residents of the region.
                              sum_k y[g,k] <= sum_{j in N_g} amb[j]
     expected covered         E = sum_g w_g ((1 - q^A_g) + sum_k (1 - q) q^(k-1) y[g,k])
     fleet norm (hard)        sum_j (a_j + amb[j]) >= ceil(P / residents_per_ambulance)
+    fleet cap                sum_j (a_j + amb[j]) <= max(F, sum_j a_j), F from ems.fleet_cap (default the norm)
     costs                    capital += c_a sum amb[j] + c_s sum amb_open[j]; annual likewise
     objective term           weight (P - E), people-equivalents added to the `gap` objective
 
@@ -91,6 +92,9 @@ def add_ambulances(m: AllocationModel, p: Problem) -> None:
     if settings.fleet_norm_hard:
         m.lp.addConstraint(pulp.LpConstraint(e.fleet, pulp.LpConstraintGE, m.name("amb_fleet_norm"),
                                              float(settings.fleet_norm(data.population))))
+    cap = settings.fleet_cap_ambulances(data.population, data.fleet_today)
+    if cap is not None and e.amb:
+        m.lp.addConstraint(pulp.LpConstraint(e.fleet, pulp.LpConstraintLE, m.name("amb_fleet_cap"), float(cap)))
     e.capital_yuan = pulp.LpAffineExpression(
         [(x, settings.ambulance_capital_yuan) for x in e.amb.values()]
         + [(o, settings.station_capital_yuan) for o in e.amb_open.values()])
@@ -126,6 +130,10 @@ def ems_limits(p: Problem) -> list[str]:
     if data is None or not data.settings.fleet_norm_hard:
         return []
     needed, most = data.settings.fleet_norm(data.population), data.fleet_today + int(data.max_added.sum())
+    cap = data.settings.fleet_cap_ambulances(data.population, data.fleet_today)
+    if cap is not None and cap < needed:
+        return [f"ems.fleet_norm_hard: the norm asks for {needed} ambulances, but ems.fleet_cap allows {cap}; "
+                "raise fleet_cap or set it to \"norm\""]
     if most >= needed:
         return []
     return [f"ems.fleet_norm_hard: the norm asks for {needed} ambulances, but the {len(data.max_added)} stations "

@@ -145,7 +145,9 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
     `budget_yuan`, when given, replaces the scenario's total budget; `objective` is build_model's (default gap);
     `n_minus_1`, when given, is an `[n_minus_1]` table added to the scenario (its failure sets a step of their own);
     `pathways` true turns care pathways on with their defaults (adding the site x site `transfers` step), false
-    turns them off, absent keeps the region's scenario."""
+    turns them off, absent keeps the region's scenario; `ems` true adds `[ems]` defaults and the station x demand
+    minutes (the `stations` step), so 120 pathways take the plan's stations (the coupling family)."""
+    from allocopt.ems import EmsSettings
     from allocopt.failure_coverage import region_failure_sets
     from allocopt.model import build_model, build_problem, check_attainable, solve_model
     from allocopt.n_minus_1 import parse_n_minus_1
@@ -156,7 +158,7 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
     from allocopt.results import build_result
     from allocopt.scenario import with_pathways
     from allocopt.travel import travel_times
-    from allocopt.workflow import region_scenario
+    from allocopt.workflow import ems_matrix, region_scenario
 
     with tempfile.TemporaryDirectory(prefix="allocopt-bench-region-") as tmp:
         path, generate_s = _region_path(params, Path(tmp))
@@ -178,7 +180,12 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
                 scenario = _ring_scenario(scenario)
             transfers = (step("transfers", transfer_matrix, region, network) if scenario.pathways is not None
                          else None)
-            problem = step("problem", build_problem, region, matrix, scenario, transfer_matrix=transfers)
+            stations = None
+            if params.get("ems"):
+                scenario = replace(scenario, ems=scenario.ems or EmsSettings())
+                stations = step("stations", ems_matrix, region, network)
+            problem = step("problem", build_problem, region, matrix, scenario, transfer_matrix=transfers,
+                           ems_matrix=stations)
             if scenario.n_minus_1 is not None:
                 sets = step("n_minus_1", region_failure_sets, region, network, problem, scenario.n_minus_1)
                 problem = replace(problem, n_minus_1=sets)
@@ -204,7 +211,9 @@ def optimize_region(params: dict[str, Any], meter: Meter) -> dict[str, Any]:
             "road_nodes": network.n_nodes, "variables": len(model.lp.variables()),
             "constraints": len(model.lp.constraints),
             "pathway_variables": None if model.pathways is None else model.pathways.variables,
-            "pathway_constraints": None if model.pathways is None else model.pathways.constraints}
+            "pathway_constraints": None if model.pathways is None else model.pathways.constraints,
+            "coupling_variables": sum(v.name.startswith("amb_staffed") for v in model.lp.variables()),
+            "coupling_constraints": sum(name.startswith("amb_staffed") for name in model.lp.constraints)}
 
 
 def _ring_scenario(scenario: Any) -> Any:

@@ -184,21 +184,26 @@ def report_locate(results: Results, args: argparse.Namespace) -> Report:
 
 def plan_optimize(args: argparse.Namespace) -> list[Job]:
     """The allocation MILP (objective gap, 1% MIP gap) on the county, a prefecture and a large region, the
-    county and the prefecture also with care pathways ([pathways] defaults; the plain rows without them)."""
-    regions = [("county", "valley-county", ("highs", "cbc"), 60.0, False),
-               ("county-pathways", "valley-county", ("highs",), 60.0, True),
-               ("prefecture", "prefecture", ("highs", "cbc"), 300.0, False),
-               ("prefecture-pathways", "prefecture", ("highs",), 300.0, True),
-               ("large", "large", ("highs",), 600.0, False)]
+    county and the prefecture also with care pathways ([pathways] defaults; the plain rows without them), and with
+    pathways coupled to 120 stations and ambulances ([ems] defaults, rows *-pathways-ems)."""
+    regions = [("county", "valley-county", ("highs", "cbc"), 60.0, False, False),
+               ("county-pathways", "valley-county", ("highs",), 60.0, True, False),
+               ("county-pathways-ems", "valley-county", ("highs",), 60.0, True, True),
+               ("prefecture", "prefecture", ("highs", "cbc"), 300.0, False, False),
+               ("prefecture-pathways", "prefecture", ("highs",), 300.0, True, False),
+               ("prefecture-pathways-ems", "prefecture", ("highs",), 300.0, True, True),
+               ("large", "large", ("highs",), 600.0, False, False)]
     if args.quick:
-        regions = [("county", "valley-county", ("highs", "cbc"), 60.0, False),
-                   ("county-pathways", "valley-county", ("highs",), 60.0, True),
-                   ("prefecture", "prefecture", ("highs",), 300.0, False)]
+        regions = [("county", "valley-county", ("highs", "cbc"), 60.0, False, False),
+                   ("county-pathways", "valley-county", ("highs",), 60.0, True, False),
+                   ("county-pathways-ems", "valley-county", ("highs",), 60.0, True, True),
+                   ("prefecture", "prefecture", ("highs",), 300.0, False, False)]
     jobs = [
         Job((label, solver), solver, "optimize_region",
-            {"region": region, "solver": solver, "time_limit_s": limit, "mip_gap": 0.01, "pathways": pathways},
+            {"region": region, "solver": solver, "time_limit_s": limit, "mip_gap": 0.01, "pathways": pathways,
+             "ems": ems},
             3 * limit + 300)
-        for label, region, solvers, limit, pathways in regions if _wanted(label, args)
+        for label, region, solvers, limit, pathways, ems in regions if _wanted(label, args)
         for solver in solvers
     ]
     return jobs + [
@@ -221,6 +226,7 @@ def report_optimize(results: Results, args: argparse.Namespace) -> Report:
     """Step times (model building apart from solving), gap reached and peak memory per region and solver."""
     report = Report(notes=["times: load = load_region; network = build_network; travel = travel_times (no cache); "
                            "transfers = the site x site minutes of care pathways; "
+                           "stations = the 120 station x demand minutes; "
                            "problem = build_problem; model = build_model; solve = solve_model (all stages, model "
                            "transfer to the solver included; quality = the gap stage, cost = the cost stage after "
                            "it); result = build_result; total = their sum (plus "
@@ -230,8 +236,10 @@ def report_optimize(results: Results, args: argparse.Namespace) -> Report:
         f = _figures(run)
         row: dict[str, Any] = {"region": key[0], "solver": key[1]}
         row.update({name: f.get(name) for name in ("demand", "sites", "road_nodes", "variables", "constraints",
-                                                    "pathway_variables", "pathway_constraints", "load_s",
-                                                    "network_s", "travel_s", "transfers_s", "problem_s",
+                                                    "pathway_variables", "pathway_constraints",
+                                                    "coupling_variables", "coupling_constraints", "load_s",
+                                                    "network_s", "travel_s", "transfers_s", "stations_s",
+                                                    "problem_s",
                                                     "n_minus_1_s", "model_s",
                                                     "solve_s", "quality_stage_s", "later_stages_s",
                                                     "result_s")})
@@ -242,9 +250,9 @@ def report_optimize(results: Results, args: argparse.Namespace) -> Report:
             report.notes.append(f"{key[0]}/{key[1]}: stopped as optimal at gap {f['gap']:.4f} by allocopt's "
                                 f"definition, above the {f['mip_gap']:g} asked (the solver measures its gap "
                                 "differently)")
-        if key[0] in ("county", "county-pathways") and f:
+        if key[0] in ("county", "county-pathways", "county-pathways-ems") and f:
             row["target"] = f"end to end {'<' if run.wall_s < COUNTY_TARGET_S else '>='} {COUNTY_TARGET_S:g} s"
-        if key[0] in ("prefecture", "prefecture-pathways") and f:
+        if key[0] in ("prefecture", "prefecture-pathways", "prefecture-pathways-ems") and f:
             ok = (f["status"] == "optimal" and f["seconds"] < PREFECTURE_TARGET_S
                   and f["process_peak_rss_mib"] < PREFECTURE_TARGET_MIB)
             row["target"] = f"1% in < {PREFECTURE_TARGET_S:g} s and < 4 GiB: {'met' if ok else 'missed'}"

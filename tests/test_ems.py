@@ -168,9 +168,10 @@ def valley() -> Any:
 
 
 def test_ems_off_reproduces_the_plan_without_stations(valley: Any) -> None:
-    # valley-county's scenario without [pathways], whose pathways take the stations' response times on purpose
+    # valley-county's scenario without [ems] and [pathways], whose pathways take the stations' response times on
+    # purpose
     settings = tomllib.loads(Path(valley.scenario.source).read_text(encoding="utf-8"))
-    del settings["pathways"]
+    del settings["pathways"], settings["ems"]
     valley = dataclasses.replace(valley, scenario=scenario_from_dict(settings, source=valley.scenario.source),
                                  transfer_matrix=None)
     problem = prepared_problem(valley)

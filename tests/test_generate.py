@@ -289,9 +289,12 @@ def test_committed_valley_county_equals_a_fresh_generation(tmp_path: Path) -> No
     written = write_region(fresh, tmp_path / "valley-county")
     for text in ("region.toml", "README.md"):
         assert (written / text).read_bytes() == (VALLEY_COUNTY / text).read_bytes()
-    # valley-county's own scenario turns care pathways on (docs/pathways.md): the generated one plus [pathways].
+    # valley-county's own scenario turns care pathways and ambulances on (docs/pathways.md, docs/ems.md): the
+    # generated one plus [pathways] and [ems].
     pathways = (b"\n[pathways]  # chest pain, stroke and trauma as care pathways with center tiers "
-                b"(defaults: docs/pathways.md)\n")
+                b"(defaults: docs/pathways.md)\n"
+                b"\n[ems]  # 120 stations and ambulances in the same plan; 120 pathways use the response of the "
+                b"plan's stations (defaults: docs/ems.md)\n")
     assert (VALLEY_COUNTY / "scenario.toml").read_bytes() == (written / "scenario.toml").read_bytes() + pathways
 
 

@@ -296,7 +296,7 @@ def test_valley_without_pathways_is_exactly_the_ring_plan(valley: workflow.Prepa
     assert valley.scenario.pathways is not None  # the region's own scenario turns them on
     path = Path(valley.scenario.source)
     settings = tomllib.loads(path.read_text(encoding="utf-8"))
-    del settings["pathways"]
+    del settings["pathways"], settings["ems"]  # the ring plan of today, without ambulances
     ring = dataclasses.replace(valley, scenario=scenario_from_dict(settings, source=str(path)),
                                transfer_matrix=None)
     result = workflow.optimize(ring)
@@ -318,8 +318,11 @@ def test_valley_with_pathways_reports_what_it_claims(valley: workflow.Prepared) 
         assert figures["timely_cases_after"] >= figures["timely_cases_before"], condition
         assert figures["expected_cases_after"] == pytest.approx(float(cases[condition].sum()))
         assert sum(figures["pathways_after"].values()) == pytest.approx(figures["expected_cases_after"])
-    # The objective is the ring services' and GP staffing's gap plus the untreated pathway cases.
-    assert result.objective == pytest.approx(result.weighted_gap_after + result.pathways.after.objective)
+    # The objective is the ring services' and GP staffing's gap plus the untreated pathway cases plus the residents
+    # not expected to find a free ambulance in time (the region's scenario has [ems] too).
+    assert result.ems is not None
+    assert result.objective == pytest.approx(result.weighted_gap_after + result.pathways.after.objective
+                                             + result.ems.objective(result.ems.after))
     assert result.cost_yuan <= 30_000_000.0 + 1e-6
 
 

@@ -80,7 +80,7 @@ def test_a_station_in_the_far_township_makes_the_stemi_pathway_timely() -> None:
     # (through C: 103 + 15 + 10 + 30 + 100 + 90 = 348). An ambulance at B (3 + 7 = 10) gives lysis at C at
     # 10 + 15 + 10 + 30 = 65 and PCI at H at 10 + 15 + 10 + 30 (door in, door out) + 100 + 90 = 255 <= 1,580.
     # Budget: one ambulance (100 yuan).
-    m, result = solve(coupled_problem(budget=AMBULANCE))
+    _, result = solve(coupled_problem(budget=AMBULANCE))
     assert result.ems.opened.tolist() == [False, True]
     v = row(result, "V")
     assert not v["before_within_window"]

@@ -304,7 +304,8 @@ def test_bad_input_names_the_key_and_writes_nothing(tmp_path: Path, extra: str, 
 def test_robust_and_travel_refuse_what_they_cannot_plan(tmp_path: Path) -> None:
     closures = '\n[[closures]]\nname = "slide"\nweight = 0.1\nroads = ["r0001"]\n'
     path = tmp_path / "robust.toml"
-    path.write_text(REGION_SCENARIO.read_text(encoding="utf-8") + closures + "\n[n_minus_1]\n", encoding="utf-8")
+    region = REGION_SCENARIO.read_text(encoding="utf-8").split("\n[ems]")[0] + "\n"  # --robust plans no ambulances
+    path.write_text(region + closures + "\n[n_minus_1]\n", encoding="utf-8")
     for args, message in ((["--robust", "expected"], "optimize --robust does not combine with [n_minus_1] yet"),
                           (["--objective", "travel"], "use mode = \"hard\" or the gap objective")):
         out = tmp_path / "plan"

@@ -86,6 +86,9 @@ def test_without_robust_the_plan_ignores_closures() -> None:
     assert plain.weighted_gap_after == pytest.approx(normal_best)
 
 
+REGION_SCENARIO = Path(__file__).resolve().parents[1] / "data" / "regions" / "valley-county" / "scenario.toml"
+# valley-county's scenario without its [ems] table (its last): --robust plans no ambulances yet
+REGION_WITHOUT_EMS = REGION_SCENARIO.read_text(encoding="utf-8").split("\n[ems]")[0] + "\n"
 CLOSURES = ('[[closures]]\nname = "rainy season"\nweight = 0.25\nspeed_factor = 0.7\n\n'
             '[[closures]]\nname = "trunk slide"\nweight = 0.05\nroads = ["r0207", "r0206"]\n')
 
@@ -113,9 +116,7 @@ def test_closures_without_robust_give_todays_plan(tmp_path: Path) -> None:
 
 
 def test_robust_writes_scenarios_and_the_cost_of_robustness(tmp_path: Path) -> None:
-    region_scenario = Path(__file__).resolve().parents[1] / "data" / "regions" / "valley-county" / "scenario.toml"
-    code, output, out = _optimize(tmp_path, "--robust", "expected",
-                                  scenario=region_scenario.read_text(encoding="utf-8") + CLOSURES)
+    code, output, out = _optimize(tmp_path, "--robust", "expected", scenario=REGION_WITHOUT_EMS + CLOSURES)
     assert code == 0, output
     robust = json.loads(output)["robust"]
     gaps = pd.DataFrame(robust["gaps"]).set_index("scenario")
@@ -133,7 +134,7 @@ def test_robust_writes_scenarios_and_the_cost_of_robustness(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(("args", "scenario", "message"), [
-    (["--robust", "worst"], None, "--robust needs [[closures]] in the scenario"),
+    (["--robust", "worst"], REGION_WITHOUT_EMS, "--robust needs [[closures]] in the scenario"),
     (["--robust", "worst", "--objective", "equity"], CLOSURES, "--robust plans with the gap objective"),
     (["--robust", "expected"], CLOSURES.replace("r0206", "r9999"),
      "[[closures]] number 2 ('trunk slide'), key 'roads': road id(s) 'r9999' are not in the roads layer"),

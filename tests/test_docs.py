@@ -147,8 +147,10 @@ def _write_results(folder: Path) -> None:
 
 
 def _write_closures(folder: Path) -> None:
-    """closures.toml: the default region's scenario with the first two [[closures]] tables of docs/closures.md."""
+    """closures.toml: the default region's scenario without its [ems] table (its last; --robust plans no ambulances
+    yet) and with the first two [[closures]] tables of docs/closures.md."""
     scenario = (REPO / "data" / "regions" / "valley-county" / "scenario.toml").read_text(encoding="utf-8")
+    scenario = scenario.split("\n[ems]")[0] + "\n"
     _, shown = next(fenced_blocks(REPO / "docs" / "closures.md", {"toml"}))
     tables = shown.split("[[closures]]")[1:3]
     (folder / "closures.toml").write_text(scenario + "".join(f"\n[[closures]]{t}" for t in tables), encoding="utf-8")

@@ -124,7 +124,7 @@ def test_each_section_appears_with_its_files(pages: dict[str, report.ReportFiles
     text = files.report.read_text(encoding="utf-8")
     for key in ("report.figure.ems", "report.figure.timeline"):
         assert tr(key) in text
-    assert tr("report.figure.pathway_map", condition=tr.term("common.service", "stroke")) in text
+    assert tr("report.figure.pathway_map", condition=tr.term("common.condition", "stroke")) in text
 
 
 def test_the_ambulance_figures_are_those_of_summary_json(pages: dict[str, report.ReportFiles]) -> None:

@@ -141,7 +141,8 @@ def figure_label(column: str, tr: Translator) -> str:
     for suffix in ("unserved_after", "covered_share_after", "timely_share_after"):
         head = column.removesuffix(f"_{suffix}")
         if head != column:
-            return tr(f"cli.figure.service_{suffix}", service=tr.term("common.service", head.removeprefix("pathway_")))
+            family = "common.condition" if head.startswith("pathway_") else "common.service"
+            return tr(f"cli.figure.service_{suffix}", service=tr.term(family, head.removeprefix("pathway_")))
     return column
 
 

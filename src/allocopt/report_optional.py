@@ -114,10 +114,10 @@ def pathway_maps(directory: Path, out_dir: Path, *, summary: Mapping[str, Any], 
             minutes = _township_minutes(rows, f"{when}_total_minutes")
             layer[f"{name}_minutes_{when}"] = layer["code"].astype(str).map(minutes).astype(float)
         window = (settings.get(name) or {}).get("window_minutes")
-        what = tr("maps.pathway.title", condition=tr.term("common.service", name))
+        what = tr("maps.pathway.title", condition=tr.term("common.condition", name))
         figure = maps.before_after_map(layer, name, region=region, scenario=scenario, threshold_minutes=window,
                                        what=what, legend_title=_window_title(tr, window), tr=tr)
-        drawn.append((tr("report.figure.pathway_map", condition=tr.term("common.service", name)),
+        drawn.append((tr("report.figure.pathway_map", condition=tr.term("common.condition", name)),
                       maps.save_png(figure, out_dir / f"map_pathway_{name}.png", dpi=dpi)))
     return drawn
 

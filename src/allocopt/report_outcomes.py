@@ -186,7 +186,7 @@ def pathways(summary: Mapping[str, Any], tr: Translator) -> tuple[Table, ...]:
     if not conditions:
         return ()
     n = Numbers(tr)
-    rows = tuple(Row((Cell(tr.term("common.service", str(name))), Cell(tr(f"report.column.{when}")),
+    rows = tuple(Row((Cell(tr.term("common.condition", str(name))), Cell(tr(f"report.column.{when}")),
                       n.count(f.get(f"expected_cases_{when}", f.get("expected_cases_after"))),
                       n.count(f.get(f"timely_cases_{when}")), n.share(f.get(f"timely_share_{when}")),
                       n.minutes(_rounded(f.get(f"mean_minutes_{when}"))),

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from allocopt.errors import DataError, ScenarioError
-from allocopt.money import parse_money
+from allocopt.money import money_setting
 from allocopt.schema import describe_rows, row_labels
 from allocopt.travel import MatrixLike, aligned_minutes
 
@@ -129,7 +129,7 @@ def parse_ems(table: Any) -> EmsSettings:
                 raise ScenarioError(f"key 'ems.{key}' must be a whole number >= 0, got {value!r}")
             values[key] = value
         elif key in _MONEY:
-            values[key] = _number(f"ems.{key}", _money(f"ems.{key}", value), minimum=0.0, maximum=None)
+            values[key] = _number(f"ems.{key}", money_setting(f"ems.{key}", value), minimum=0.0, maximum=None)
         else:
             minimum, maximum, strict_low, strict_high = _NUMBERS[key]
             values[key] = _number(f"ems.{key}", value, minimum=minimum, maximum=maximum, strict_low=strict_low,
@@ -148,16 +148,6 @@ def _fleet_cap(value: Any) -> str | int:
         return value
     raise ScenarioError(f"key 'ems.fleet_cap' must be \"norm\", \"none\" or a whole number of ambulances >= 0, got "
                         f"{value!r}")
-
-
-def _money(key: str, value: Any) -> Any:
-    """An amount of yuan as written ("800000", "80万", "0.8M"): text through `money.parse_money`."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return parse_money(value)
-    except ScenarioError as exc:
-        raise ScenarioError(f"key {key!r}: {exc}") from None
 
 
 def _number(key: str, value: Any, *, minimum: float, maximum: float | None, strict_low: bool = False,

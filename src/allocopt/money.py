@@ -44,3 +44,14 @@ def parse_money(text: str) -> float:
     if not math.isfinite(value):
         raise ScenarioError(f"{text!r} is beyond any amount of money; {HOW_TO_WRITE}")
     return value
+
+
+def money_setting(key: str, value: object) -> object:
+    """A scenario value that may be an amount of yuan as written ("800000", "80万", "0.8M"): text read by
+    `parse_money` (its error prefixed with `key`), anything else returned as is for the caller's number check."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_money(value)
+    except ScenarioError as exc:
+        raise ScenarioError(f"key {key!r}: {exc}") from exc

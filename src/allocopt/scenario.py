@@ -22,7 +22,7 @@ from allocopt.closures import Closure, closures_to_dict, parse_closures
 from allocopt.ems import EmsSettings, ems_to_dict, parse_ems
 from allocopt.errors import DataError, ScenarioError
 from allocopt.inputs import read_bytes
-from allocopt.money import parse_money
+from allocopt.money import money_setting
 from allocopt.n_minus_1 import NMinus1, n_minus_1_to_dict, parse_n_minus_1
 from allocopt.pathway_settings import PathwaySettings, parse_pathways, pathways_to_dict
 from allocopt.services import (
@@ -401,12 +401,7 @@ def _check_number(key: str, value: Any, *, minimum: float = 0.0, maximum: float 
 
 def _money(key: str, value: Any) -> float:
     """An amount of yuan: a TOML number, or text as `money.parse_money` reads it ("30M", "3000万")."""
-    if isinstance(value, str):
-        try:
-            value = parse_money(value)
-        except ScenarioError as exc:
-            raise ScenarioError(f"key {key!r}: {exc}") from exc
-    return _check_number(key, value)
+    return _check_number(key, money_setting(key, value))
 
 
 def _cost(key: str, table: Mapping[str, Any]) -> ItemCost:

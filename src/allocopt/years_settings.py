@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from allocopt.errors import ScenarioError
-from allocopt.money import parse_money
+from allocopt.money import money_setting
 from allocopt.services import SERVICES
 
 BUDGET_LINES: tuple[str, ...] = ("total", "capital", "annual")
@@ -284,12 +284,7 @@ def _number(key: str, value: Any, *, minimum: float = 0.0, maximum: float | None
 
 
 def _money(key: str, value: Any) -> float:
-    if isinstance(value, str):
-        try:
-            value = parse_money(value)
-        except ScenarioError as exc:
-            raise ScenarioError(f"key {key!r}: {exc}") from exc
-    return _number(key, value)
+    return _number(key, money_setting(key, value))
 
 
 def _whole(key: str, value: Any) -> int:
